@@ -1,0 +1,223 @@
+"""``Project``: the one core API. The CLI, the Python SDK and the web UI are shells over it."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from headwater.catalog import Catalog, build_catalog
+from headwater.config import Settings, load_settings
+from headwater.dialect import ParseError, parse
+from headwater.dialect.nodes import AnyStatement, PauseJob, Query, ResumeJob
+from headwater.errors import UserError
+from headwater.lake import LAKE, SYSTEM_SCHEMA, Lake, QueryError
+from headwater.lake.system_tables import ensure_system_tables
+from headwater.observe.events import Console, NullConsole
+from headwater.plan import Plan, make_plan
+from headwater.plan.plan import build_dag
+from headwater.runner.deploy import load_deployed
+from headwater.runner.loop import RunResult, Runner
+from headwater.runner.windows import qualify_system_tables
+from headwater.state import store
+
+STATE_DIR = ".headwater"
+
+
+@dataclass
+class Result:
+    """The answer to a query: convert it the way you like."""
+
+    table: pa.Table
+
+    def arrow(self) -> pa.Table:
+        return self.table
+
+    def df(self) -> Any:
+        return self.table.to_pandas()
+
+    def pl(self) -> Any:
+        import polars as pl
+
+        return pl.from_arrow(self.table)
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        columns = [c.to_pylist() for c in self.table.columns]
+        return list(zip(*columns, strict=True)) if columns else []
+
+    def rows(self) -> list[dict[str, Any]]:
+        return self.table.to_pylist()
+
+    @property
+    def columns(self) -> list[str]:
+        return self.table.column_names
+
+
+class Project:
+    """A folder of ``*.sql`` files (read recursively) and an optional ``headwater.toml``."""
+
+    def __init__(self, path: str | Path = ".", *, console: Console | None = None) -> None:
+        self.path = Path(path).resolve()
+        if not self.path.is_dir():
+            raise UserError(f"project folder {path} does not exist", hint="create it with `headwater init`")
+        self.console: Console = console or NullConsole()
+        self.settings: Settings = load_settings(self.path)
+
+    @classmethod
+    def from_sql(cls, sql: str, path: str | Path | None = None, *, console: Console | None = None) -> Project:
+        """A project made of one SQL text, in ``path`` (default: a new temporary folder)."""
+        folder = Path(path) if path else Path(tempfile.mkdtemp(prefix="headwater-"))
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "project.sql").write_text(sql)
+        return cls(folder, console=console)
+
+    # -- locations ---------------------------------------------------------------------------
+    @property
+    def state_dir(self) -> Path:
+        return self.path / STATE_DIR
+
+    def _catalog_target(self) -> str:
+        return self.settings.lake.catalog or str(self.state_dir / "catalog.ducklake")
+
+    def _data_path(self) -> str:
+        data = self.settings.lake.data_path or str(self.state_dir / "data")
+        return data if data.endswith("/") else data + "/"
+
+    def open_lake(self) -> Lake:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        return Lake(self._catalog_target(), self._data_path())
+
+    # -- the stages ------------------------------------------------------------------------
+    def sql_files(self) -> list[Path]:
+        return sorted(
+            p for p in self.path.rglob("*.sql") if not any(part.startswith(".") for part in p.relative_to(self.path).parts)
+        )
+
+    def statements(self) -> list[AnyStatement]:
+        out: list[AnyStatement] = []
+        for file in self.sql_files():
+            try:
+                text = file.read_text()
+            except UnicodeDecodeError as e:
+                raise UserError(f"{file}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+            out.extend(parse(text, file=str(file.relative_to(self.path))))
+        return out
+
+    def validate(self) -> Catalog:
+        """Parse and check every file; raises a UserError naming file:line:col."""
+        catalog = build_catalog(self.statements())
+        build_dag(catalog).sorted()
+        return catalog
+
+    def plan(self) -> Plan:
+        catalog = self.validate()
+        with self.open_lake() as lake:
+            ensure_system_tables(lake)
+            return make_plan(catalog, load_deployed(lake))
+
+    def run(self, *, once: bool = False, max_passes: int | None = None) -> RunResult:
+        catalog = self.validate()
+        runner = Runner(catalog, self.path, self.settings, self.open_lake, self.console)
+        return runner.run(once=once, state_dir=self.state_dir, max_passes=max_passes)
+
+    # -- reading -----------------------------------------------------------------------------
+    def query(self, sql: str) -> Result:
+        """Run SQL over the lake and system tables ($columns allowed). PAUSE/RESUME JOB too."""
+        statements = parse(sql)
+        if not statements:
+            raise UserError("nothing to run: the query is empty")
+        result: Result | None = None
+        with self.open_lake() as lake:
+            ensure_system_tables(lake)
+            for stmt in statements:
+                result = self._execute(lake, stmt)
+        assert result is not None
+        return result
+
+    def _execute(self, lake: Lake, stmt: AnyStatement) -> Result:
+        if isinstance(stmt, PauseJob | ResumeJob):
+            self._set_paused(lake, stmt.name, isinstance(stmt, PauseJob))
+            word = "paused" if isinstance(stmt, PauseJob) else "resumed"
+            return Result(pa.table({"job": [stmt.name], "status": [word]}))
+        if not isinstance(stmt, Query):
+            raise UserError(
+                f"{stmt.pos}: {type(stmt).__name__} statements belong in the project's .sql files",
+                hint="edit the files, then `headwater plan` and `headwater run`",
+            )
+        from headwater.dialect import to_duckdb
+
+        text = to_duckdb(qualify_system_tables(stmt.expression))
+        try:
+            rel = lake.con.sql(text)
+        except duckdb.Error as e:
+            raise QueryError(f"{str(e).strip()}".replace(f"{LAKE}.", "")) from None
+        if rel is None:
+            return Result(pa.table({"status": ["ok"]}))
+        try:
+            return Result(rel.to_arrow_table())
+        except duckdb.Error as e:
+            raise QueryError(str(e).strip()) from None
+
+    def _set_paused(self, lake: Lake, job: str, paused: bool) -> None:
+        catalog = self.validate()
+        if catalog.job(job) is None:
+            known = ", ".join(e.name for e in catalog.jobs) or "none"
+            raise UserError(f"no job named {job!r} (jobs: {known})")
+        with lake.transaction():
+            state = store.load_job_state(lake, job)
+            state.paused = paused
+            if not paused:
+                state.failed, state.error = False, None
+            store.save_job_state(lake, state)
+
+    def pause(self, job: str) -> None:
+        with self.open_lake() as lake:
+            ensure_system_tables(lake)
+            self._set_paused(lake, job, True)
+
+    def resume(self, job: str) -> None:
+        with self.open_lake() as lake:
+            ensure_system_tables(lake)
+            self._set_paused(lake, job, False)
+
+    def status(self) -> list[dict[str, Any]]:
+        """One row per job and view of the project, with its deployed status and counters."""
+        catalog = self.validate()
+        with self.open_lake() as lake:
+            ensure_system_tables(lake)
+            jobs = {r[0]: r for r in lake.fetchall(f"SELECT name, status, last_run, lag_seconds, error FROM {LAKE}.{SYSTEM_SCHEMA}.jobs")}
+            totals = {
+                r[0]: r[1:]
+                for r in lake.fetchall(
+                    f"SELECT job, count(*), sum(rows_read), sum(rows_written) FROM {LAKE}.{SYSTEM_SCHEMA}.runs GROUP BY job"
+                )
+            }
+            paused = {r[0] for r in lake.fetchall(f"SELECT job FROM {LAKE}.headwater.job_state WHERE paused")}
+        out = []
+        for entry in [*catalog.jobs, *catalog.views]:
+            name = entry.name if entry.kind != "materialized_view" else entry.name.removeprefix("main.")
+            row = jobs.get(name)
+            runs, read, written = totals.get(name, (0, 0, 0))
+            status = "paused" if name in paused else (row[1] if row else "new")
+            out.append(
+                {
+                    "name": name,
+                    "kind": entry.kind.replace("_job", "").replace("_", " "),
+                    "target": str(entry.writes),
+                    "status": "idle" if status == "running" else status,
+                    "runs": int(runs or 0),
+                    "rows_read": int(read or 0),
+                    "rows_written": int(written or 0),
+                    "last_run": row[2].isoformat() if row and row[2] else None,
+                    "lag_seconds": row[3] if row else None,
+                    "error": row[4] if row else None,
+                }
+            )
+        return out
+
+
+__all__ = ["ParseError", "Project", "Result"]

@@ -1,0 +1,182 @@
+"""Opening the lake: one DuckDB connection with the DuckLake catalog attached as ``lake``.
+
+This package is the only code that talks to DuckDB. Extensions come from their PyPI
+packages; nothing is downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from headwater.lake.errors import LakeBusy, LakeError, QueryError
+
+LAKE = "lake"
+INTERNAL_SCHEMA = "headwater"
+SYSTEM_SCHEMA = "system"
+
+
+def _load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    from duckdb_extensions import import_extension
+
+    try:
+        import_extension(name, con=con)
+    except Exception as e:  # the packaging library raises plain exceptions
+        raise LakeError(f"cannot load the DuckDB extension {name!r} from its package: {e}") from e
+    con.execute(f"LOAD {name}")
+
+
+def _catalog_uri(catalog: str) -> tuple[str, bool]:
+    """Map ``headwater.toml``'s catalog setting to a DuckLake ATTACH target."""
+    if catalog.startswith(("postgresql://", "postgres://")):
+        return f"ducklake:postgres:{catalog}", True
+    if catalog.startswith("ducklake:"):
+        return catalog, catalog.startswith("ducklake:postgres:")
+    return f"ducklake:{catalog}", False
+
+
+class Lake:
+    """A connection to the project's lake. Use as a context manager, or call ``close``."""
+
+    def __init__(
+        self,
+        catalog: str,
+        data_path: str,
+        *,
+        busy_timeout: float = 30.0,
+        threads: int | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.data_path = data_path
+        if "://" not in data_path:
+            Path(data_path).mkdir(parents=True, exist_ok=True)
+        os.environ.setdefault("HOME", str(Path(data_path).resolve().parent))
+        config: dict[str, Any] = {
+            "autoinstall_known_extensions": "false",
+            "autoload_known_extensions": "false",
+        }
+        if threads:
+            config["threads"] = threads
+        self.con = duckdb.connect(config=config)
+        try:
+            _load_extension(self.con, "ducklake")
+            target, needs_pg = _catalog_uri(catalog)
+            if needs_pg:
+                _load_extension(self.con, "postgres_scanner")
+            self._attach(target, busy_timeout)
+            self.con.execute(f"USE {LAKE}")
+        except BaseException:
+            self.con.close()
+            raise
+
+    def _attach(self, target: str, busy_timeout: float) -> None:
+        deadline = time.monotonic() + busy_timeout
+        delay = 0.05
+        while True:
+            try:
+                self.con.execute(
+                    f"ATTACH '{_sql_str(target)}' AS {LAKE} (DATA_PATH '{_sql_str(self.data_path)}')"
+                )
+                return
+            except duckdb.IOException as e:
+                if "lock" not in str(e).lower() or time.monotonic() > deadline:
+                    if "lock" in str(e).lower():
+                        raise LakeBusy(
+                            f"the lake catalog {self.catalog} is held by another process",
+                            hint="wait for the running `headwater run` to finish a pass, or stop it",
+                        ) from None
+                    raise LakeError(f"cannot open the lake catalog {self.catalog}: {e}") from e
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+    # -- plain execution -------------------------------------------------------------------
+    def execute(self, sql: str, params: list[Any] | None = None) -> duckdb.DuckDBPyConnection:
+        return self.con.execute(sql, params or [])
+
+    def fetchall(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        return self.con.execute(sql, params or []).fetchall()
+
+    def fetchone(self, sql: str, params: list[Any] | None = None) -> tuple[Any, ...] | None:
+        return self.con.execute(sql, params or []).fetchone()
+
+    def user_query(self, sql: str) -> duckdb.DuckDBPyRelation | None:
+        """Run SQL that a user wrote; DuckDB's errors become ``QueryError``."""
+        try:
+            return self.con.sql(sql)
+        except duckdb.Error as e:
+            raise QueryError(_clean_duckdb_error(e)) from None
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Lake]:
+        """One DuckLake transaction: everything inside commits together or not at all."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield self
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def snapshot_id(self) -> int:
+        row = self.fetchone(f"SELECT max(snapshot_id) FROM {LAKE}.snapshots()")
+        return int(row[0]) if row and row[0] is not None else 0
+
+    # -- catalog inspection ------------------------------------------------------------------
+    def table_exists(self, schema: str, name: str) -> bool:
+        row = self.fetchone(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? AND table_name = ?",
+            [LAKE, schema, name],
+        )
+        return bool(row and row[0])
+
+    def columns(self, schema: str, name: str) -> dict[str, str]:
+        rows = self.fetchall(
+            "SELECT column_name, data_type FROM duckdb_columns() "
+            "WHERE database_name = ? AND schema_name = ? AND table_name = ? ORDER BY column_index",
+            [LAKE, schema, name],
+        )
+        return {r[0]: r[1] for r in rows}
+
+    def tables(self) -> list[tuple[str, str]]:
+        rows = self.fetchall(
+            "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ? "
+            "ORDER BY schema_name, table_name",
+            [LAKE],
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    def close(self) -> None:
+        with contextlib.suppress(duckdb.Error):
+            self.con.close()
+
+    def __enter__(self) -> Lake:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _sql_str(value: str) -> str:
+    return value.replace("'", "''")
+
+
+def quote(name: str) -> str:
+    """Quote an identifier for DuckDB."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def qualified(schema: str, name: str) -> str:
+    return f"{LAKE}.{quote(schema)}.{quote(name)}"
+
+
+def _clean_duckdb_error(e: duckdb.Error) -> str:
+    text = str(e).strip()
+    # DuckDB prefixes "Binder Error: " etc.; keep it, it helps, but drop the internal LINE noise.
+    return text.replace(f"{LAKE}.", "")

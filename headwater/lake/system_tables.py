@@ -1,0 +1,66 @@
+"""DDL of the system tables (``system.*``, user-visible) and internal state (``headwater.*``).
+
+All of them live in the lake, so state commits in the same transaction as the rows it
+describes. ``STATE_VERSION`` is recorded in ``headwater.meta``; bump it with a migration
+whenever a table below changes shape.
+"""
+
+from __future__ import annotations
+
+from headwater.lake.engine import INTERNAL_SCHEMA, LAKE, SYSTEM_SCHEMA, Lake
+
+STATE_VERSION = 1
+
+SYSTEM_TABLES: dict[str, str] = {
+    "jobs": """name VARCHAR, kind VARCHAR, status VARCHAR, target VARCHAR, last_run TIMESTAMPTZ,
+        lag_seconds DOUBLE, error VARCHAR""",
+    "runs": """job VARCHAR, run_id BIGINT, window_start TIMESTAMPTZ, window_end TIMESTAMPTZ,
+        started TIMESTAMPTZ, finished TIMESTAMPTZ, status VARCHAR, rows_read BIGINT,
+        rows_written BIGINT, rows_deduplicated BIGINT, rows_dropped BIGINT, rows_quarantined BIGINT,
+        rows_late BIGINT, error VARCHAR""",
+    "expectations": """job VARCHAR, expectation VARCHAR, action VARCHAR, run_id BIGINT, violations BIGINT""",
+    "quarantine": """job VARCHAR, "$source" VARCHAR, raw VARCHAR, reason VARCHAR, "at" TIMESTAMPTZ,
+        run_id BIGINT""",
+    "lineage": """upstream VARCHAR, downstream VARCHAR, job VARCHAR""",
+    "offsets": """job VARCHAR, "partition" VARCHAR, position BIGINT, line BIGINT, committed_at TIMESTAMPTZ""",
+}
+
+INTERNAL_TABLES: dict[str, str] = {
+    "meta": "key VARCHAR, value VARCHAR",
+    # What `run` last deployed: the plan diffs the project's files against this.
+    "deployed": "name VARCHAR, kind VARCHAR, fingerprint VARCHAR, sql VARCHAR, deployed_at TIMESTAMPTZ",
+    # Per-job progress of transformation jobs, and pause/fail flags of every job.
+    "job_state": """job VARCHAR, next_window TIMESTAMPTZ, paused BOOLEAN, failed BOOLEAN,
+        error VARCHAR, updated_at TIMESTAMPTZ""",
+    # Per-table commit clock: $commit_time never goes backwards and respects windows sealed early.
+    "clocks": "table_name VARCHAR, last_commit TIMESTAMPTZ, sealed_until TIMESTAMPTZ",
+    # Fingerprint of the inputs each materialized view was last computed from.
+    "views": "view_name VARCHAR, fingerprint VARCHAR, inputs_snapshot BIGINT, refreshed_at TIMESTAMPTZ",
+}
+
+
+def ensure_system_tables(lake: Lake) -> None:
+    """Create every system and internal table that does not exist yet (idempotent)."""
+    existing = set(lake.tables())
+    statements: list[str] = []
+    for schema, tables in ((SYSTEM_SCHEMA, SYSTEM_TABLES), (INTERNAL_SCHEMA, INTERNAL_TABLES)):
+        have_schema = any(s == schema for s, _ in existing) or bool(
+            lake.fetchone(
+                "SELECT count(*) FROM duckdb_schemas() WHERE database_name = ? AND schema_name = ?",
+                [LAKE, schema],
+            )[0]  # type: ignore[index]
+        )
+        if not have_schema:
+            statements.append(f"CREATE SCHEMA {LAKE}.{schema}")
+        for name, columns in tables.items():
+            if (schema, name) not in existing:
+                statements.append(f"CREATE TABLE {LAKE}.{schema}.{name} ({columns})")
+    if not statements:
+        return
+    with lake.transaction():
+        for sql in statements:
+            lake.execute(sql)
+        if (INTERNAL_SCHEMA, "meta") not in existing:
+            lake.execute(
+                f"INSERT INTO {LAKE}.{INTERNAL_SCHEMA}.meta VALUES ('state_version', ?)", [str(STATE_VERSION)]
+            )

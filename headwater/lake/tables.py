@@ -1,0 +1,81 @@
+"""Lake tables: creation with system columns, evolution as data arrives, appends by name."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import duckdb
+
+from headwater.dialect.nodes import CreateTable, TableName
+from headwater.lake.engine import LAKE, Lake, qualified, quote
+from headwater.lake.errors import LakeError
+
+SYSTEM_COLUMN_TYPES = {
+    "$event_time": "TIMESTAMPTZ",
+    "$commit_time": "TIMESTAMPTZ",
+    "$source": "VARCHAR",
+    "$run_id": "BIGINT",
+}
+
+
+def ensure_schema(lake: Lake, schema: str) -> None:
+    lake.execute(f"CREATE SCHEMA IF NOT EXISTS {LAKE}.{quote(schema)}")
+
+
+def create_declared(lake: Lake, stmt: CreateTable) -> None:
+    """Create a table declared with CREATE TABLE (columns optional), or add declared columns
+    that an existing table lacks."""
+    ensure_schema(lake, stmt.table.schema)
+    name = qualified(stmt.table.schema, stmt.table.name)
+    if not lake.table_exists(stmt.table.schema, stmt.table.name):
+        if not stmt.columns:
+            return  # created from the first rows written, with their columns first
+        columns = [f"{quote(c.name)} {c.type}" for c in stmt.columns]
+        columns += [f"{quote(n)} {t}" for n, t in SYSTEM_COLUMN_TYPES.items()]
+        lake.execute(f"CREATE TABLE {name} ({', '.join(columns)})")
+        if stmt.partitioned_by:
+            cols = ", ".join(quote(c) for c in stmt.partitioned_by)
+            lake.execute(f"ALTER TABLE {name} SET PARTITIONED BY ({cols})")
+    else:
+        have = lake.columns(stmt.table.schema, stmt.table.name)
+        for col in stmt.columns:
+            if col.name not in have:
+                lake.execute(f"ALTER TABLE {name} ADD COLUMN {quote(col.name)} {col.type}")
+    if stmt.comment:
+        lake.execute(f"COMMENT ON TABLE {name} IS '{stmt.comment.replace(chr(39), chr(39) * 2)}'")
+
+
+def ensure_table(lake: Lake, table: TableName, columns: dict[str, str]) -> dict[str, str]:
+    """Make ``table`` exist with at least ``columns`` (name -> DuckDB type), adding what is
+    missing. Returns the table's columns after the change."""
+    ensure_schema(lake, table.schema)
+    name = qualified(table.schema, table.name)
+    if not lake.table_exists(table.schema, table.name):
+        defs = {**columns, **SYSTEM_COLUMN_TYPES}
+        lake.execute(f"CREATE TABLE {name} ({', '.join(f'{quote(c)} {t}' for c, t in defs.items())})")
+        return lake.columns(table.schema, table.name)
+    have = lake.columns(table.schema, table.name)
+    lowered = {c.lower() for c in have}
+    for col, typ in columns.items():
+        if col.lower() not in lowered:
+            lake.execute(f"ALTER TABLE {name} ADD COLUMN {quote(col)} {typ}")
+            have[col] = typ
+    return have
+
+
+def user_columns(columns: dict[str, str]) -> dict[str, str]:
+    return {c: t for c, t in columns.items() if not c.startswith("$")}
+
+
+def describe(rel: duckdb.DuckDBPyRelation, skip: Iterable[str] = ()) -> dict[str, str]:
+    skipped = set(skip)
+    return {c: str(t) for c, t in zip(rel.columns, rel.types, strict=True) if c not in skipped}
+
+
+def append(lake: Lake, table: TableName, select_sql: str) -> int:
+    """INSERT the rows of ``select_sql`` by column name; returns the rows inserted."""
+    try:
+        row = lake.fetchone(f"INSERT INTO {qualified(table.schema, table.name)} BY NAME {select_sql}")
+    except duckdb.Error as e:
+        raise LakeError(f"cannot write into {table}: {str(e).strip()}") from None
+    return int(row[0]) if row else 0

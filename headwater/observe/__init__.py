@@ -1,0 +1,1 @@
+"""Typed events, the console protocol and system tables' readers."""

@@ -1,0 +1,166 @@
+"""The run loop: passes over the DAG until interrupted (or once, with ``--once``)."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from headwater.catalog.model import Catalog
+from headwater.config import Settings
+from headwater.errors import HeadwaterError, UserError
+from headwater.lake import Lake
+from headwater.lake.system_tables import ensure_system_tables
+from headwater.observe.events import Console, JobFailedEvent, JobSkipped, Notice, PassFinished, PlanApplied
+from headwater.plan.plan import build_dag, make_plan
+from headwater.runner.context import RunContext
+from headwater.runner.deploy import apply_plan, load_deployed
+from headwater.runner.errors import AlreadyRunning
+from headwater.runner.ingest import run_ingest
+from headwater.runner.transform import run_transform
+from headwater.runner.views import refresh_view
+from headwater.state import store
+
+
+@dataclass
+class RunResult:
+    passes: int = 0
+    rows_written: int = 0
+    failed_jobs: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed_jobs
+
+
+@contextlib.contextmanager
+def project_lock(state_dir: Path) -> Iterator[None]:
+    """One `run` per project. The OS drops the lock if the process dies, even by kill -9."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / "run.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
+            raise AlreadyRunning(
+                f"this project is already running (pid {holder})",
+                hint="stop the other `headwater run` first (Ctrl-C), or query it with `headwater query`",
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+class Runner:
+    def __init__(
+        self,
+        catalog: Catalog,
+        project_dir: Path,
+        settings: Settings,
+        open_lake: Callable[[], Lake],
+        console: Console,
+    ) -> None:
+        self.catalog = catalog
+        self.project_dir = project_dir
+        self.settings = settings
+        self.open_lake = open_lake
+        self.console = console
+        self.stop = threading.Event()
+        self.dag = build_dag(catalog)
+        self.order = self.dag.sorted()
+
+    def run(self, *, once: bool, state_dir: Path, max_passes: int | None = None) -> RunResult:
+        result = RunResult()
+        with project_lock(state_dir), self._signals():
+            deployed = False
+            while not self.stop.is_set():
+                with self.open_lake() as lake:
+                    if not deployed:
+                        self._deploy(lake)
+                        deployed = True
+                    self._pass(lake, once, result)
+                result.passes += 1
+                if once or (max_passes and result.passes >= max_passes):
+                    break
+                self.stop.wait(self.settings.run.poll_interval_seconds)
+        return result
+
+    @contextlib.contextmanager
+    def _signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum: int, frame: FrameType | None) -> None:
+            if self.stop.is_set():
+                raise KeyboardInterrupt
+            self.stop.set()
+            self.console.emit(Notice("stopping after the current batch (press Ctrl-C again to abort)"))
+
+        old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+
+    def _deploy(self, lake: Lake) -> None:
+        ensure_system_tables(lake)
+        plan = make_plan(self.catalog, load_deployed(lake))
+        if not plan.empty:
+            apply_plan(lake, self.catalog, plan)
+            self.console.emit(PlanApplied(tuple(plan.explain())))
+
+    def _pass(self, lake: Lake, once: bool, result: RunResult) -> None:
+        started = time.monotonic()
+        ctx = RunContext(lake, self.catalog, self.project_dir, self.settings, self.console, drain=once)
+        failed_upstream: set[str] = set()
+        written = 0
+        for name in self.order:
+            if self.stop.is_set():
+                break
+            if self.dag.upstream.get(name, set()) & failed_upstream:
+                failed_upstream.add(name)
+                self.console.emit(JobSkipped(name, "an upstream job failed"))
+                continue
+            entry = self.catalog.job(name)
+            try:
+                if entry is None:
+                    view = next(v for v in self.catalog.views if v.name == name)
+                    refresh_view(ctx, view)
+                    continue
+                state = store.load_job_state(lake, name)
+                if state.paused:
+                    self.console.emit(JobSkipped(name, "paused (RESUME JOB to continue)"))
+                    store_status(lake, entry.kind, name, str(entry.writes), "paused")
+                    continue
+                if entry.kind == "ingest_job":
+                    written += run_ingest(ctx, entry)
+                else:
+                    written += run_transform(ctx, entry)
+            except (HeadwaterError, UserError) as e:
+                failed_upstream.add(name)
+                result.failed_jobs[name] = str(e)
+                self.console.emit(JobFailedEvent(name, str(e)))
+                kind = entry.kind if entry else "materialized_view"
+                target = str(entry.writes) if entry else name
+                with contextlib.suppress(Exception):
+                    store_status(lake, kind, name, target, "failed", error=e.message)
+        result.rows_written += written
+        self.console.emit(PassFinished(written, tuple(sorted(failed_upstream)), time.monotonic() - started))
+
+
+def store_status(lake: Lake, kind: str, name: str, target: str, status: str, error: str | None = None) -> None:
+    with lake.transaction():
+        store.set_job_status(lake, name, kind.replace("_job", ""), target, status, error=error)

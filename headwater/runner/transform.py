@@ -1,0 +1,215 @@
+"""Transformation jobs: INSERT ... SELECT and MERGE, once per RUN_INTERVAL window on $commit_time.
+
+Each window's output, the job's progress and its run record commit in one transaction. With
+``run --once`` a window that is still open but has data runs now, and the input tables are
+sealed up to its end: rows committed to them later get a ``$commit_time`` at or after the end,
+so the window's result never changes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import duckdb
+from sqlglot import exp
+
+from headwater.catalog.model import Entry
+from headwater.dialect import to_duckdb
+from headwater.dialect.nodes import CreateTransformJob, TableName
+from headwater.lake import qualified, quote
+from headwater.lake.tables import ensure_table, user_columns
+from headwater.observe.events import JobSkipped, WindowCommitted
+from headwater.runner.context import RunContext
+from headwater.runner.errors import RunnerError
+from headwater.runner.windows import bind_window, floor_window, ts_literal
+from headwater.state import store
+
+
+class WaitingForData(Exception):
+    """An input table has no columns yet: the job waits for its first rows."""
+
+
+def lake_inputs(ctx: RunContext, entry: Entry) -> list[TableName]:
+    return [t for t in entry.reads if t.schema != "system" and ctx.lake.table_exists(t.schema, t.name)]
+
+
+def next_data_time(ctx: RunContext, tables: list[TableName], after: datetime | None) -> datetime | None:
+    """The earliest $commit_time at or after ``after`` in any of ``tables``."""
+    if not tables:
+        return None
+    parts = []
+    for t in tables:
+        where = "" if after is None else f" WHERE \"$commit_time\" >= {to_duckdb(ts_literal(after))}"
+        parts.append(f'SELECT min("$commit_time") AS m FROM {qualified(t.schema, t.name)}{where}')
+    row = ctx.lake.fetchone(f"SELECT min(m) FROM ({' UNION ALL '.join(parts)})")
+    return row[0] if row else None
+
+
+def initial_window(ctx: RunContext, stmt: CreateTransformJob, tables: list[TableName]) -> datetime | None:
+    interval = stmt.options.run_interval.seconds
+    start = stmt.options.start_from
+    if start is not None and start.kind == "NOW":
+        return floor_window(store.utcnow(), interval)
+    if start is not None and start.kind == "TIMESTAMP":
+        return floor_window(datetime.fromisoformat(str(start.timestamp).replace("Z", "+00:00")), interval)
+    first = next_data_time(ctx, tables, None)
+    return floor_window(first, interval) if first else None
+
+
+def run_transform(ctx: RunContext, entry: Entry) -> int:
+    """Run every window that is due. Returns the rows written."""
+    stmt: CreateTransformJob = entry.statement  # type: ignore[assignment]
+    interval = stmt.options.run_interval.seconds
+    state = store.load_job_state(ctx.lake, stmt.name)
+    tables = lake_inputs(ctx, entry)
+    start = state.next_window or initial_window(ctx, stmt, tables)
+    if start is None:
+        return 0
+    if state.next_window is None:  # remember where the job starts (START_FROM = NOW)
+        state.next_window = start
+        with ctx.lake.transaction():
+            store.save_job_state(ctx.lake, state)
+    written = 0
+    while True:
+        nxt = next_data_time(ctx, tables, start)
+        if nxt is None:
+            break
+        if nxt >= start + timedelta(seconds=interval):
+            start = floor_window(nxt, interval)  # skip empty windows
+        end = start + timedelta(seconds=interval)
+        seal = end > store.utcnow()
+        if seal and not ctx.drain:
+            break
+        try:
+            written += _run_window(ctx, stmt, tables, start, end, seal)
+        except WaitingForData as e:
+            ctx.emit(JobSkipped(stmt.name, str(e)))
+            break
+        start = end
+    return written
+
+
+def _run_window(
+    ctx: RunContext, stmt: CreateTransformJob, tables: list[TableName], start: datetime, end: datetime, seal: bool
+) -> int:
+    lake = ctx.lake
+    run = store.RunRecord(stmt.name, ctx.new_run_id(), store.utcnow(), start, end)
+    with lake.transaction():
+        if seal:
+            for t in tables:
+                store.advance_clock(lake, str(t), start, sealed_until=end)
+        commit_time = store.next_commit_time(lake, [str(stmt.target)])
+        body = bind_window(stmt.body, start, end)
+        try:
+            if isinstance(body, exp.Merge):
+                _merge(ctx, stmt, body, run, commit_time)
+            else:
+                _insert(ctx, stmt, body, run, commit_time)
+        except duckdb.Error as e:
+            _raise_query_error(ctx, stmt, tables, e)
+        run.check_accounting()
+        store.save_job_state(lake, store.JobState(stmt.name, end))
+        store.record_run(lake, run)
+        store.advance_clock(lake, str(stmt.target), commit_time)
+        lag = (store.utcnow() - end).total_seconds()
+        store.set_job_status(lake, stmt.name, "transform", str(stmt.target), "running", lag=max(lag, 0.0))
+    ctx.emit(WindowCommitted(stmt.name, run.run_id, start, end, run.rows_read, run.rows_written))
+    return run.rows_written
+
+
+def _raise_query_error(ctx: RunContext, stmt: CreateTransformJob, tables: list[TableName], e: duckdb.Error) -> None:
+    text = str(e).strip()
+    if isinstance(e, duckdb.CatalogException):
+        missing = [t for t in ctx.catalog.known_tables() if not ctx.lake.table_exists(t.schema, t.name)]
+        if any(str(t) in text or f'"{t.name}"' in text for t in missing):
+            raise WaitingForData(f"waiting for the first rows of {', '.join(map(str, missing))}") from None
+    if isinstance(e, duckdb.BinderException):
+        empty = [t for t in tables if not user_columns(ctx.lake.columns(t.schema, t.name))]
+        if empty:
+            raise WaitingForData(f"waiting for the first rows of {', '.join(map(str, empty))}") from None
+    raise RunnerError(f"job {stmt.name} ({stmt.pos}): {text}", hint="fix the job's SQL, then run again") from None
+
+
+def _system_values(stmt: CreateTransformJob, commit_time: datetime, run_id: int) -> dict[str, str]:
+    return {
+        "$commit_time": f"TIMESTAMPTZ '{commit_time.isoformat()}'",
+        "$run_id": f"{run_id}::BIGINT",
+    }
+
+
+def _insert(ctx: RunContext, stmt: CreateTransformJob, body: exp.Expression, run: store.RunRecord, commit_time: datetime) -> None:
+    lake = ctx.lake
+    assert isinstance(body, exp.Insert)
+    select = body.expression
+    names: list[str] | None = None
+    if isinstance(body.this, exp.Schema):
+        names = [i.name for i in body.this.expressions]
+    out = lake.con.sql(to_duckdb(select)).to_arrow_table()
+    if names:
+        if len(names) != out.num_columns:
+            raise RunnerError(f"job {stmt.name}: INSERT names {len(names)} columns but the SELECT gives {out.num_columns}")
+        out = out.rename_columns(names)
+    lake.con.register("hw_window", out)
+    try:
+        rel = lake.con.sql("SELECT * FROM hw_window")
+        columns = dict(zip(rel.columns, (str(t) for t in rel.types), strict=True))
+        ensure_table(lake, stmt.target, {c: t for c, t in columns.items() if not c.startswith("$")})
+        system = _system_values(stmt, commit_time, run.run_id)
+        extra = [f"{v} AS {quote(k)}" for k, v in system.items()]
+        if "$event_time" not in columns:
+            extra.append(f'TIMESTAMPTZ \'{run.window_start.isoformat() if run.window_start else commit_time.isoformat()}\' AS "$event_time"')
+        if "$source" not in columns:
+            extra.append(f"'job:{stmt.name}' AS \"$source\"")
+        drop = [c for c in columns if c in system]
+        star = f"* EXCLUDE ({', '.join(quote(c) for c in drop)})" if drop else "*"
+        lake.execute(f"INSERT INTO {qualified(stmt.target.schema, stmt.target.name)} BY NAME SELECT {star}, {', '.join(extra)} FROM hw_window")
+    finally:
+        lake.con.unregister("hw_window")
+    run.rows_read = out.num_rows
+    run.rows_written = out.num_rows
+
+
+def _merge(ctx: RunContext, stmt: CreateTransformJob, body: exp.Merge, run: store.RunRecord, commit_time: datetime) -> None:
+    lake = ctx.lake
+    using = body.args["using"]
+    source_sql = to_duckdb(using.this if isinstance(using, exp.Subquery) else exp.select("*").from_(using))
+    count = lake.fetchone(f"SELECT count(*) FROM ({source_sql})")
+    run.rows_read = int(count[0]) if count else 0
+    _ensure_merge_target(ctx, stmt, body, source_sql)
+    system = _system_values(stmt, commit_time, run.run_id)
+    system["$source"] = f"'job:{stmt.name}'"
+    window_start = run.window_start or commit_time
+    for when in body.args["whens"].expressions:
+        then = when.args.get("then")
+        if isinstance(then, exp.Update):
+            for k, v in system.items():
+                then.append("expressions", exp.EQ(this=exp.column(exp.to_identifier(k, quoted=True)), expression=exp.maybe_parse(v, dialect="duckdb")))
+        elif isinstance(then, exp.Insert) and isinstance(then.this, exp.Tuple):
+            values = {**system, "$event_time": f"TIMESTAMPTZ '{window_start.isoformat()}'"}
+            for k, v in values.items():
+                then.this.append("expressions", exp.column(exp.to_identifier(k, quoted=True)))
+                then.expression.append("expressions", exp.maybe_parse(v, dialect="duckdb"))
+    row = lake.fetchone(to_duckdb(body))
+    affected = int(row[0]) if row else 0
+    run.rows_written = min(affected, run.rows_read)
+    run.rows_dropped = run.rows_read - run.rows_written
+
+
+def _ensure_merge_target(ctx: RunContext, stmt: CreateTransformJob, body: exp.Merge, source_sql: str) -> None:
+    """Create (or extend) the MERGE target from its INSERT clause's columns and value types."""
+    target = stmt.target
+    have = ctx.lake.columns(target.schema, target.name) if ctx.lake.table_exists(target.schema, target.name) else {}
+    for when in body.args["whens"].expressions:
+        then = when.args.get("then")
+        if not (isinstance(then, exp.Insert) and isinstance(then.this, exp.Tuple)):
+            continue
+        names = [c.name for c in then.this.expressions]
+        if all(n in have for n in names):
+            return
+        alias = body.args["using"].alias_or_name or "s"
+        values = ", ".join(f"{to_duckdb(v)} AS {quote(n)}" for n, v in zip(names, then.expression.expressions, strict=True))
+        rel = ctx.lake.con.sql(f"SELECT {values} FROM ({source_sql}) AS {quote(alias)} LIMIT 0")
+        ensure_table(ctx.lake, target, dict(zip(rel.columns, (str(t) for t in rel.types), strict=True)))
+        return
+    if not have:
+        ensure_table(ctx.lake, target, {})

@@ -1,0 +1,1 @@
+"""Connectors, one module each, all yielding Arrow tables with their new source positions."""

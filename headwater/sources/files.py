@@ -1,0 +1,222 @@
+"""Files source: JSON lines, CSV and Parquet files under a folder, read from where the job left off.
+
+Positions are per file (the *partition*): the byte offset just after the last complete record
+read, and the number of the next line. A file that grows is read on from its offset; a file
+already read to its end is not read again. Records cross package boundaries as Arrow tables.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from headwater.sources.errors import SourceError
+
+Format = Literal["JSON", "CSV", "PARQUET"]
+LINE_COLUMN = "__hw_line"
+RAW_COLUMN = "__hw_raw"
+
+_EXTENSIONS: dict[str, Format] = {
+    ".json": "JSON",
+    ".jsonl": "JSON",
+    ".ndjson": "JSON",
+    ".csv": "CSV",
+    ".tsv": "CSV",
+    ".parquet": "PARQUET",
+    ".pq": "PARQUET",
+}
+# A file whose tail has no newline yet is read to its end once it has been quiet this long
+# (or always, when draining with `run --once`).
+SETTLE_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class FilePosition:
+    offset: int  # bytes (JSON/CSV) or rows (Parquet) consumed
+    line: int  # number of the next line (JSON/CSV) or row (Parquet), 1-based
+
+
+@dataclass
+class FileChunk:
+    """New records of one file. ``table`` has ``__hw_line`` plus either ``__hw_raw``
+    (one JSON text per line) or the parsed columns (CSV, Parquet)."""
+
+    partition: str  # the file's path as shown in $source
+    format: Format
+    table: pa.Table
+    start: FilePosition
+    end: FilePosition
+    nbytes: int
+
+
+def detect_format(path: Path, content_type: str) -> Format | None:
+    if content_type != "AUTO":
+        return content_type  # type: ignore[return-value]
+    return _EXTENSIONS.get(path.suffix.lower())
+
+
+class FilesSource:
+    def __init__(
+        self, root: Path, display_root: str, pattern: str | None, content_type: str, max_bytes: int
+    ) -> None:
+        self.root = root
+        self.display_root = display_root.rstrip("/")
+        self.pattern = pattern or "**/*"
+        self.content_type = content_type
+        self.max_bytes = max_bytes
+
+    def files(self) -> list[Path]:
+        if not self.root.is_dir():
+            raise SourceError(
+                f"the folder {self.display_root!r} of the files connection does not exist",
+                hint="create it, or fix PATH in CREATE FILES CONNECTION",
+            )
+        found = [
+            p
+            for p in self.root.glob(self.pattern)
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(self.root).parts)
+        ]
+        return sorted(found)
+
+    def partition_of(self, path: Path) -> str:
+        return f"{self.display_root}/{path.relative_to(self.root).as_posix()}"
+
+    def poll(self, positions: dict[str, FilePosition], *, drain: bool) -> Iterator[FileChunk]:
+        """Yield chunks of new records, file by file in path order, each at most ``max_bytes``."""
+        for path in self.files():
+            fmt = detect_format(path, self.content_type)
+            if fmt is None:
+                continue  # not a data file (README, .DS_Store...): AUTO skips unknown extensions
+            partition = self.partition_of(path)
+            pos = positions.get(partition, FilePosition(0, 1))
+            if fmt == "PARQUET":
+                yield from self._parquet(path, partition, pos)
+            else:
+                yield from self._text(path, partition, fmt, pos, drain)
+
+    # -- text formats -----------------------------------------------------------------------
+    def _text(
+        self, path: Path, partition: str, fmt: Format, pos: FilePosition, drain: bool
+    ) -> Iterator[FileChunk]:
+        size = path.stat().st_size
+        if size < pos.offset:
+            raise SourceError(
+                f"{partition} shrank from {pos.offset} to {size} bytes after it was read",
+                hint="files are append-only: write a new file instead of rewriting one",
+            )
+        header: list[str] | None = None
+        offset, line = pos.offset, pos.line
+        if fmt == "CSV":
+            header, header_end = _csv_header(path, partition)
+            if offset < header_end:
+                offset, line = header_end, 2
+        settled = drain or (time.time() - path.stat().st_mtime) >= SETTLE_SECONDS
+        with open(path, "rb") as f:
+            while offset < size:
+                f.seek(offset)
+                data = f.read(min(self.max_bytes, size - offset))
+                end = data.rfind(b"\n") + 1
+                if end == 0:
+                    if len(data) < self.max_bytes and not settled:
+                        return  # an incomplete last line: wait for its newline
+                    end = len(data)
+                    if end == self.max_bytes:
+                        raise SourceError(
+                            f"{partition}:{line}: a single line longer than {self.max_bytes} bytes",
+                            hint="raise [run] batch_bytes in headwater.toml",
+                        )
+                elif offset + len(data) == size and end < len(data) and settled:
+                    end = len(data)  # a settled file's last line has no newline: take it
+                body = data[:end]
+                table, nlines = _split(body, line, fmt, header, partition)
+                yield FileChunk(
+                    partition, fmt, table, FilePosition(offset, line), FilePosition(offset + end, line + nlines), end
+                )
+                offset += end
+                line += nlines
+
+    # -- parquet --------------------------------------------------------------------------
+    def _parquet(self, path: Path, partition: str, pos: FilePosition) -> Iterator[FileChunk]:
+        try:
+            pf = pq.ParquetFile(path)
+        except (pa.ArrowInvalid, OSError) as e:
+            raise SourceError(f"{partition}: not a readable Parquet file ({e})") from None
+        total = pf.metadata.num_rows
+        if total <= pos.offset:
+            return
+        row = 0
+        for group in range(pf.num_row_groups):
+            n = pf.metadata.row_group(group).num_rows
+            if row + n <= pos.offset:
+                row += n
+                continue
+            table = pf.read_row_group(group)
+            if row < pos.offset:
+                table = table.slice(pos.offset - row)
+                row = pos.offset
+            lines = pa.array(np.arange(row + 1, row + 1 + table.num_rows, dtype=np.int64))
+            table = table.append_column(LINE_COLUMN, lines)
+            yield FileChunk(
+                partition,
+                "PARQUET",
+                table,
+                FilePosition(row, row + 1),
+                FilePosition(row + table.num_rows, row + table.num_rows + 1),
+                table.nbytes,
+            )
+            row += table.num_rows
+
+
+def _csv_header(path: Path, partition: str) -> tuple[list[str], int]:
+    with open(path, "rb") as f:
+        first = f.readline()
+    if not first.endswith(b"\n"):
+        return [], 0  # not even a full header yet
+    try:
+        names = pacsv.read_csv(io.BytesIO(first), read_options=pacsv.ReadOptions(autogenerate_column_names=True))
+        header = [str(v) for v in names.to_pylist()[0].values()] if names.num_rows else []
+    except pa.ArrowInvalid as e:
+        raise SourceError(f"{partition}:1: cannot read the CSV header ({e})") from None
+    return header, len(first)
+
+
+def _split(
+    body: bytes, first_line: int, fmt: Format, header: list[str] | None, partition: str
+) -> tuple[pa.Table, int]:
+    """Cut ``body`` (complete lines) into records. Returns the table and the lines consumed."""
+    buf = np.frombuffer(body, dtype=np.uint8)
+    newlines = np.flatnonzero(buf == 10)
+    nlines = len(newlines) + (0 if body.endswith(b"\n") or not body else 1)
+    if fmt == "JSON":
+        offsets = np.empty(nlines + 1, dtype=np.int64)
+        offsets[0] = 0
+        offsets[1 : len(newlines) + 1] = newlines + 1
+        if nlines > len(newlines):
+            offsets[-1] = len(body)
+        raw = pa.LargeStringArray.from_buffers(nlines, pa.py_buffer(offsets), pa.py_buffer(body))
+        lines = pa.array(np.arange(first_line, first_line + nlines, dtype=np.int64))
+        table = pa.table({LINE_COLUMN: lines, RAW_COLUMN: raw})
+        return pa.Table.from_batches(table.to_batches(max_chunksize=122_880)), nlines
+    if not header:
+        raise SourceError(f"{partition}:1: the CSV file has no header line")
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(body),
+            read_options=pacsv.ReadOptions(column_names=header, block_size=16 << 20),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+        )
+    except pa.ArrowInvalid as e:
+        raise SourceError(f"{partition}: cannot parse CSV after line {first_line - 1}: {e}") from None
+    # Records are numbered by line from the chunk's first line; a value with a quoted newline
+    # shifts the numbers of the records after it in the same chunk (documented).
+    line_numbers = np.arange(first_line, first_line + table.num_rows, dtype=np.int64)
+    return table.append_column(LINE_COLUMN, pa.array(line_numbers)), nlines

@@ -1,0 +1,1 @@
+"""Offsets, job progress, run history and commit clocks, stored in the lake."""

@@ -1,0 +1,163 @@
+"""Reading and writing pipeline state: offsets, job progress, run records, commit clocks.
+
+Every writer here is meant to be called inside a ``Lake.transaction()`` together with the
+rows the state describes, so state and data commit (or vanish) together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from headwater.lake import INTERNAL_SCHEMA, LAKE, SYSTEM_SCHEMA, Lake
+
+SYS = f"{LAKE}.{SYSTEM_SCHEMA}"
+INT = f"{LAKE}.{INTERNAL_SCHEMA}"
+EPSILON = timedelta(microseconds=1)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# -- offsets ---------------------------------------------------------------------------------
+def load_offsets(lake: Lake, job: str) -> dict[str, tuple[int, int]]:
+    rows = lake.fetchall(f'SELECT "partition", position, line FROM {SYS}.offsets WHERE job = ?', [job])
+    return {r[0]: (int(r[1]), int(r[2])) for r in rows}
+
+
+def save_offsets(lake: Lake, job: str, positions: dict[str, tuple[int, int]], at: datetime) -> None:
+    if not positions:
+        return
+    parts = list(positions)
+    lake.execute(f'DELETE FROM {SYS}.offsets WHERE job = ? AND list_contains(?, "partition")', [job, parts])
+    values = [(job, p, positions[p][0], positions[p][1], at) for p in parts]
+    lake.con.executemany(f"INSERT INTO {SYS}.offsets VALUES (?, ?, ?, ?, ?)", values)
+
+
+def clear_job(lake: Lake, job: str) -> None:
+    lake.execute(f"DELETE FROM {SYS}.offsets WHERE job = ?", [job])
+    lake.execute(f"DELETE FROM {INT}.job_state WHERE job = ?", [job])
+    lake.execute(f"DELETE FROM {SYS}.jobs WHERE name = ?", [job])
+
+
+# -- job state -------------------------------------------------------------------------------
+@dataclass
+class JobState:
+    job: str
+    next_window: datetime | None = None
+    paused: bool = False
+    failed: bool = False
+    error: str | None = None
+
+
+def load_job_state(lake: Lake, job: str) -> JobState:
+    row = lake.fetchone(
+        f"SELECT next_window, paused, failed, error FROM {INT}.job_state WHERE job = ?", [job]
+    )
+    if row is None:
+        return JobState(job)
+    return JobState(job, row[0], bool(row[1]), bool(row[2]), row[3])
+
+
+def save_job_state(lake: Lake, state: JobState) -> None:
+    lake.execute(f"DELETE FROM {INT}.job_state WHERE job = ?", [state.job])
+    lake.execute(
+        f"INSERT INTO {INT}.job_state VALUES (?, ?, ?, ?, ?, ?)",
+        [state.job, state.next_window, state.paused, state.failed, state.error, utcnow()],
+    )
+
+
+# -- run records -----------------------------------------------------------------------------
+@dataclass
+class RunRecord:
+    job: str
+    run_id: int
+    started: datetime
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    status: str = "succeeded"
+    rows_read: int = 0
+    rows_written: int = 0
+    rows_deduplicated: int = 0
+    rows_dropped: int = 0
+    rows_quarantined: int = 0
+    rows_late: int = 0
+    error: str | None = None
+    finished: datetime | None = field(default=None)
+
+    def check_accounting(self) -> None:
+        """rows_read = written + deduplicated + dropped + quarantined, or this is a bug."""
+        accounted = self.rows_written + self.rows_deduplicated + self.rows_dropped + self.rows_quarantined
+        if self.rows_read != accounted:
+            raise AssertionError(
+                f"accounting mismatch in job {self.job} run {self.run_id}: read {self.rows_read}, "
+                f"accounted {accounted} (written {self.rows_written}, deduplicated "
+                f"{self.rows_deduplicated}, dropped {self.rows_dropped}, quarantined {self.rows_quarantined})"
+            )
+
+
+def next_run_id(lake: Lake) -> int:
+    row = lake.fetchone(f"SELECT coalesce(max(run_id), 0) FROM {SYS}.runs")
+    return int(row[0]) + 1 if row else 1
+
+
+def record_run(lake: Lake, run: RunRecord) -> None:
+    run.finished = run.finished or utcnow()
+    lake.execute(
+        f"INSERT INTO {SYS}.runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            run.job,
+            run.run_id,
+            run.window_start,
+            run.window_end,
+            run.started,
+            run.finished,
+            run.status,
+            run.rows_read,
+            run.rows_written,
+            run.rows_deduplicated,
+            run.rows_dropped,
+            run.rows_quarantined,
+            run.rows_late,
+            run.error,
+        ],
+    )
+
+
+def set_job_status(
+    lake: Lake, name: str, kind: str, target: str, status: str, *, lag: float | None = None, error: str | None = None
+) -> None:
+    lake.execute(f"DELETE FROM {SYS}.jobs WHERE name = ?", [name])
+    lake.execute(
+        f"INSERT INTO {SYS}.jobs VALUES (?, ?, ?, ?, ?, ?, ?)", [name, kind, status, target, utcnow(), lag, error]
+    )
+
+
+# -- commit clocks ---------------------------------------------------------------------------
+def next_commit_time(lake: Lake, tables: list[str]) -> datetime:
+    """A commit time for writing ``tables``: now, but never before an earlier commit to them
+    nor inside a window that was sealed early (``run --once`` on an open window)."""
+    t = utcnow()
+    if not tables:
+        return t
+    row = lake.fetchone(
+        f"SELECT max(last_commit), max(sealed_until) FROM {INT}.clocks WHERE list_contains(?, table_name)",
+        [tables],
+    )
+    if row:
+        if row[0] is not None and row[0] + EPSILON > t:
+            t = row[0] + EPSILON
+        if row[1] is not None and row[1] > t:
+            t = row[1]
+    return t
+
+
+def advance_clock(lake: Lake, table: str, at: datetime, sealed_until: datetime | None = None) -> None:
+    row = lake.fetchone(f"SELECT last_commit, sealed_until FROM {INT}.clocks WHERE table_name = ?", [table])
+    last, sealed = (row[0], row[1]) if row else (None, None)
+    last = max(x for x in (last, at) if x is not None)
+    if sealed_until is not None:
+        sealed = max(x for x in (sealed, sealed_until) if x is not None)
+    lake.execute(f"DELETE FROM {INT}.clocks WHERE table_name = ?", [table])
+    lake.execute(f"INSERT INTO {INT}.clocks VALUES (?, ?, ?)", [table, last, sealed])
