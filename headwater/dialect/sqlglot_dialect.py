@@ -101,6 +101,13 @@ class Headwater(DuckDB):
         }
 
     class Generator(DuckDBGenerator):
+        # Print what was written, so that printing and parsing again gives the same tree.
+        TRANSFORMS = {
+            **DuckDBGenerator.TRANSFORMS,
+            exp.LogicalOr: lambda self, e: self.func("BOOL_OR", e.this),
+            exp.LogicalAnd: lambda self, e: self.func("BOOL_AND", e.this),
+        }
+
         def identifier_sql(self, expression: exp.Identifier) -> str:
             if expression.quoted and is_system_column(expression.name):
                 return expression.name
