@@ -21,7 +21,7 @@ from headwater.observe.events import Console, NullConsole
 from headwater.plan import Plan, make_plan
 from headwater.plan.plan import build_dag
 from headwater.runner.deploy import load_deployed
-from headwater.runner.loop import RunResult, Runner
+from headwater.runner.loop import Runner, RunResult
 from headwater.runner.windows import qualify_system_tables
 from headwater.state import store
 
@@ -94,7 +94,9 @@ class Project:
     # -- the stages ------------------------------------------------------------------------
     def sql_files(self) -> list[Path]:
         return sorted(
-            p for p in self.path.rglob("*.sql") if not any(part.startswith(".") for part in p.relative_to(self.path).parts)
+            p
+            for p in self.path.rglob("*.sql")
+            if not any(part.startswith(".") for part in p.relative_to(self.path).parts)
         )
 
     def statements(self) -> list[AnyStatement]:
@@ -189,7 +191,12 @@ class Project:
         catalog = self.validate()
         with self.open_lake() as lake:
             ensure_system_tables(lake)
-            jobs = {r[0]: r for r in lake.fetchall(f"SELECT name, status, last_run, lag_seconds, error FROM {LAKE}.{SYSTEM_SCHEMA}.jobs")}
+            jobs = {
+                r[0]: r
+                for r in lake.fetchall(
+                    f"SELECT name, status, last_run, lag_seconds, error FROM {LAKE}.{SYSTEM_SCHEMA}.jobs"
+                )
+            }
             totals = {
                 r[0]: r[1:]
                 for r in lake.fetchall(

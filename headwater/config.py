@@ -42,7 +42,5 @@ def load_settings(project_dir: Path) -> Settings:
     try:
         return Settings.model_validate(raw)
     except ValidationError as e:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()
-        )
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors())
         raise UserError(f"{path}: {problems}", hint="see docs/operations.md for the settings") from None

@@ -11,7 +11,7 @@ def table_name(table: exp.Table) -> TableName:
     return TableName(table.db or "main", table.name)
 
 
-def tables_read(expression: exp.Expression, *, exclude: TableName | None = None) -> list[TableName]:
+def tables_read(expression: exp.Expr, *, exclude: TableName | None = None) -> list[TableName]:
     """Tables referenced in FROM/JOIN/USING anywhere in ``expression``, minus CTE names,
     table functions and ``exclude`` (the table a job writes). Sorted, without repeats."""
     ctes = {cte.alias_or_name.lower() for cte in expression.find_all(exp.CTE)}

@@ -67,7 +67,9 @@ class Catalog:
 
     def known_tables(self) -> set[TableName]:
         names = {e.statement.table for e in self.of_kind("table")}  # type: ignore[attr-defined]
-        names |= {e.writes for e in self.of_kind("ingest_job", "transform_job", "materialized_view") if e.writes}
+        names |= {
+            e.writes for e in self.of_kind("ingest_job", "transform_job", "materialized_view") if e.writes
+        }
         return names
 
 
@@ -82,7 +84,9 @@ def _canonical(stmt: Statement) -> str:
         return " ".join(stmt.text.split())
 
 
-def build_catalog(statements: list[AnyStatement], *, existing_tables: set[TableName] | None = None) -> Catalog:
+def build_catalog(
+    statements: list[AnyStatement], *, existing_tables: set[TableName] | None = None
+) -> Catalog:
     """Validate statements into a catalog. ``existing_tables`` are tables already in the lake
     (created interactively) that jobs may read without declaring them."""
     catalog = Catalog()
@@ -95,13 +99,17 @@ def build_catalog(statements: list[AnyStatement], *, existing_tables: set[TableN
         if entry.kind in ("ingest_job", "transform_job"):
             if entry.name in seen_jobs:
                 raise CatalogError(
-                    f"job {entry.name!r} is defined twice (first at {seen_jobs[entry.name].pos})", pos=stmt.pos
+                    f"job {entry.name!r} is defined twice (first at {seen_jobs[entry.name].pos})",
+                    pos=stmt.pos,
                 )
             seen_jobs[entry.name] = stmt
         key = (entry.kind, entry.name)
         if key in catalog.entries:
             first = catalog.entries[key].statement.pos
-            raise CatalogError(f"{entry.kind.replace('_', ' ')} {entry.name!r} is defined twice (first at {first})", pos=stmt.pos)
+            raise CatalogError(
+                f"{entry.kind.replace('_', ' ')} {entry.name!r} is defined twice (first at {first})",
+                pos=stmt.pos,
+            )
         catalog.entries[key] = entry
     _check_references(catalog, existing_tables or set())
     return catalog
@@ -120,7 +128,15 @@ def _entry(stmt: AnyStatement) -> Entry | None:
         reads = tables_read(stmt.body, exclude=stmt.target)
         return Entry("transform_job", stmt.name, stmt, sql, fp, reads=reads, writes=stmt.target)
     if isinstance(stmt, CreateMaterializedView):
-        return Entry("materialized_view", str(stmt.view), stmt, sql, fp, reads=tables_read(stmt.query), writes=stmt.view)
+        return Entry(
+            "materialized_view",
+            str(stmt.view),
+            stmt,
+            sql,
+            fp,
+            reads=tables_read(stmt.query),
+            writes=stmt.view,
+        )
     return None
 
 
@@ -138,7 +154,8 @@ def _check_references(catalog: Catalog, existing: set[TableName]) -> None:
             raise CatalogError(
                 f"job {stmt.name!r} reads from unknown connection {stmt.source.connection!r}",
                 pos=stmt.pos,
-                hint=_suggest(stmt.source.connection, list(connections)) or "declare it with CREATE ... CONNECTION",
+                hint=_suggest(stmt.source.connection, list(connections))
+                or "declare it with CREATE ... CONNECTION",
             )
         if conn.kind not in SUPPORTED_SOURCES:
             raise CatalogError(

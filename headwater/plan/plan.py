@@ -10,7 +10,13 @@ from headwater.dialect.nodes import TableName
 from headwater.plan.dag import DAG
 
 Action = Literal["create", "update", "drop"]
-_ORDER: dict[str, int] = {"connection": 0, "table": 1, "ingest_job": 2, "transform_job": 3, "materialized_view": 4}
+_ORDER: dict[str, int] = {
+    "connection": 0,
+    "table": 1,
+    "ingest_job": 2,
+    "transform_job": 3,
+    "materialized_view": 4,
+}
 _SYMBOL = {"create": "+", "update": "~", "drop": "-"}
 
 

@@ -23,7 +23,9 @@ def expand_env(value: str, *, what: str) -> str:
     def sub(m: re.Match[str]) -> str:
         name = m.group(1)
         if name not in os.environ:
-            raise UserError(f"{what} uses ${{{name}}}, which is not set in the environment", hint=f"export {name}=...")
+            raise UserError(
+                f"{what} uses ${{{name}}}, which is not set in the environment", hint=f"export {name}=..."
+            )
         return os.environ[name]
 
     return _ENV.sub(sub, value)

@@ -27,7 +27,10 @@ def apply_plan(lake: Lake, catalog: Catalog, plan: Plan) -> None:
         now = store.utcnow()
         rows = [(e.kind, e.name, e.fingerprint, e.sql, now) for e in catalog.entries.values()]
         if rows:
-            lake.con.executemany(f"INSERT INTO {DEPLOYED} (kind, name, fingerprint, sql, deployed_at) VALUES (?, ?, ?, ?, ?)", rows)
+            lake.con.executemany(
+                f"INSERT INTO {DEPLOYED} (kind, name, fingerprint, sql, deployed_at) VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
         _write_lineage(lake, catalog)
 
 

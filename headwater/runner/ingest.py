@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,10 +42,14 @@ def files_source(ctx: RunContext, stmt: CreateIngestJob) -> FilesSource:
     root = Path(path_text)
     if not root.is_absolute():
         root = ctx.project_dir / root
-    return FilesSource(root, path_text, stmt.source.pattern, stmt.options.content_type, ctx.settings.run.batch_bytes)
+    return FilesSource(
+        root, path_text, stmt.source.pattern, stmt.options.content_type, ctx.settings.run.batch_bytes
+    )
 
 
-def _start_positions(ctx: RunContext, stmt: CreateIngestJob, source: FilesSource) -> dict[str, tuple[int, int]]:
+def _start_positions(
+    ctx: RunContext, stmt: CreateIngestJob, source: FilesSource
+) -> dict[str, tuple[int, int]]:
     """On a job's first run, START_FROM = NOW skips what exists; a timestamp skips older files."""
     start = stmt.options.start_from
     marks: dict[str, tuple[int, int]] = {START_MARK: (0, 0)}
@@ -164,7 +167,12 @@ def _commit(ctx: RunContext, stmt: CreateIngestJob, pending: Pending, started: f
 
 
 def _select(
-    stmt: CreateIngestJob, view: str, partition: str, columns: dict[str, str], commit_time: datetime, run_id: int
+    stmt: CreateIngestJob,
+    view: str,
+    partition: str,
+    columns: dict[str, str],
+    commit_time: datetime,
+    run_id: int,
 ) -> str:
     excluded = [LINE_COLUMN, *[c for c in columns if c.startswith("$")]]
     commit_lit = f"TIMESTAMPTZ '{commit_time.isoformat()}'"
@@ -176,8 +184,6 @@ def _select(
     return (
         f"SELECT * EXCLUDE ({', '.join(quote(c) for c in excluded)}), "
         f'{event} AS "$event_time", {commit_lit} AS "$commit_time", '
-        f"'{source_prefix}' || {LINE_COLUMN} AS \"$source\", {run_id}::BIGINT AS \"$run_id\" "
+        f'\'{source_prefix}\' || {LINE_COLUMN} AS "$source", {run_id}::BIGINT AS "$run_id" '
         f"FROM {view}"
     )
-
-

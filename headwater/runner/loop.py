@@ -161,6 +161,8 @@ class Runner:
         self.console.emit(PassFinished(written, tuple(sorted(failed_upstream)), time.monotonic() - started))
 
 
-def store_status(lake: Lake, kind: str, name: str, target: str, status: str, error: str | None = None) -> None:
+def store_status(
+    lake: Lake, kind: str, name: str, target: str, status: str, error: str | None = None
+) -> None:
     with lake.transaction():
         store.set_job_status(lake, name, kind.replace("_job", ""), target, status, error=error)

@@ -39,7 +39,7 @@ def next_data_time(ctx: RunContext, tables: list[TableName], after: datetime | N
         return None
     parts = []
     for t in tables:
-        where = "" if after is None else f" WHERE \"$commit_time\" >= {to_duckdb(ts_literal(after))}"
+        where = "" if after is None else f' WHERE "$commit_time" >= {to_duckdb(ts_literal(after))}'
         parts.append(f'SELECT min("$commit_time") AS m FROM {qualified(t.schema, t.name)}{where}')
     row = ctx.lake.fetchone(f"SELECT min(m) FROM ({' UNION ALL '.join(parts)})")
     return row[0] if row else None
@@ -90,7 +90,12 @@ def run_transform(ctx: RunContext, entry: Entry) -> int:
 
 
 def _run_window(
-    ctx: RunContext, stmt: CreateTransformJob, tables: list[TableName], start: datetime, end: datetime, seal: bool
+    ctx: RunContext,
+    stmt: CreateTransformJob,
+    tables: list[TableName],
+    start: datetime,
+    end: datetime,
+    seal: bool,
 ) -> int:
     lake = ctx.lake
     run = store.RunRecord(stmt.name, ctx.new_run_id(), store.utcnow(), start, end)
@@ -117,7 +122,9 @@ def _run_window(
     return run.rows_written
 
 
-def _raise_query_error(ctx: RunContext, stmt: CreateTransformJob, tables: list[TableName], e: duckdb.Error) -> None:
+def _raise_query_error(
+    ctx: RunContext, stmt: CreateTransformJob, tables: list[TableName], e: duckdb.Error
+) -> None:
     text = str(e).strip()
     if isinstance(e, duckdb.CatalogException):
         missing = [t for t in ctx.catalog.known_tables() if not ctx.lake.table_exists(t.schema, t.name)]
@@ -127,7 +134,9 @@ def _raise_query_error(ctx: RunContext, stmt: CreateTransformJob, tables: list[T
         empty = [t for t in tables if not user_columns(ctx.lake.columns(t.schema, t.name))]
         if empty:
             raise WaitingForData(f"waiting for the first rows of {', '.join(map(str, empty))}") from None
-    raise RunnerError(f"job {stmt.name} ({stmt.pos}): {text}", hint="fix the job's SQL, then run again") from None
+    raise RunnerError(
+        f"job {stmt.name} ({stmt.pos}): {text}", hint="fix the job's SQL, then run again"
+    ) from None
 
 
 def _system_values(stmt: CreateTransformJob, commit_time: datetime, run_id: int) -> dict[str, str]:
@@ -137,7 +146,13 @@ def _system_values(stmt: CreateTransformJob, commit_time: datetime, run_id: int)
     }
 
 
-def _insert(ctx: RunContext, stmt: CreateTransformJob, body: exp.Expression, run: store.RunRecord, commit_time: datetime) -> None:
+def _insert(
+    ctx: RunContext,
+    stmt: CreateTransformJob,
+    body: exp.Expr,
+    run: store.RunRecord,
+    commit_time: datetime,
+) -> None:
     lake = ctx.lake
     assert isinstance(body, exp.Insert)
     select = body.expression
@@ -147,7 +162,9 @@ def _insert(ctx: RunContext, stmt: CreateTransformJob, body: exp.Expression, run
     out = lake.con.sql(to_duckdb(select)).to_arrow_table()
     if names:
         if len(names) != out.num_columns:
-            raise RunnerError(f"job {stmt.name}: INSERT names {len(names)} columns but the SELECT gives {out.num_columns}")
+            raise RunnerError(
+                f"job {stmt.name}: INSERT names {len(names)} columns but the SELECT gives {out.num_columns}"
+            )
         out = out.rename_columns(names)
     lake.con.register("hw_window", out)
     try:
@@ -157,19 +174,25 @@ def _insert(ctx: RunContext, stmt: CreateTransformJob, body: exp.Expression, run
         system = _system_values(stmt, commit_time, run.run_id)
         extra = [f"{v} AS {quote(k)}" for k, v in system.items()]
         if "$event_time" not in columns:
-            extra.append(f'TIMESTAMPTZ \'{run.window_start.isoformat() if run.window_start else commit_time.isoformat()}\' AS "$event_time"')
+            extra.append(
+                f"TIMESTAMPTZ '{run.window_start.isoformat() if run.window_start else commit_time.isoformat()}' AS \"$event_time\""
+            )
         if "$source" not in columns:
             extra.append(f"'job:{stmt.name}' AS \"$source\"")
         drop = [c for c in columns if c in system]
         star = f"* EXCLUDE ({', '.join(quote(c) for c in drop)})" if drop else "*"
-        lake.execute(f"INSERT INTO {qualified(stmt.target.schema, stmt.target.name)} BY NAME SELECT {star}, {', '.join(extra)} FROM hw_window")
+        lake.execute(
+            f"INSERT INTO {qualified(stmt.target.schema, stmt.target.name)} BY NAME SELECT {star}, {', '.join(extra)} FROM hw_window"
+        )
     finally:
         lake.con.unregister("hw_window")
     run.rows_read = out.num_rows
     run.rows_written = out.num_rows
 
 
-def _merge(ctx: RunContext, stmt: CreateTransformJob, body: exp.Merge, run: store.RunRecord, commit_time: datetime) -> None:
+def _merge(
+    ctx: RunContext, stmt: CreateTransformJob, body: exp.Merge, run: store.RunRecord, commit_time: datetime
+) -> None:
     lake = ctx.lake
     using = body.args["using"]
     source_sql = to_duckdb(using.this if isinstance(using, exp.Subquery) else exp.select("*").from_(using))
@@ -183,7 +206,13 @@ def _merge(ctx: RunContext, stmt: CreateTransformJob, body: exp.Merge, run: stor
         then = when.args.get("then")
         if isinstance(then, exp.Update):
             for k, v in system.items():
-                then.append("expressions", exp.EQ(this=exp.column(exp.to_identifier(k, quoted=True)), expression=exp.maybe_parse(v, dialect="duckdb")))
+                then.append(
+                    "expressions",
+                    exp.EQ(
+                        this=exp.column(exp.to_identifier(k, quoted=True)),
+                        expression=exp.maybe_parse(v, dialect="duckdb"),
+                    ),
+                )
         elif isinstance(then, exp.Insert) and isinstance(then.this, exp.Tuple):
             values = {**system, "$event_time": f"TIMESTAMPTZ '{window_start.isoformat()}'"}
             for k, v in values.items():
@@ -198,7 +227,11 @@ def _merge(ctx: RunContext, stmt: CreateTransformJob, body: exp.Merge, run: stor
 def _ensure_merge_target(ctx: RunContext, stmt: CreateTransformJob, body: exp.Merge, source_sql: str) -> None:
     """Create (or extend) the MERGE target from its INSERT clause's columns and value types."""
     target = stmt.target
-    have = ctx.lake.columns(target.schema, target.name) if ctx.lake.table_exists(target.schema, target.name) else {}
+    have = (
+        ctx.lake.columns(target.schema, target.name)
+        if ctx.lake.table_exists(target.schema, target.name)
+        else {}
+    )
     for when in body.args["whens"].expressions:
         then = when.args.get("then")
         if not (isinstance(then, exp.Insert) and isinstance(then.this, exp.Tuple)):
@@ -207,7 +240,9 @@ def _ensure_merge_target(ctx: RunContext, stmt: CreateTransformJob, body: exp.Me
         if all(n in have for n in names):
             return
         alias = body.args["using"].alias_or_name or "s"
-        values = ", ".join(f"{to_duckdb(v)} AS {quote(n)}" for n, v in zip(names, then.expression.expressions, strict=True))
+        values = ", ".join(
+            f"{to_duckdb(v)} AS {quote(n)}" for n, v in zip(names, then.expression.expressions, strict=True)
+        )
         rel = ctx.lake.con.sql(f"SELECT {values} FROM ({source_sql}) AS {quote(alias)} LIMIT 0")
         ensure_table(ctx.lake, target, dict(zip(rel.columns, (str(t) for t in rel.types), strict=True)))
         return

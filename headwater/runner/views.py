@@ -19,14 +19,17 @@ VIEWS = f"{LAKE}.{INTERNAL_SCHEMA}.views"
 
 
 def _inputs_changed(ctx: RunContext, entry: Entry) -> bool:
-    row = ctx.lake.fetchone(f"SELECT fingerprint, refreshed_at FROM {VIEWS} WHERE view_name = ?", [entry.name])
+    row = ctx.lake.fetchone(
+        f"SELECT fingerprint, refreshed_at FROM {VIEWS} WHERE view_name = ?", [entry.name]
+    )
     if row is None or row[0] != entry.fingerprint:
         return True
     if not ctx.lake.table_exists(entry.writes.schema, entry.writes.name):  # type: ignore[union-attr]
         return True
     inputs = [str(t) for t in entry.reads]
     latest = ctx.lake.fetchone(
-        f"SELECT max(last_commit) FROM {LAKE}.{INTERNAL_SCHEMA}.clocks WHERE list_contains(?, table_name)", [inputs]
+        f"SELECT max(last_commit) FROM {LAKE}.{INTERNAL_SCHEMA}.clocks WHERE list_contains(?, table_name)",
+        [inputs],
     )
     return bool(latest and latest[0] is not None and latest[0] > row[1])
 
@@ -46,7 +49,7 @@ def refresh_view(ctx: RunContext, entry: Entry) -> int | None:
         select = (
             f"SELECT *, TIMESTAMPTZ '{commit_time.isoformat()}' AS \"$event_time\", "
             f"TIMESTAMPTZ '{commit_time.isoformat()}' AS \"$commit_time\", "
-            f"'view:{view}' AS \"$source\", {run.run_id}::BIGINT AS \"$run_id\" FROM ({query})"
+            f'\'view:{view}\' AS "$source", {run.run_id}::BIGINT AS "$run_id" FROM ({query})'
         )
         ensure_schema(lake, view.schema)
         try:
@@ -60,7 +63,9 @@ def refresh_view(ctx: RunContext, entry: Entry) -> int | None:
         rows = int(count[0]) if count else 0
         run.rows_read = run.rows_written = rows
         lake.execute(f"DELETE FROM {VIEWS} WHERE view_name = ?", [entry.name])
-        lake.execute(f"INSERT INTO {VIEWS} VALUES (?, ?, ?, ?)", [entry.name, entry.fingerprint, 0, commit_time])
+        lake.execute(
+            f"INSERT INTO {VIEWS} VALUES (?, ?, ?, ?)", [entry.name, entry.fingerprint, 0, commit_time]
+        )
         store.record_run(lake, run)
         store.advance_clock(lake, str(view), commit_time)
         store.set_job_status(lake, run.job, "materialized_view", str(view), "running", lag=0.0)

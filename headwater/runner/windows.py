@@ -27,7 +27,7 @@ def _is_call(node: exp.Expression | None, name: str) -> bool:
     return isinstance(node, exp.Anonymous) and str(node.this).lower() == name
 
 
-def bind_window(expression: exp.Expression, start: datetime, end: datetime) -> exp.Expression:
+def bind_window(expression: exp.Expr, start: datetime, end: datetime) -> exp.Expr:
     """Replace run_start_time()/run_end_time() with the window's bounds. ``x BETWEEN
     run_start_time() AND run_end_time()`` becomes the half-open ``x >= start AND x < end``;
     ``system.*`` tables are qualified with the lake."""
@@ -37,7 +37,11 @@ def bind_window(expression: exp.Expression, start: datetime, end: datetime) -> e
         if isinstance(node, exp.Between) and _is_call(node.args.get("high"), "run_end_time"):
             value = node.this.transform(rewrite)
             low = node.args["low"].transform(rewrite)
-            return exp.paren(exp.and_(exp.GTE(this=value, expression=low), exp.LT(this=value.copy(), expression=ts_literal(end))))
+            return exp.paren(
+                exp.and_(
+                    exp.GTE(this=value, expression=low), exp.LT(this=value.copy(), expression=ts_literal(end))
+                )
+            )
         if _is_call(node, "run_start_time"):
             return ts_literal(start)
         if _is_call(node, "run_end_time"):
@@ -47,7 +51,7 @@ def bind_window(expression: exp.Expression, start: datetime, end: datetime) -> e
     return qualify_system_tables(tree.transform(rewrite))
 
 
-def qualify_system_tables(expression: exp.Expression) -> exp.Expression:
+def qualify_system_tables(expression: exp.Expr) -> exp.Expr:
     """``system.runs`` -> ``lake.system.runs`` (DuckDB has a built-in catalog named system)."""
 
     def rewrite(node: exp.Expression) -> exp.Expression:

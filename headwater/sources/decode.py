@@ -38,7 +38,11 @@ def decode(con: duckdb.DuckDBPyConnection, chunk: FileChunk, table_types: dict[s
 
 def _empty_malformed() -> pa.Table:
     return pa.table(
-        {LINE_COLUMN: pa.array([], pa.int64()), RAW_COLUMN: pa.array([], pa.large_string()), "reason": pa.array([], pa.string())}
+        {
+            LINE_COLUMN: pa.array([], pa.int64()),
+            RAW_COLUMN: pa.array([], pa.large_string()),
+            "reason": pa.array([], pa.string()),
+        }
     )
 
 
@@ -83,7 +87,9 @@ def _structure(con: duckdb.DuckDBPyConnection, table_types: dict[str, str]) -> d
             UNION ALL SELECT {RAW_COLUMN} FROM (FROM hw_chunk USING SAMPLE {SAMPLE_ROWS} ROWS))"""
     ).fetchone()
     inferred: dict[str, Any] = json.loads(inferred_row[0]) if inferred_row and inferred_row[0] else {}
-    keys_row = con.sql(f"SELECT list(DISTINCT k) FROM (SELECT unnest(json_keys({RAW_COLUMN})) k FROM hw_chunk)").fetchone()
+    keys_row = con.sql(
+        f"SELECT list(DISTINCT k) FROM (SELECT unnest(json_keys({RAW_COLUMN})) k FROM hw_chunk)"
+    ).fetchone()
     keys: list[str] = list(keys_row[0]) if keys_row and keys_row[0] else []
     unseen = [k for k in keys if k not in inferred]
     if unseen:  # keys missing from the sample: infer them from the rows that carry them
@@ -122,7 +128,9 @@ def _normalise(node: Any) -> Any:
     return node
 
 
-def _detect_temporal(con: duckdb.DuckDBPyConnection, structure: dict[str, Any], table_types: dict[str, str]) -> None:
+def _detect_temporal(
+    con: duckdb.DuckDBPyConnection, structure: dict[str, Any], table_types: dict[str, str]
+) -> None:
     """New top-level VARCHAR keys whose sampled values are all ISO dates/timestamps get that type."""
     candidates = [k for k, v in structure.items() if v == "VARCHAR" and k not in table_types]
     if not candidates:
@@ -138,9 +146,7 @@ def _detect_temporal(con: duckdb.DuckDBPyConnection, structure: dict[str, Any], 
                 AND TRY_CAST({v} AS TIMESTAMPTZ) IS NOT NULL) AS t{i},
             count(*) FILTER (WHERE regexp_matches({v}, '(Z|[+-]\\d{{2}}(:?\\d{{2}})?)$')) AS z{i}"""
         )
-    row = con.sql(
-        f"SELECT {', '.join(checks)} FROM (FROM hw_chunk LIMIT {SAMPLE_ROWS})"
-    ).fetchone()
+    row = con.sql(f"SELECT {', '.join(checks)} FROM (FROM hw_chunk LIMIT {SAMPLE_ROWS})").fetchone()
     assert row is not None
     for i, key in enumerate(candidates):
         n, d, t, z = row[4 * i : 4 * i + 4]

@@ -139,7 +139,12 @@ class FilesSource:
                 body = data[:end]
                 table, nlines = _split(body, line, fmt, header, partition)
                 yield FileChunk(
-                    partition, fmt, table, FilePosition(offset, line), FilePosition(offset + end, line + nlines), end
+                    partition,
+                    fmt,
+                    table,
+                    FilePosition(offset, line),
+                    FilePosition(offset + end, line + nlines),
+                    end,
                 )
                 offset += end
                 line += nlines
@@ -182,7 +187,9 @@ def _csv_header(path: Path, partition: str) -> tuple[list[str], int]:
     if not first.endswith(b"\n"):
         return [], 0  # not even a full header yet
     try:
-        names = pacsv.read_csv(io.BytesIO(first), read_options=pacsv.ReadOptions(autogenerate_column_names=True))
+        names = pacsv.read_csv(
+            io.BytesIO(first), read_options=pacsv.ReadOptions(autogenerate_column_names=True)
+        )
         header = [str(v) for v in names.to_pylist()[0].values()] if names.num_rows else []
     except pa.ArrowInvalid as e:
         raise SourceError(f"{partition}:1: cannot read the CSV header ({e})") from None

@@ -126,11 +126,19 @@ def record_run(lake: Lake, run: RunRecord) -> None:
 
 
 def set_job_status(
-    lake: Lake, name: str, kind: str, target: str, status: str, *, lag: float | None = None, error: str | None = None
+    lake: Lake,
+    name: str,
+    kind: str,
+    target: str,
+    status: str,
+    *,
+    lag: float | None = None,
+    error: str | None = None,
 ) -> None:
     lake.execute(f"DELETE FROM {SYS}.jobs WHERE name = ?", [name])
     lake.execute(
-        f"INSERT INTO {SYS}.jobs VALUES (?, ?, ?, ?, ?, ?, ?)", [name, kind, status, target, utcnow(), lag, error]
+        f"INSERT INTO {SYS}.jobs VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [name, kind, status, target, utcnow(), lag, error],
     )
 
 
