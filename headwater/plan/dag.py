@@ -56,6 +56,8 @@ class DAG:
         # `path` walks upstream; print it in data-flow order, closing the loop.
         cycle = path[index[node] :]
         cycle.reverse()
+        first = cycle.index(min(cycle))
+        cycle = cycle[first:] + cycle[:first]
         return [*cycle, cycle[0]]
 
     def all_upstream(self, node: str) -> set[str]:

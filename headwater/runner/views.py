@@ -9,7 +9,7 @@ from headwater.dialect import to_duckdb
 from headwater.dialect.nodes import CreateMaterializedView
 from headwater.lake import INTERNAL_SCHEMA, LAKE, qualified
 from headwater.lake.tables import ensure_schema
-from headwater.observe.events import ViewRefreshed
+from headwater.observe.events import JobSkipped, ViewRefreshed
 from headwater.runner.context import RunContext
 from headwater.runner.errors import RunnerError
 from headwater.runner.windows import qualify_system_tables
@@ -37,6 +37,10 @@ def _inputs_changed(ctx: RunContext, entry: Entry) -> bool:
 def refresh_view(ctx: RunContext, entry: Entry) -> int | None:
     """Recompute the view if needed. Returns its row count, or None when it was up to date."""
     stmt: CreateMaterializedView = entry.statement  # type: ignore[assignment]
+    missing = [t for t in entry.reads if t.schema != "system" and not ctx.lake.table_exists(t.schema, t.name)]
+    if missing:
+        ctx.emit(JobSkipped(str(stmt.view), f"waiting for the first rows of {', '.join(map(str, missing))}"))
+        return None
     if not _inputs_changed(ctx, entry):
         return None
     lake = ctx.lake

@@ -137,7 +137,7 @@ def _detect_temporal(
         return
     checks = []
     for i, key in enumerate(candidates):
-        path = json.dumps("$." + json.dumps(key))[1:-1].replace("'", "''")
+        path = ("$." + json.dumps(key)).replace("'", "''")
         v = f"({RAW_COLUMN} ->> '{path}')"
         checks.append(
             f"""count({v}) AS n{i},

@@ -64,9 +64,13 @@ def test_kill_minus_nine_never_loses_or_duplicates(tmp_path: Path) -> None:
     result = hw.Project(tmp_path).run(once=True)
     assert result.ok, result.failed_jobs
     project = hw.Project(tmp_path)
-    bronze = project.query("SELECT count(*), count(DISTINCT id), min(id), max(id) FROM bronze.events").fetchall()[0]
+    bronze = project.query(
+        "SELECT count(*), count(DISTINCT id), min(id), max(id) FROM bronze.events"
+    ).fetchall()[0]
     assert bronze == (next_id, next_id, 0, next_id - 1)
-    silver = project.query("SELECT count(*), count(DISTINCT id), sum(doubled) FROM silver.events").fetchall()[0]
+    silver = project.query("SELECT count(*), count(DISTINCT id), sum(doubled) FROM silver.events").fetchall()[
+        0
+    ]
     assert silver == (next_id, next_id, 2 * sum(range(next_id)))
     # Every source line is recorded exactly once in $source.
     sources = project.query('SELECT count(DISTINCT "$source") FROM bronze.events').fetchall()[0][0]
@@ -78,12 +82,16 @@ def test_kill_minus_nine_never_loses_or_duplicates(tmp_path: Path) -> None:
     assert bad == 0
     read = project.query("SELECT sum(rows_read) FROM system.runs WHERE job = 'load_events'").fetchall()[0][0]
     assert read == next_id
-    ends = dict(project.query("SELECT \"partition\", position FROM system.offsets WHERE job = 'load_events'").fetchall())
+    ends = dict(
+        project.query(
+            "SELECT \"partition\", position FROM system.offsets WHERE job = 'load_events'"
+        ).fetchall()
+    )
     for path in (tmp_path / "landing").rglob("*.jsonl"):
         assert ends[f"landing/{path.relative_to(tmp_path / 'landing').as_posix()}"] == path.stat().st_size
     # $commit_time never goes backwards within a table, in commit (run id) order.
     backwards = project.query(
         'SELECT count(*) FROM (SELECT "$commit_time" - lag("$commit_time") OVER (ORDER BY "$run_id") d '
-        "FROM (SELECT DISTINCT \"$run_id\", \"$commit_time\" FROM bronze.events)) WHERE d < INTERVAL 0 SECOND"
+        'FROM (SELECT DISTINCT "$run_id", "$commit_time" FROM bronze.events)) WHERE d < INTERVAL 0 SECOND'
     ).fetchall()[0][0]
     assert backwards == 0
