@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint setup clean bench
+.PHONY: demo test lint setup services clean bench
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -18,12 +18,15 @@ demo: $(STAMP)
 	$(BIN)/headwater demo examples/shop
 
 lint: $(STAMP)
-	$(BIN)/ruff check headwater tests bench examples
-	$(BIN)/ruff format --check headwater tests bench examples
+	$(BIN)/ruff check headwater tests bench scripts
+	$(BIN)/ruff format --check headwater tests bench scripts
 	$(BIN)/mypy
 
-test: lint
-	$(BIN)/pytest -q
+services:
+	bash scripts/ensure-services.sh
+
+test: lint services
+	$(BIN)/pytest -q -p no:cacheprovider
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest_files.py

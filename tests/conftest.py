@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 import headwater as hw
+from tests.services.postgres import PostgresServer, start_postgres
 
 
 @pytest.fixture
@@ -28,3 +29,12 @@ def write_jsonl(path: Path, rows: list[dict[str, object]], mode: str = "a") -> N
     with open(path, mode) as f:
         for row in rows:
             f.write(json.dumps(row) + "\n")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    server = start_postgres()
+    try:
+        yield server
+    finally:
+        server.stop()
