@@ -1,0 +1,291 @@
+"""``headwater``: the command line, a thin shell over ``headwater.Project``.
+
+Exit codes: 0 success, 1 a job or the pipeline failed, 2 a user error (bad SQL, bad option,
+missing file). Every command goes through ``handled``, the one place errors become exit codes.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.panel import Panel
+from rich.text import Text
+
+from headwater import __version__
+from headwater.api import Project
+from headwater.cli.console import TerminalConsole, report_error, stderr_console, stdout_console
+from headwater.cli.render import plan_text, plural, result_table, status_errors, status_table, to_csv, to_json
+from headwater.cli.scaffold import init_project
+from headwater.errors import HeadwaterError, UserError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+app = typer.Typer(
+    name="headwater",
+    help="SQL-first data pipelines on an embedded lakehouse.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+class QueryFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class StatusFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+ProjectDir = Annotated[
+    Path,
+    typer.Option("--project", "-p", help="The project folder.", show_default="the current folder"),
+]
+
+
+# -- errors ----------------------------------------------------------------------------------
+@contextmanager
+def reported_errors() -> Iterator[None]:
+    """Map exceptions to messages and exit codes: 2 user error, 1 job failure or bug."""
+    try:
+        yield
+    except (typer.Exit, typer.Abort, typer.BadParameter):
+        raise
+    except UserError as e:
+        report_error(stderr_console(), e.message, e.hint)
+        raise typer.Exit(2) from None
+    except HeadwaterError as e:
+        report_error(stderr_console(), e.message, e.hint)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        stderr_console().print(Text("interrupted", style="yellow"))
+        raise typer.Exit(130) from None
+    except Exception as e:
+        err = stderr_console()
+        err.print(Text(f"internal error: {type(e).__name__}: {e}", style="bold red"))
+        err.print(Text(traceback.format_exc().rstrip(), style="dim"))
+        err.print(Text("this is a bug in Headwater: please report it with the traceback above", style="red"))
+        raise typer.Exit(1) from None
+
+
+def handled(fn: F) -> F:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with reported_errors():
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def open_project(path: Path, console: Any = None) -> Project:
+    if not path.exists():
+        raise UserError(f"project folder {path} does not exist", hint="create one with `headwater init`")
+    return Project(path, console=console)
+
+
+# -- commands --------------------------------------------------------------------------------
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"headwater {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """SQL-first data pipelines on an embedded lakehouse."""
+
+
+@app.command()
+@handled
+def init(
+    directory: Annotated[Path, typer.Argument(help="Where to create the project.")] = Path("."),
+) -> None:
+    """Scaffold a project that runs as it is: settings, a pipeline and sample data."""
+    made = init_project(directory)
+    out = stdout_console()
+    out.print(Text(f"created a Headwater project in {directory}", style="bold green"))
+    for name in made.written:
+        out.print(Text(f"  + {name}", style="green"))
+    for name in made.kept:
+        out.print(Text(f"  = {name} (kept as it was)", style="dim"))
+    here = "" if directory.resolve() == Path.cwd() else f"cd {directory}\n"
+    out.print(
+        Panel(
+            f"{here}headwater run --once\n"
+            'headwater query "SELECT * FROM gold.revenue_by_customer ORDER BY revenue DESC"\n'
+            "headwater status",
+            title="next",
+            title_align="left",
+            expand=False,
+        )
+    )
+
+
+@app.command()
+@handled
+def validate(project: ProjectDir = Path(".")) -> None:
+    """Parse and check every .sql file; errors as file:line:col."""
+    catalog = open_project(project).validate()
+    statements = len(catalog.entries) + len(catalog.queries)
+    summary = f"ok: {plural(statements, 'statement')}, {plural(len(catalog.jobs), 'job')}, "
+    summary += plural(len(catalog.known_tables()), "table")
+    stdout_console().print(Text(summary, style="green"))
+
+
+@app.command()
+@handled
+def plan(project: ProjectDir = Path(".")) -> None:
+    """Show what `run` would change in the deployed pipeline, and the run order."""
+    stdout_console().print(plan_text(open_project(project).plan()))
+
+
+@app.command()
+@handled
+def run(
+    project: ProjectDir = Path("."),
+    once: Annotated[
+        bool, typer.Option("--once", help="Process everything available now, then exit.")
+    ] = False,
+) -> None:
+    """Run the pipeline until interrupted (Ctrl-C or SIGTERM), or once with --once."""
+    err = stderr_console()
+    started = time.monotonic()
+    with TerminalConsole(err) as console:
+        result = open_project(project, console).run(once=once)
+    took = time.monotonic() - started
+    summary = (
+        f"{plural(result.passes, 'pass', 'passes')}, "
+        f"{plural(result.rows_written, 'row')} written in {took:.1f}s"
+    )
+    if result.failed_jobs:
+        for job, message in result.failed_jobs.items():
+            first = message.splitlines()[0] if message else ""
+            err.print(Text.assemble(("✗ ", "red"), (f"{job}: ", "bold red"), (first, "red")))
+    if once:
+        style = "green" if result.ok else "red"
+        err.print(Text(f"{'done' if result.ok else 'failed'}: {summary}", style=style))
+        if not result.ok:
+            raise typer.Exit(1)
+    else:
+        err.print(Text(f"stopped cleanly: {summary}", style="green"))
+
+
+@app.command()
+@handled
+def query(
+    sql: Annotated[str, typer.Argument(help="SQL over the lake and system tables, or PAUSE/RESUME JOB.")],
+    project: ProjectDir = Path("."),
+    format: Annotated[
+        QueryFormat, typer.Option("--format", "-f", help="table for people; json or csv for programs.")
+    ] = QueryFormat.table,
+) -> None:
+    """Run SQL over the lake and the system tables."""
+    result = open_project(project).query(sql)
+    table = result.arrow()
+    if format is QueryFormat.json:
+        typer.echo(to_json(result.rows()))
+    elif format is QueryFormat.csv:
+        typer.echo(to_csv(result.columns, result.fetchall()), nl=False)
+    else:
+        out = stdout_console()
+        out.print(result_table(result.columns, result.fetchall()))
+        stderr_console().print(Text(plural(table.num_rows, "row"), style="dim"))
+
+
+@app.command()
+@handled
+def status(
+    project: ProjectDir = Path("."),
+    format: Annotated[
+        StatusFormat, typer.Option("--format", "-f", help="table or json.")
+    ] = StatusFormat.table,
+) -> None:
+    """Show each job and view: status, runs, rows, last run, lag, error."""
+    rows = open_project(project).status()
+    if format is StatusFormat.json:
+        typer.echo(to_json(rows))
+    elif rows:
+        out = stdout_console()
+        out.print(status_table(rows))
+        errors = status_errors(rows)
+        if errors is not None:
+            out.print(errors)
+    else:
+        stderr_console().print(Text("the project has no jobs or views", style="dim"))
+
+
+@app.command()
+@handled
+def pause(
+    job: Annotated[str, typer.Argument(help="The job to pause.")],
+    project: ProjectDir = Path("."),
+) -> None:
+    """Pause a job: it stays paused, across runs, until resumed."""
+    open_project(project).pause(job)
+    stdout_console().print(Text(f"paused {job}", style="yellow"))
+
+
+@app.command()
+@handled
+def resume(
+    job: Annotated[str, typer.Argument(help="The job to resume.")],
+    project: ProjectDir = Path("."),
+) -> None:
+    """Resume a paused or failed job; it continues from where it stopped."""
+    open_project(project).resume(job)
+    stdout_console().print(Text(f"resumed {job}", style="green"))
+
+
+@app.command()
+@handled
+def demo(
+    directory: Annotated[Path, typer.Argument(help="Where to build the demo.")] = Path("headwater-demo"),
+) -> None:
+    """Generate a web shop's data, build the demo pipeline, and show what it answers."""
+    from headwater.demo import run_demo
+
+    err = stderr_console()
+    with TerminalConsole(err) as console:
+        answers = run_demo(directory, console)
+    out = stdout_console()
+    for title, result in answers:
+        out.print(result_table(result.columns, result.fetchall(), title=title))
+        out.print()
+    p = f" -p {directory}"
+    out.print(
+        Panel(
+            f"headwater status{p}\n"
+            f"headwater plan{p}\n"
+            f'headwater query{p} "SELECT * FROM system.runs ORDER BY started DESC LIMIT 10"\n'
+            f"headwater run{p}          # keep it running; add files to its landing folder",
+            title="try next",
+            title_align="left",
+            expand=False,
+        )
+    )
+
+
+def main() -> None:
+    """The ``headwater`` console script."""
+    app(prog_name="headwater")
+
+
+if __name__ == "__main__":
+    main()
