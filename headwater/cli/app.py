@@ -117,7 +117,13 @@ def main_options(
 def init(
     directory: Annotated[Path, typer.Argument(help="Where to create the project.")] = Path("."),
 ) -> None:
-    """Scaffold a project that runs as it is: settings, a pipeline and sample data."""
+    """Scaffold a project that runs as it is: settings, a pipeline, sample data.
+
+    Writes headwater.toml (every setting, commented out), pipeline.sql (a files connection,
+    an ingestion job, a transformation job and a materialized view) and
+    data/landing/orders.jsonl, plus a .gitignore when the folder has none. Never overwrites
+    a file: `headwater run --once` works right away in the new folder.
+    """
     made = init_project(directory)
     out = stdout_console()
     out.print(Text(f"created a Headwater project in {directory}", style="bold green"))
@@ -141,7 +147,11 @@ def init(
 @app.command()
 @handled
 def validate(project: ProjectDir = Path(".")) -> None:
-    """Parse and check every .sql file; errors as file:line:col."""
+    """Parse and check every .sql file; errors as file:line:col.
+
+    Prints `ok: N statements, J jobs, T tables`, or the first error with its place and the
+    offending line. Changes nothing.
+    """
     catalog = open_project(project).validate()
     statements = len(catalog.entries) + len(catalog.queries)
     summary = f"ok: {plural(statements, 'statement')}, {plural(len(catalog.jobs), 'job')}, "
@@ -152,7 +162,11 @@ def validate(project: ProjectDir = Path(".")) -> None:
 @app.command()
 @handled
 def plan(project: ProjectDir = Path(".")) -> None:
-    """Show what `run` would change in the deployed pipeline, and the run order."""
+    """Show what `run` would change in the deployed pipeline, and the run order.
+
+    `+` creates, `~` updates (the statement changed), `-` drops (the statement was
+    removed). Changes nothing: `run` applies the plan.
+    """
     stdout_console().print(plan_text(open_project(project).plan()))
 
 
@@ -164,7 +178,13 @@ def run(
         bool, typer.Option("--once", help="Process everything available now, then exit.")
     ] = False,
 ) -> None:
-    """Run the pipeline until interrupted (Ctrl-C or SIGTERM), or once with --once."""
+    """Run the pipeline until interrupted (Ctrl-C or SIGTERM), or once with --once.
+
+    Applies the plan, then ingests new data and runs closed windows, pass after pass.
+    Ctrl-C or SIGTERM stops it after the current batch (a second Ctrl-C aborts; nothing
+    committed is lost). With --once it processes everything available now, then exits 0, or
+    1 if a job failed. One `run` per project at a time; `query` and `status` work alongside.
+    """
     err = stderr_console()
     started = time.monotonic()
     with TerminalConsole(err) as console:
@@ -196,7 +216,12 @@ def query(
         QueryFormat, typer.Option("--format", "-f", help="table for people; json or csv for programs.")
     ] = QueryFormat.table,
 ) -> None:
-    """Run SQL over the lake and the system tables."""
+    """Run SQL over the lake and the system tables.
+
+    Any DuckDB query over the lake's tables (with their $event_time, $commit_time, $source
+    and $run_id columns) and system.jobs, system.runs, system.expectations,
+    system.quarantine, system.lineage and system.offsets. PAUSE JOB and RESUME JOB too.
+    """
     result = open_project(project).query(sql)
     table = result.arrow()
     if format is QueryFormat.json:
@@ -217,7 +242,10 @@ def status(
         StatusFormat, typer.Option("--format", "-f", help="table or json.")
     ] = StatusFormat.table,
 ) -> None:
-    """Show each job and view: status, runs, rows, last run, lag, error."""
+    """Show each job and view: status, runs, rows, last run, lag, error.
+
+    A status is new (never run), idle, paused or failed.
+    """
     rows = open_project(project).status()
     if format is StatusFormat.json:
         typer.echo(to_json(rows))
@@ -237,7 +265,10 @@ def pause(
     job: Annotated[str, typer.Argument(help="The job to pause.")],
     project: ProjectDir = Path("."),
 ) -> None:
-    """Pause a job: it stays paused, across runs, until resumed."""
+    """Pause a job: it stays paused, across runs, until resumed.
+
+    Same as `headwater query "PAUSE JOB <job>"`. Jobs downstream of it get no new rows from it meanwhile.
+    """
     open_project(project).pause(job)
     stdout_console().print(Text(f"paused {job}", style="yellow"))
 
@@ -248,7 +279,10 @@ def resume(
     job: Annotated[str, typer.Argument(help="The job to resume.")],
     project: ProjectDir = Path("."),
 ) -> None:
-    """Resume a paused or failed job; it continues from where it stopped."""
+    """Resume a paused or failed job; it continues from where it stopped.
+
+    Same as `headwater query "RESUME JOB <job>"`. The next `run` picks it up.
+    """
     open_project(project).resume(job)
     stdout_console().print(Text(f"resumed {job}", style="green"))
 
@@ -258,7 +292,12 @@ def resume(
 def demo(
     directory: Annotated[Path, typer.Argument(help="Where to build the demo.")] = Path("headwater-demo"),
 ) -> None:
-    """Generate a web shop's data, build the demo pipeline, and show what it answers."""
+    """Generate a web shop's data, build the demo pipeline, and show what it answers.
+
+    Puts the example shop project in DIR, generates a month of raw orders, customers and
+    payments once, runs the pipeline once and prints its answers. Running it again reads
+    nothing new and prints the same answers.
+    """
     from headwater.demo import run_demo
 
     err = stderr_console()
