@@ -7,14 +7,11 @@ import typing as t
 from collections.abc import Callable
 
 from sqlglot import exp
-from sqlglot.errors import ErrorLevel, SqlglotError
-from sqlglot.errors import ParseError as SqlglotParseError
 from sqlglot.tokens import Token, TokenType
 
 from headwater.dialect.errors import ParseError
 from headwater.dialect.nodes import Position, TableName
 from headwater.dialect.source import SourceText, StatementTokens
-from headwater.dialect.sqlglot_dialect import Headwater
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _LITERALS = frozenset(
@@ -145,7 +142,8 @@ class Cursor:
     def describe(self, token: Token | None) -> str:
         if token is None:
             return "the end of the statement"
-        return f"'{self.source.token_text(token)}'"
+        text = self.source.token_text(token)
+        return text if text[:1] in ("'", '"') else f"'{text}'"
 
     def offset_of(self, token: Token | None) -> int:
         if token is not None:
@@ -169,10 +167,13 @@ class Cursor:
         if token is not None and token.token_type == TokenType.IDENTIFIER:
             self.i += 1
             return token.text
-        if token is not None and len(token_words(token)) == 1:
+        if token is not None and len(token_words(token)) == 1 and token_words(token) != ["AS"]:
             self.i += 1
             return token.text.lower() if lower else token.text
-        raise self.expected(what)
+        hint = None
+        if token is not None and token.token_type == TokenType.STRING:
+            hint = f'names are not strings: write {token.text} or "{token.text}"'
+        raise self.expected(what, hint=hint)
 
     def name(self, what: str) -> str:
         """A job, connection, expectation or schema name."""
@@ -234,32 +235,6 @@ class Cursor:
         ``parse_as`` picks sqlglot's parser for a part of a statement (an expression,
         a data type); None parses a whole statement.
         """
-        if not tokens:
-            raise self.expected(what)
-        parser = Headwater().parser(error_level=ErrorLevel.IMMEDIATE)
-        try:
-            if parse_as is None:
-                results = parser.parse(tokens, self.source.text)
-            else:
-                results = parser.parse_into(parse_as, tokens, self.source.text)
-        except SqlglotParseError as e:
-            raise self._from_sqlglot(e, tokens) from None
-        except (SqlglotError, ValueError, TypeError, AttributeError, IndexError, KeyError) as e:
-            raise self.error(f"could not parse {what}: {e}", tokens[0]) from None
-        except RecursionError:
-            raise self.error(f"{what} is nested too deeply", tokens[0]) from None
-        result = results[0] if len(results) == 1 else None
-        if not isinstance(result, into):
-            raise self.expected(what, tokens[0])
-        return result
+        from headwater.dialect.embedded import parse_tokens
 
-    def _from_sqlglot(self, error: SqlglotParseError, tokens: list[Token]) -> ParseError:
-        info = error.errors[0] if error.errors else {}
-        message = str(info.get("description") or error).split("\n")[0]
-        line, col = info.get("line"), info.get("col")
-        for token in tokens:
-            if token.line == line and token.col == col:
-                return self.error(message, token)
-        if isinstance(line, int) and isinstance(col, int) and line >= 1:
-            return self.source.error_at(message, line, max(col, 1))
-        return self.error(message, tokens[0])
+        return parse_tokens(self, tokens, into, what, parse_as)

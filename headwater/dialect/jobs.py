@@ -41,7 +41,9 @@ _read_action = keyword_reader("DROP", "WARN", "QUARANTINE", "ABORT")
 def create_job(c: Cursor, sync: bool) -> CreateIngestJob | CreateTransformJob:
     """After ``CREATE [SYNC] JOB``."""
     name = c.name("a job name")
-    options = read_options(c, JOB_OPTIONS, "CREATE JOB", stop=("AS",))
+    options = read_options(
+        c, JOB_OPTIONS, "CREATE JOB", stop=("AS",), after_stop=("COPY", "INSERT", "MERGE", "SELECT")
+    )
     c.expect("AS", what="AS COPY FROM ..., AS INSERT INTO ... or AS MERGE INTO ...")
     kind = "INGEST" if c.at("COPY") else "TRANSFORM"
     _check_kind(c, options, kind)
@@ -68,7 +70,7 @@ def _ingest_job(c: Cursor, name: str, sync: bool, options: dict[str, OptionValue
     c.expect("COPY")
     c.expect("FROM", what="FROM after COPY")
     source = CopySource(c.name("a connection name"))
-    copy = read_options(c, COPY_OPTIONS, "COPY FROM", stop=("INTO",))
+    copy = read_options(c, COPY_OPTIONS, "COPY FROM", stop=("INTO",), after_stop=("SCHEMA",))
     for option, found in copy.items():
         setattr(source, option.lower(), found.value)
     c.expect("INTO", what="INTO <schema.table> (or INTO SCHEMA <schema> for CDC)")
@@ -101,7 +103,7 @@ def _transform_job(c: Cursor, name: str, sync: bool, options: dict[str, OptionVa
             hint="a plain SELECT belongs in CREATE MATERIALIZED VIEW, or after INSERT INTO <table>",
         )
     tokens = c.take_until(_at_expectation(c))
-    body = c.sql(tokens, exp.Expr, "INSERT INTO or MERGE INTO", parse_as=None)
+    body = c.sql(tokens, exp.Expr, "the job's INSERT INTO or MERGE INTO", parse_as=None)
     if not isinstance(body, exp.Insert | exp.Merge):
         raise c.expected("INSERT INTO or MERGE INTO after AS", first)
     target = _body_target(c, body, first)

@@ -91,7 +91,7 @@ def read_expression(c: Cursor) -> exp.Expression:
 
 
 def _read_item_expression(c: Cursor) -> exp.Expression:
-    tokens = c.take_until(lambda: c.at_type(TokenType.COMMA))
+    tokens = c.take_until(lambda: c.at_type(TokenType.COMMA) or c.at("AS"))
     return c.sql(tokens, exp.Expression, "an expression")
 
 
@@ -180,9 +180,12 @@ def unknown_option(c: Cursor, token: Token, valid: Collection[str], where: str) 
     close = difflib.get_close_matches(name, list(valid), n=1)
     if close:
         hint = f"did you mean {close[0]}?"
-    elsewhere = name in ALL_OPTION_NAMES or name in TABLE_CLAUSES
-    what = "is not an option of" if elsewhere else "unknown option in"
-    message = f"'{c.source.token_text(token)}' {what} {where}; valid options: {', '.join(valid)}"
+    shown = c.describe(token)
+    if name in ALL_OPTION_NAMES or name in TABLE_CLAUSES:
+        message = f"{shown} is not an option of {where}"
+    else:
+        message = f"unknown option {shown} in {where}"
+    message += f"; valid options: {', '.join(valid)}"
     return c.error(message + (f" ({hint})" if hint else ""), token)
 
 
@@ -193,10 +196,12 @@ def read_options(
     *,
     stop: Collection[str] = (),
     parenthesised: bool = False,
+    after_stop: Collection[str] = (),
 ) -> dict[str, OptionValue]:
     """Read ``NAME = value`` pairs until a word in ``stop`` or the end.
 
-    With ``parenthesised`` the pairs are ``(NAME = value, ...)``.
+    With ``parenthesised`` the pairs are ``(NAME = value, ...)``. A word of ``after_stop``
+    (one that only comes after the stop word) means the stop word was left out.
     """
     found: dict[str, OptionValue] = {}
     if parenthesised:
@@ -212,6 +217,8 @@ def read_options(
         if name is None:
             ends = [*stop] if stop else [] if parenthesised else ["the end of the statement"]
             raise c.expected(" or ".join(["an option name", *ends]))
+        if name in after_stop:
+            raise c.expected(f"{' or '.join(stop)} before {name}")
         if name not in options:
             raise unknown_option(c, token, options, where)
         if name in found:

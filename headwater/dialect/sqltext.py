@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
+from sqlglot.generators.duckdb import DuckDBGenerator
 
 _OBJECT_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 _COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -14,7 +15,8 @@ _SYSTEM_COLUMN = re.compile(r"\$[a-z_]+")
 
 
 def _is_keyword(name: str) -> bool:
-    return name.upper() in DuckDB.Tokenizer.KEYWORDS
+    """Quote what the tokenizer reads as a keyword or sqlglot itself would quote."""
+    return name.upper() in DuckDB.Tokenizer.KEYWORDS or name.lower() in DuckDBGenerator.RESERVED_KEYWORDS
 
 
 def _quote_identifier(name: str) -> str:
