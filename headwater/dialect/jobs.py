@@ -98,10 +98,10 @@ def _transform_job(c: Cursor, name: str, sync: bool, options: dict[str, OptionVa
             setattr(transform, attr, options[option].value)
     first = c.current
     if not (c.at("INSERT") or c.at("MERGE") or c.at("WITH")):
-        raise c.expected(
-            "COPY FROM, INSERT INTO or MERGE INTO after AS",
-            hint="a plain SELECT belongs in CREATE MATERIALIZED VIEW, or after INSERT INTO <table>",
-        )
+        hint = None
+        if c.at("SELECT"):
+            hint = "a plain SELECT belongs in CREATE MATERIALIZED VIEW, or after INSERT INTO <table>"
+        raise c.expected("COPY FROM, INSERT INTO or MERGE INTO after AS", hint=hint)
     tokens = c.take_until(_at_expectation(c))
     body = c.sql(tokens, exp.Expr, "the job's INSERT INTO or MERGE INTO", parse_as=None)
     if not isinstance(body, exp.Insert | exp.Merge):
@@ -122,6 +122,8 @@ def _at_expectation(c: Cursor) -> Callable[[], bool]:
 def _body_target(c: Cursor, body: exp.Insert | exp.Merge, first: Token | None) -> TableName:
     table = body.this
     if isinstance(table, exp.Schema):
+        if not all(isinstance(e, exp.Identifier) for e in table.expressions):
+            raise c.error("expected a list of column names after the table name", first)
         table = table.this
     if not isinstance(table, exp.Table) or not isinstance(table.this, exp.Identifier):
         raise c.error("the job must write into a lake table (INSERT INTO schema.table)", first)

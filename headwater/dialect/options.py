@@ -47,7 +47,11 @@ def keyword_reader(*choices: str) -> Reader:
     def read_keyword(c: Cursor) -> str:
         word = c.word()
         if word not in choices:
-            raise c.expected(f"one of {', '.join(choices)}")
+            token = c.current
+            hint = None
+            if token is not None and token.token_type == TokenType.STRING and token.text.upper() in choices:
+                hint = f"write {token.text.upper()} without quotes"
+            raise c.expected(f"one of {', '.join(choices)}", hint=hint)
         c.advance()
         return word
 
@@ -223,7 +227,7 @@ def read_options(
             raise unknown_option(c, token, options, where)
         if name in found:
             first = c.source.position(found[name].token.start)
-            raise c.error(f"option {name} is given twice (first at line {first.line})", token)
+            raise c.error(f"option {name} is given twice (first at {first.line}:{first.col})", token)
         c.advance()
         c.expect_type(TokenType.EQ, f"'=' after {name}")
         found[name] = OptionValue(options[name].read(c), token)

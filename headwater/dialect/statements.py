@@ -62,7 +62,7 @@ def create_table(c: Cursor) -> CreateTable:
     primary_key: list[str] | None = None
     partitioned_by: list[str] | None = None
     comment: str | None = None
-    seen: set[str] = set()
+    seen: dict[str, int] = {}
     while not c.at_end():
         token = c.current
         assert token is not None
@@ -77,8 +77,9 @@ def create_table(c: Cursor) -> CreateTable:
                 raise unknown_option(c, token, _TABLE_CLAUSES, "CREATE TABLE")
             raise c.expected("PRIMARY KEY, PARTITIONED BY, COMMENT or the end of the statement")
         if clause in seen:
-            raise c.error(f"{clause} is given twice", token)
-        seen.add(clause)
+            first = c.source.position(seen[clause])
+            raise c.error(f"{clause} is given twice (first at {first.line}:{first.col})", token)
+        seen[clause] = token.start
         c.match(*clause.split())
         if clause == "PRIMARY KEY":
             primary_key = read_columns(c)

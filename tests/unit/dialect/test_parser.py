@@ -359,3 +359,18 @@ def test_positional_parameters_keep_their_meaning() -> None:
     (node,) = parse("SELECT * FROM t WHERE id = $1")
     assert isinstance(node, Query)
     assert node.expression.find(exp.Placeholder) is not None
+
+
+def test_parse_expression_errors_are_parse_errors() -> None:
+    assert parse_expression("$event_time > 1") == exp.GT(
+        this=exp.column(exp.to_identifier("$event_time", quoted=True)), expression=exp.Literal.number(1)
+    )
+    for bad in ["1 +", "a; b", "", "$nope"]:
+        with pytest.raises(ParseError):
+            parse_expression(bad)
+
+
+def test_keyword_values_in_quotes_get_a_hint() -> None:
+    with pytest.raises(ParseError) as info:
+        parse("CREATE JOB j CONTENT_TYPE = 'json' AS COPY FROM c INTO t")
+    assert info.value.hint == "write JSON without quotes"
