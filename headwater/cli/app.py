@@ -25,6 +25,7 @@ from headwater.cli.console import TerminalConsole, report_error, stderr_console,
 from headwater.cli.render import plan_text, plural, result_table, status_errors, status_table, to_csv, to_json
 from headwater.cli.scaffold import init_project
 from headwater.errors import HeadwaterError, UserError
+from headwater.observe.events import Console
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -89,9 +90,7 @@ def handled(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def open_project(path: Path, console: Any = None) -> Project:
-    if not path.exists():
-        raise UserError(f"project folder {path} does not exist", hint="create one with `headwater init`")
+def open_project(path: Path, console: Console | None = None) -> Project:
     return Project(path, console=console)
 
 
@@ -188,7 +187,12 @@ def run(
     err = stderr_console()
     started = time.monotonic()
     with TerminalConsole(err) as console:
-        result = open_project(project, console).run(once=once)
+        opened = open_project(project, console)
+        if console.use_live:
+            catalog = opened.validate()
+            kinds = {"ingest_job": "ingest", "transform_job": "transform", "materialized_view": "view"}
+            console.expect([(e.name, kinds[e.kind]) for e in [*catalog.jobs, *catalog.views]])
+        result = opened.run(once=once)
     took = time.monotonic() - started
     summary = (
         f"{plural(result.passes, 'pass', 'passes')}, "

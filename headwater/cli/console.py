@@ -100,6 +100,12 @@ class TerminalConsole:
             self._live.stop()
             self._live = None
 
+    def expect(self, jobs: list[tuple[str, str]]) -> None:
+        """Show these jobs and views, as (name, kind), before their first event."""
+        with self._lock:
+            for name, kind in jobs:
+                self._job(name, kind)
+
     # -- events -------------------------------------------------------------------------------
     def emit(self, event: Event) -> None:
         with self._lock:
@@ -139,7 +145,7 @@ class TerminalConsole:
             self.passes += 1
             self.rows_written += event.rows_written
             for job in self.jobs.values():
-                if job.state in ("ingesting", "running", "refreshed"):
+                if job.state in ("waiting", "ingesting", "running", "refreshed"):
                     job.state = "idle"
 
     def _job(self, name: str, kind: str | None = None) -> JobProgress:

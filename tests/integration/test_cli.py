@@ -235,7 +235,7 @@ def test_missing_project_exits_2(tmp_path: Path, cli: Invoke) -> None:
         out = cli(*command, "-p", tmp_path / "nowhere")
         assert out.exit_code == 2, out.output
         assert "does not exist" in out.stderr
-        assert "hint: create one with `headwater init`" in out.stderr
+        assert "hint: create it with `headwater init`" in out.stderr
 
 
 def test_query_errors_exit_2(project: Path, cli: Invoke) -> None:
