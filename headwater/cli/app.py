@@ -7,6 +7,7 @@ missing file). Every command goes through ``handled``, the one place errors beco
 from __future__ import annotations
 
 import functools
+import shlex
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -25,7 +26,6 @@ from headwater.cli.console import TerminalConsole, report_error, stderr_console,
 from headwater.cli.render import plan_text, plural, result_table, status_errors, status_table, to_csv, to_json
 from headwater.cli.scaffold import init_project
 from headwater.errors import HeadwaterError, UserError
-from headwater.observe.events import Console
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -90,10 +90,6 @@ def handled(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def open_project(path: Path, console: Console | None = None) -> Project:
-    return Project(path, console=console)
-
-
 # -- commands --------------------------------------------------------------------------------
 def _version(value: bool) -> None:
     if value:
@@ -130,12 +126,14 @@ def init(
         out.print(Text(f"  + {name}", style="green"))
     for name in made.kept:
         out.print(Text(f"  = {name} (kept as it was)", style="dim"))
-    here = "" if directory.resolve() == Path.cwd() else f"cd {directory}\n"
+    here = "" if directory.resolve() == Path.cwd() else f"cd {shlex.quote(str(directory))}\n"
     out.print(
         Panel(
-            f"{here}headwater run --once\n"
-            'headwater query "SELECT * FROM gold.revenue_by_customer ORDER BY revenue DESC"\n'
-            "headwater status",
+            Text(
+                f"{here}headwater run --once\n"
+                'headwater query "SELECT * FROM gold.revenue_by_customer ORDER BY revenue DESC"\n'
+                "headwater status"
+            ),
             title="next",
             title_align="left",
             expand=False,
@@ -151,7 +149,7 @@ def validate(project: ProjectDir = Path(".")) -> None:
     Prints `ok: N statements, J jobs, T tables`, or the first error with its place and the
     offending line. Changes nothing.
     """
-    catalog = open_project(project).validate()
+    catalog = Project(project).validate()
     statements = len(catalog.entries) + len(catalog.queries)
     summary = f"ok: {plural(statements, 'statement')}, {plural(len(catalog.jobs), 'job')}, "
     summary += plural(len(catalog.known_tables()), "table")
@@ -166,7 +164,7 @@ def plan(project: ProjectDir = Path(".")) -> None:
     `+` creates, `~` updates (the statement changed), `-` drops (the statement was
     removed). Changes nothing: `run` applies the plan.
     """
-    stdout_console().print(plan_text(open_project(project).plan()))
+    stdout_console().print(plan_text(Project(project).plan()))
 
 
 @app.command()
@@ -187,7 +185,7 @@ def run(
     err = stderr_console()
     started = time.monotonic()
     with TerminalConsole(err) as console:
-        opened = open_project(project, console)
+        opened = Project(project, console=console)
         if console.use_live:
             catalog = opened.validate()
             kinds = {"ingest_job": "ingest", "transform_job": "transform", "materialized_view": "view"}
@@ -226,7 +224,7 @@ def query(
     and $run_id columns) and system.jobs, system.runs, system.expectations,
     system.quarantine, system.lineage and system.offsets. PAUSE JOB and RESUME JOB too.
     """
-    result = open_project(project).query(sql)
+    result = Project(project).query(sql)
     table = result.arrow()
     if format is QueryFormat.json:
         typer.echo(to_json(result.rows()))
@@ -250,7 +248,7 @@ def status(
 
     A status is new (never run), idle, paused or failed.
     """
-    rows = open_project(project).status()
+    rows = Project(project).status()
     if format is StatusFormat.json:
         typer.echo(to_json(rows))
     elif rows:
@@ -273,7 +271,7 @@ def pause(
 
     Same as `headwater query "PAUSE JOB <job>"`. Jobs downstream of it get no new rows from it meanwhile.
     """
-    open_project(project).pause(job)
+    Project(project).pause(job)
     stdout_console().print(Text(f"paused {job}", style="yellow"))
 
 
@@ -287,7 +285,7 @@ def resume(
 
     Same as `headwater query "RESUME JOB <job>"`. The next `run` picks it up.
     """
-    open_project(project).resume(job)
+    Project(project).resume(job)
     stdout_console().print(Text(f"resumed {job}", style="green"))
 
 
@@ -298,8 +296,9 @@ def demo(
 ) -> None:
     """Generate a web shop's data, build the demo pipeline, and show what it answers.
 
-    Puts the example shop project in DIR, generates a month of raw orders, customers and
-    payments once, runs the pipeline once and prints its answers. Running it again reads
+    Puts the example shop project in the folder (headwater-demo by default), generates a
+    month of raw orders, customers and payments once, runs the pipeline once and prints its
+    answers. Running it again reads
     nothing new and prints the same answers.
     """
     from headwater.demo import run_demo
@@ -311,13 +310,15 @@ def demo(
     for title, result in answers:
         out.print(result_table(result.columns, result.fetchall(), title=title))
         out.print()
-    p = f" -p {directory}"
+    p = f" -p {shlex.quote(str(directory))}"
     out.print(
         Panel(
-            f"headwater status{p}\n"
-            f"headwater plan{p}\n"
-            f'headwater query{p} "SELECT * FROM system.runs ORDER BY started DESC LIMIT 10"\n'
-            f"headwater run{p}          # keep it running; add files to its landing folder",
+            Text(
+                f"headwater status{p}\n"
+                f"headwater plan{p}\n"
+                f'headwater query{p} "SELECT job, window_start, rows_read, rows_written FROM system.runs"\n'
+                f"headwater run{p}          # keep it running; add files to its landing folder"
+            ),
             title="try next",
             title_align="left",
             expand=False,

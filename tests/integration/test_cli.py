@@ -314,6 +314,9 @@ def test_second_run_is_refused_and_sigterm_stops_cleanly(project: Path) -> None:
         assert second.returncode == 2, second.stderr
         assert f"already running (pid {first.pid})" in second.stderr
         assert "Traceback" not in second.stderr
+        alongside = script("status", "-p", project, "--format", "json", timeout=60)
+        assert alongside.returncode == 0, alongside.stderr
+        assert {r["name"] for r in json.loads(alongside.stdout)} >= {"load_orders", "clean_orders"}
         first.send_signal(signal.SIGTERM)
         _, rest = first.communicate(timeout=60)
     finally:
@@ -323,3 +326,17 @@ def test_second_run_is_refused_and_sigterm_stops_cleanly(project: Path) -> None:
     assert first.returncode == 0, seen + rest
     assert "stopped cleanly" in rest
     assert "Traceback" not in seen + rest
+
+
+def test_demo_prints_its_answers_and_is_repeatable(tmp_path: Path, cli: Invoke) -> None:
+    demo = pytest.importorskip("headwater.demo")
+    first = cli("demo", tmp_path / "demo")
+    assert first.exit_code == 0, first.output
+    for title, _ in demo.ANSWERS:
+        assert title in first.stdout
+    assert "try next" in first.stdout
+    assert f"headwater status -p {tmp_path / 'demo'}" in first.stdout
+    assert "Traceback" not in first.output
+    again = cli("demo", tmp_path / "demo")
+    assert again.exit_code == 0, again.output
+    assert again.stdout == first.stdout
