@@ -9,6 +9,7 @@ from collections.abc import Callable
 from sqlglot import exp
 from sqlglot.tokens import Token, TokenType
 
+from headwater.dialect.embedded import parse_tokens
 from headwater.dialect.errors import ParseError
 from headwater.dialect.nodes import Position, TableName
 from headwater.dialect.source import SourceText, StatementTokens
@@ -235,6 +236,4 @@ class Cursor:
         ``parse_as`` picks sqlglot's parser for a part of a statement (an expression,
         a data type); None parses a whole statement.
         """
-        from headwater.dialect.embedded import parse_tokens
-
         return parse_tokens(self, tokens, into, what, parse_as)

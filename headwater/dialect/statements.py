@@ -125,6 +125,8 @@ def resume_job(c: Cursor) -> ResumeJob:
 
 def drop(c: Cursor, kind: DropKind) -> Drop:
     """After ``DROP JOB|TABLE|CONNECTION|MATERIALIZED VIEW``."""
+    if c.at("IF", "EXISTS"):
+        raise c.error(f"DROP {kind} IF EXISTS is not supported: name an existing {kind.lower()}")
     is_table = kind in ("TABLE", "MATERIALIZED VIEW")
     name = str(c.table_name()) if is_table else c.name(f"a {kind.lower()} name")
     c.expect_end("the end of the statement")

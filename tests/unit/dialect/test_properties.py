@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -281,3 +283,34 @@ def test_text_garbage_only_raises_parse_error(text: str) -> None:
         parse(text)
     except ParseError as e:
         assert e.line >= 1 and e.col >= 1
+
+
+WRITTEN_OPTIONS = {
+    "CONTENT_TYPE": ["content_type = json", "CONTENT_TYPE = Parquet", "Content_Type = AUTO"],
+    "START_FROM": ["start_from = beginning", "START_FROM = '2026-01-01T00:00:00Z'", "start_from = Now"],
+    "EVENT_TIME": ["event_time = ts", "EVENT_TIME = CAST(payload.ts AS TIMESTAMP)", "event_time=$event_time"],
+    "DEDUPLICATE_WITH": ["deduplicate_with = (window = 1 hour, columns = (id, b.c))"],
+    "COLUMN_TRANSFORMATIONS": ["column_transformations = (email = hash(email), n = mask(n, 2))"],
+    "EXCLUDE_COLUMNS": ["exclude_columns = ssn", "EXCLUDE_COLUMNS = (ssn, customer.phone)"],
+    "ON_SCHEMA_CHANGE": ["on_schema_change = fail", "ON_SCHEMA_CHANGE = evolve"],
+    "LATENESS": ["lateness = 0 seconds", "LATENESS = 2 Minutes", "lateness = 1 day"],
+    "COMMIT_INTERVAL": ["commit_interval = 1 second", "COMMIT_INTERVAL = 120 SECONDS"],
+    "COMMENT": ["comment = 'x;y'", "COMMENT = 'it''s'"],
+}
+
+
+@FAST
+@given(
+    st.dictionaries(st.sampled_from(list(WRITTEN_OPTIONS)), st.integers(min_value=0, max_value=2)),
+    st.randoms(use_true_random=False),
+)
+def test_options_in_any_order_and_case_parse_to_the_canonical_form(
+    chosen: dict[str, int], rnd: random.Random
+) -> None:
+    written = [WRITTEN_OPTIONS[k][i % len(WRITTEN_OPTIONS[k])] for k, i in chosen.items()]
+    rnd.shuffle(written)
+    options = "\n  ".join(written)
+    sql = f"create job j\n  {options}\nas copy from c pattern = '*.json' into t"
+    (node,) = parse(sql)
+    assert isinstance(node, CreateIngestJob)
+    assert parse(node.to_sql()) == [node]
