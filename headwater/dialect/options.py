@@ -126,7 +126,7 @@ def read_dedupe(c: Cursor) -> Dedupe:
 @dataclass(frozen=True)
 class Option:
     read: Reader
-    kinds: frozenset[str]  # statement kinds that accept it: "INGEST", "TRANSFORM", "COPY"
+    kinds: frozenset[str]  # where it is accepted: INGEST, TRANSFORM, COPY, DEDUPE, CONNECTION
 
 
 def _opt(read: Reader, *kinds: str) -> Option:

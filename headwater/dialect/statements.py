@@ -24,6 +24,7 @@ from headwater.dialect.nodes import (
 from headwater.dialect.options import (
     ALL_OPTION_NAMES,
     CONNECTION_OPTION_READERS,
+    TABLE_CLAUSES,
     read_columns,
     read_options,
     read_string,
@@ -37,7 +38,6 @@ REQUIRED_CONNECTION_OPTIONS: dict[ConnectionKind, tuple[str, ...]] = {
     "MYSQL": ("CONNECTION_STRING",),
     "S3": ("BUCKET",),
 }
-_TABLE_CLAUSES = ("PRIMARY KEY", "PARTITIONED BY", "COMMENT")
 
 
 def create_connection(c: Cursor, kind: ConnectionKind) -> CreateConnection:
@@ -66,7 +66,7 @@ def create_table(c: Cursor) -> CreateTable:
     while not c.at_end():
         token = c.current
         assert token is not None
-        clause = next((k for k in _TABLE_CLAUSES if c.at(*k.split())), None)
+        clause = next((k for k in TABLE_CLAUSES if c.at(*k.split())), None)
         if clause is None:
             if c.at("AS"):
                 raise c.error(
@@ -74,7 +74,7 @@ def create_table(c: Cursor) -> CreateTable:
                     "or a job that inserts into the table"
                 )
             if c.word() in ALL_OPTION_NAMES:
-                raise unknown_option(c, token, _TABLE_CLAUSES, "CREATE TABLE")
+                raise unknown_option(c, token, TABLE_CLAUSES, "CREATE TABLE")
             raise c.expected("PRIMARY KEY, PARTITIONED BY, COMMENT or the end of the statement")
         if clause in seen:
             first = c.source.position(seen[clause])
