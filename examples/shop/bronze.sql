@@ -1,0 +1,30 @@
+-- Bronze: the raw records, as they arrived. Columns are added from the data itself; every row
+-- also gets $event_time, $commit_time, $source (file and line) and $run_id.
+
+-- Customers: one CSV export with a header line.
+CREATE TABLE bronze.customers COMMENT = 'customer export, as delivered';
+
+CREATE JOB load_customers
+    CONTENT_TYPE = CSV
+    COMMENT = 'customers/customers.csv'
+AS COPY FROM landing PATTERN = 'customers/*.csv' INTO bronze.customers;
+
+-- Orders: JSON lines. The nested `customer` object becomes a STRUCT column and `items` a
+-- LIST of STRUCTs; `ordered_at` (ISO-8601 with Z) becomes a TIMESTAMPTZ. The order's own
+-- time is its event time.
+CREATE TABLE bronze.orders COMMENT = 'orders, one JSON object per line';
+
+CREATE JOB load_orders
+    CONTENT_TYPE = JSON
+    EVENT_TIME = ordered_at
+    COMMENT = 'orders/orders-<n>.jsonl'
+AS COPY FROM landing PATTERN = 'orders/**/*.jsonl' INTO bronze.orders;
+
+-- Payments: a CSV export from the payment provider. An order can have no payment, two
+-- partial ones, or the same one twice.
+CREATE TABLE bronze.payments COMMENT = 'payment provider export';
+
+CREATE JOB load_payments
+    CONTENT_TYPE = CSV
+    EVENT_TIME = paid_at
+AS COPY FROM landing PATTERN = 'payments/*.csv' INTO bronze.payments;
