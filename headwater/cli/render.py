@@ -103,12 +103,20 @@ def cell(value: Any) -> Text:
 
 # -- tables ----------------------------------------------------------------------------------
 def result_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None) -> Table:
+    """Numbers are right-aligned; NULL is shown dimmed."""
     table = Table(title=title, title_justify="left", title_style="bold", header_style="bold cyan")
-    for name in columns:
-        table.add_column(name, overflow="fold")
+    rows = list(rows)
+    for i, name in enumerate(columns):
+        values = [row[i] for row in rows if row[i] is not None]
+        numeric = bool(values) and all(_is_number(v) for v in values)
+        table.add_column(name, overflow="fold", justify="right" if numeric else "left")
     for row in rows:
         table.add_row(*(cell(v) for v in row))
     return table
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
 
 
 def status_table(rows: Sequence[dict[str, Any]]) -> Table:

@@ -108,6 +108,9 @@ def test_plan_text_lists_changes_then_order() -> None:
 def test_tables() -> None:
     out = render(result_table(["a", "b"], [(1, None), (Decimal("2.50"), "x")], title="answer"))
     assert "answer" in out and "NULL" in out and "2.50" in out
+    aligned = render(result_table(["n", "s"], [(1, "a"), (1000, "bbbb"), (None, None)])).splitlines()
+    assert "│    1 │ a    │" in aligned
+    assert "│ 1000 │ bbbb │" in aligned
     rows = [
         {
             "name": "load",
