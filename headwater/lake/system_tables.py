@@ -19,8 +19,9 @@ SYSTEM_TABLES: dict[str, str] = {
         rows_written BIGINT, rows_deduplicated BIGINT, rows_dropped BIGINT, rows_quarantined BIGINT,
         rows_late BIGINT, error VARCHAR""",
     "expectations": """job VARCHAR, expectation VARCHAR, action VARCHAR, run_id BIGINT, violations BIGINT""",
-    "quarantine": """job VARCHAR, "$source" VARCHAR, raw VARCHAR, reason VARCHAR, "at" TIMESTAMPTZ,
-        run_id BIGINT""",
+    "quarantine": """id BIGINT, job VARCHAR, "$source" VARCHAR, raw VARCHAR, reason VARCHAR, "at" TIMESTAMPTZ,
+        run_id BIGINT, format VARCHAR, sealed VARCHAR, replayed_at TIMESTAMPTZ, replay_run_id BIGINT""",
+    "audit": """"at" TIMESTAMPTZ, actor VARCHAR, action VARCHAR, detail VARCHAR""",
     "lineage": """upstream VARCHAR, downstream VARCHAR, job VARCHAR""",
     "offsets": """job VARCHAR, "partition" VARCHAR, position BIGINT, line BIGINT, committed_at TIMESTAMPTZ""",
 }
@@ -34,6 +35,10 @@ INTERNAL_TABLES: dict[str, str] = {
         error VARCHAR, updated_at TIMESTAMPTZ""",
     # Per-table commit clock: $commit_time never goes backwards and respects windows sealed early.
     "clocks": "table_name VARCHAR, last_commit TIMESTAMPTZ, sealed_until TIMESTAMPTZ",
+    # Keys written by jobs with DEDUPLICATE_WITH, salted and hashed; expired past the window.
+    "dedupe": "job VARCHAR, key UHUGEINT, seen_at TIMESTAMPTZ",
+    # Interactive ALTER JOB ... ADD/DROP EXPECTATION, applied on top of the project's files.
+    "job_overrides": 'job VARCHAR, action VARCHAR, name VARCHAR, sql VARCHAR, "at" TIMESTAMPTZ',
     # Fingerprint of the inputs each materialized view was last computed from.
     "views": "view_name VARCHAR, fingerprint VARCHAR, inputs_snapshot BIGINT, refreshed_at TIMESTAMPTZ",
 }

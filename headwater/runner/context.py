@@ -7,11 +7,15 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from headwater.catalog.model import Catalog
+from headwater.catalog.model import Catalog, Entry
 from headwater.config import Settings
+from headwater.dialect.nodes import AddExpectation, AlterJob, CreateIngestJob, CreateTransformJob, Expectation
 from headwater.errors import UserError
-from headwater.lake import Lake
+from headwater.lake import INTERNAL_SCHEMA, LAKE, Lake
 from headwater.observe.events import Console, Event
+from headwater.quality.batch import QualitySpec
+from headwater.quality.secret import Sealer, project_secret, salt
+from headwater.quality.transforms import SALT_VARIABLE
 from headwater.state.store import next_run_id
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -29,6 +33,25 @@ def expand_env(value: str, *, what: str) -> str:
         return os.environ[name]
 
     return _ENV.sub(sub, value)
+
+
+def effective_expectations(lake: Lake, job: str, declared: list[Expectation]) -> list[Expectation]:
+    """The job's expectations from its file, plus/minus interactive ALTER JOB ... EXPECTATION."""
+    rows = lake.fetchall(
+        f'SELECT action, name, sql FROM {LAKE}.{INTERNAL_SCHEMA}.job_overrides WHERE job = ? ORDER BY "at"',
+        [job],
+    )
+    current = {e.name: e for e in declared}
+    for action, name, sql in rows:
+        if action == "drop_expectation":
+            current.pop(name, None)
+        elif action == "add_expectation":
+            from headwater.dialect import parse
+
+            stmt = parse(sql)[0]
+            if isinstance(stmt, AlterJob) and isinstance(stmt.action, AddExpectation):
+                current[name] = stmt.action.expectation
+    return list(current.values())
 
 
 @dataclass
@@ -50,3 +73,24 @@ class RunContext:
 
     def emit(self, event: Event) -> None:
         self.console.emit(event)
+
+    def __post_init__(self) -> None:
+        self._secret = project_secret(self.project_dir / ".headwater")
+        self.lake.execute(f"SET VARIABLE {SALT_VARIABLE} = ?", [salt(self._secret)])
+
+    def sealer(self) -> Sealer:
+        return Sealer(self._secret)
+
+    def quality_spec(self, entry: Entry) -> QualitySpec:
+        stmt = entry.statement
+        if isinstance(stmt, CreateIngestJob):
+            opts = stmt.options
+            return QualitySpec(
+                opts.column_transformations,
+                opts.exclude_columns,
+                effective_expectations(self.lake, stmt.name, stmt.expectations),
+                opts.deduplicate_with,
+            )
+        if isinstance(stmt, CreateTransformJob):
+            return QualitySpec(expectations=effective_expectations(self.lake, stmt.name, stmt.expectations))
+        return QualitySpec()

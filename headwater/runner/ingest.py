@@ -1,7 +1,9 @@
-"""Ingestion jobs: read a source from its committed position, commit rows + new position together."""
+"""Ingestion jobs: read a source from its committed position; commit the rows, the quarantine,
+the dedupe keys, the counts and the new position together, in one lake transaction."""
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,13 +17,19 @@ from headwater.dialect.nodes import CreateIngestJob
 from headwater.lake import qualified, quote
 from headwater.lake.tables import describe, ensure_table, user_columns
 from headwater.observe.events import BatchCommitted
+from headwater.quality import batch as quality
+from headwater.quality import quarantine
+from headwater.quality.errors import JobStopped
 from headwater.runner.context import RunContext, expand_env
 from headwater.runner.errors import RunnerError
+from headwater.runner.schema import Conformed, conform
 from headwater.sources.decode import Decoded, decode
-from headwater.sources.files import LINE_COLUMN, FileChunk, FilePosition, FilesSource
+from headwater.sources.files import LINE_COLUMN, RAW_COLUMN, FileChunk, FilePosition, FilesSource
+from headwater.sources.typing import REASON
 from headwater.state import store
 
 START_MARK = "__start__"  # offsets row recording that START_FROM was applied
+EVENT = "__hw_event_time"
 
 
 @dataclass
@@ -47,15 +55,17 @@ def files_source(ctx: RunContext, stmt: CreateIngestJob) -> FilesSource:
     )
 
 
-def _start_positions(
-    ctx: RunContext, stmt: CreateIngestJob, source: FilesSource
-) -> dict[str, tuple[int, int]]:
+def _start_positions(stmt: CreateIngestJob, source: FilesSource) -> dict[str, tuple[int, int]]:
     """On a job's first run, START_FROM = NOW skips what exists; a timestamp skips older files."""
     start = stmt.options.start_from
     marks: dict[str, tuple[int, int]] = {START_MARK: (0, 0)}
     if start is None or start.kind == "BEGINNING":
         return marks
-    cutoff = time.time() if start.kind == "NOW" else datetime.fromisoformat(str(start.timestamp)).timestamp()
+    cutoff = (
+        time.time()
+        if start.kind == "NOW"
+        else datetime.fromisoformat(str(start.timestamp).replace("Z", "+00:00")).timestamp()
+    )
     for path in source.files():
         st = path.stat()
         if st.st_mtime < cutoff:
@@ -76,7 +86,7 @@ def run_ingest(ctx: RunContext, entry: Entry) -> int:
     source = files_source(ctx, stmt)
     offsets = store.load_offsets(ctx.lake, stmt.name)
     if START_MARK not in offsets:
-        marks = _start_positions(ctx, stmt, source)
+        marks = _start_positions(stmt, source)
         with ctx.lake.transaction():
             store.save_offsets(ctx.lake, stmt.name, marks, store.utcnow())
         offsets.update(marks)
@@ -86,26 +96,22 @@ def run_ingest(ctx: RunContext, entry: Entry) -> int:
         if ctx.lake.table_exists(stmt.target.schema, stmt.target.name)
         else {}
     )
+    evolve = stmt.options.on_schema_change == "EVOLVE"
     written = 0
     pending = Pending()
     started = time.monotonic()
     for chunk in source.poll(positions, drain=ctx.drain):
-        decoded = decode(ctx.lake.con, chunk, table_types)
-        if decoded.malformed.num_rows:
-            first = decoded.malformed.slice(0, 1).to_pylist()[0]
-            raise RunnerError(
-                f"job {stmt.name}: {chunk.partition}:{first[LINE_COLUMN]}: {first['reason']}; "
-                f"expected one JSON object per line",
-                hint="fix the line, then run again: the job resumes at this record",
-            )
-        for col, typ in describe_arrow(ctx, decoded.table).items():
-            table_types.setdefault(col, typ)
+        decoded = decode(ctx.lake.con, chunk, table_types, evolve=evolve)
+        if evolve or not table_types:
+            for col, typ in describe_arrow(ctx, decoded.table).items():
+                table_types.setdefault(col, typ)
+            table_types.update(decoded.widen)
         pending.add(chunk, decoded)
         if pending.nbytes >= ctx.settings.run.batch_bytes:
-            written += _commit(ctx, stmt, pending, started)
+            written += _commit(ctx, entry, pending, started)
             pending, started = Pending(), time.monotonic()
     if pending.chunks:
-        written += _commit(ctx, stmt, pending, started)
+        written += _commit(ctx, entry, pending, started)
     return written
 
 
@@ -117,41 +123,69 @@ def describe_arrow(ctx: RunContext, table: pa.Table) -> dict[str, str]:
         ctx.lake.con.unregister("hw_describe")
 
 
-def _commit(ctx: RunContext, stmt: CreateIngestJob, pending: Pending, started: float) -> int:
+def _commit(ctx: RunContext, entry: Entry, pending: Pending, started: float) -> int:
+    stmt: CreateIngestJob = entry.statement  # type: ignore[assignment]
     assert stmt.target is not None
     lake = ctx.lake
-    target = stmt.target
+    spec = ctx.quality_spec(entry)
+    sealer = ctx.sealer() if spec.private else None
     run = store.RunRecord(stmt.name, ctx.new_run_id(), store.utcnow())
-    commit_time = store.next_commit_time(lake, [str(target)])
+    commit_time = store.next_commit_time(lake, [str(stmt.target)])
     positions: dict[str, tuple[int, int]] = {}
+    violations = {e.name: 0 for e in spec.expectations}
     with lake.transaction():
-        for i, (chunk, decoded) in enumerate(pending.chunks):
-            view = f"hw_batch_{i}"
-            lake.con.register(view, decoded.table)
-            try:
-                columns = describe_arrow(ctx, decoded.table)
-                data_columns = {c: t for c, t in columns.items() if not c.startswith("$")}
-                ensure_table(lake, target, data_columns)
-                select = _select(stmt, view, chunk.partition, columns, commit_time, run.run_id)
-                try:
-                    lake.execute(f"INSERT INTO {qualified(target.schema, target.name)} BY NAME {select}")
-                except Exception as e:
-                    raise RunnerError(
-                        f"job {stmt.name}: cannot write {chunk.partition} (lines {chunk.start.line}-"
-                        f"{chunk.end.line - 1}) into {target}: {str(e).strip()}",
-                        hint="fix the data or the table's declared column types, then run again",
-                    ) from None
-            finally:
-                lake.con.unregister(view)
-            run.rows_read += decoded.table.num_rows
-            run.rows_written += decoded.table.num_rows
+        for chunk, decoded in pending.chunks:
+            prefix = f"file:{chunk.partition}:"
+            view = conform(ctx, stmt, chunk, decoded, prefix)
+            run.rows_read += decoded.table.num_rows + decoded.rejected.num_rows
+            to_quarantine = [_rejected(chunk, decoded.rejected)]
+            extras = {EVENT: _event_time(stmt)} if stmt.options.event_time is not None else {}
+            outcome = quality.evaluate(
+                lake.con, view.name, spec, job=stmt.name, now=commit_time, extras=extras
+            )
+            if outcome.aborted:
+                name, line = outcome.aborted
+                raise JobStopped(
+                    f"job {stmt.name} stopped: expectation {name} (ON VIOLATION ABORT) failed for record "
+                    f"{prefix}{line}; nothing of this batch was committed",
+                    hint=f"fix the data or the job's SQL, then `headwater resume {stmt.name}`: it continues from the same position",
+                )
+            types = {
+                c: t
+                for c, t in zip(*_describe_table(ctx, outcome.table), strict=True)
+                if c in outcome.output_columns
+            }
+            ensure_table(lake, stmt.target, {c: t for c, t in types.items() if not c.startswith("$")})
+            run.rows_written += _write(ctx, stmt, outcome, prefix, commit_time, run.run_id)
+            if spec.dedupe:
+                quality.remember_keys(
+                    lake.con, outcome.table, stmt.name, commit_time, spec.dedupe.window.seconds
+                )
+            to_quarantine.extend(view.quarantined)
+            if outcome.quarantined:
+                to_quarantine.append(_quarantined_records(ctx, outcome, view, spec.private))
+            run.rows_quarantined += quarantine.write(
+                lake,
+                to_quarantine,
+                job=stmt.name,
+                run_id=run.run_id,
+                at=commit_time,
+                source_prefix=prefix,
+                sealer=sealer,
+            )
+            run.rows_dropped += outcome.dropped
+            run.rows_deduplicated += outcome.deduplicated
+            for name, n in outcome.violations.items():
+                violations[name] += n
+            lake.execute(f"DROP TABLE IF EXISTS {outcome.table}")
+            lake.con.unregister(view.name)
             positions[chunk.partition] = (chunk.end.offset, chunk.end.line)
         run.check_accounting()
-        at = store.utcnow()
-        store.save_offsets(lake, stmt.name, positions, at)
+        store.save_offsets(lake, stmt.name, positions, store.utcnow())
         store.record_run(lake, run)
-        store.advance_clock(lake, str(target), commit_time)
-        store.set_job_status(lake, stmt.name, "ingest", str(target), "running", lag=0.0)
+        store.record_expectations(lake, stmt.name, run.run_id, spec.expectations, violations)
+        store.advance_clock(lake, str(stmt.target), commit_time)
+        store.set_job_status(lake, stmt.name, "ingest", str(stmt.target), "running", lag=0.0)
     ctx.emit(
         BatchCommitted(
             stmt.name,
@@ -166,24 +200,74 @@ def _commit(ctx: RunContext, stmt: CreateIngestJob, pending: Pending, started: f
     return run.rows_written
 
 
-def _select(
+def _describe_table(ctx: RunContext, table: str) -> tuple[list[str], list[str]]:
+    rel = ctx.lake.con.sql(f"SELECT * FROM {table} LIMIT 0")
+    return rel.columns, [str(t) for t in rel.types]
+
+
+def _event_time(stmt: CreateIngestJob) -> str:
+    assert stmt.options.event_time is not None
+    return f"TRY_CAST(({to_duckdb(stmt.options.event_time)}) AS TIMESTAMPTZ)"
+
+
+def _write(
+    ctx: RunContext,
     stmt: CreateIngestJob,
-    view: str,
-    partition: str,
-    columns: dict[str, str],
+    outcome: quality.Outcome,
+    prefix: str,
     commit_time: datetime,
     run_id: int,
-) -> str:
-    excluded = [LINE_COLUMN, *[c for c in columns if c.startswith("$")]]
+) -> int:
+    assert stmt.target is not None
     commit_lit = f"TIMESTAMPTZ '{commit_time.isoformat()}'"
-    if stmt.options.event_time is not None:
-        event = f"CAST(({to_duckdb(stmt.options.event_time)}) AS TIMESTAMPTZ)"
+    event = f"coalesce({EVENT}, {commit_lit})" if stmt.options.event_time is not None else commit_lit
+    cols = ", ".join(quote(c) for c in outcome.output_columns if not c.startswith("$"))
+    source = "'" + prefix.replace("'", "''") + "' || " + quality.LINE
+    select = (
+        f'SELECT {cols + ", " if cols else ""}{event} AS "$event_time", {commit_lit} AS "$commit_time", '
+        f'{source} AS "$source", {run_id}::BIGINT AS "$run_id" '
+        f"FROM {outcome.table} WHERE {quality.BUCKET} = 'write'"
+    )
+    if not outcome.written:
+        return 0
+    try:
+        row = ctx.lake.fetchone(
+            f"INSERT INTO {qualified(stmt.target.schema, stmt.target.name)} BY NAME {select}"
+        )
+    except Exception as e:
+        raise RunnerError(
+            f"job {stmt.name}: cannot write {prefix.removeprefix('file:').rstrip(':')} into {stmt.target}: "
+            f"{type(e).__name__}",
+            hint="check the table's declared column types against the data",
+        ) from None
+    return int(row[0]) if row else 0
+
+
+def _rejected(chunk: FileChunk, rejected: pa.Table) -> quarantine.QuarantineBatch:
+    if chunk.format == "CSV":
+        header = [c for c in chunk.table.column_names if c not in (LINE_COLUMN, RAW_COLUMN)]
+        fmt = "csv:" + json.dumps(header)
     else:
-        event = commit_lit
-    source_prefix = "file:" + partition.replace("'", "''") + ":"
-    return (
-        f"SELECT * EXCLUDE ({', '.join(quote(c) for c in excluded)}), "
-        f'{event} AS "$event_time", {commit_lit} AS "$commit_time", '
-        f'\'{source_prefix}\' || {LINE_COLUMN} AS "$source", {run_id}::BIGINT AS "$run_id" '
-        f"FROM {view}"
+        fmt = chunk.format.lower()
+    return quarantine.QuarantineBatch(rejected[LINE_COLUMN], rejected[RAW_COLUMN], rejected[REASON], fmt)
+
+
+def _quarantined_records(
+    ctx: RunContext, outcome: quality.Outcome, view: Conformed, private: bool
+) -> quarantine.QuarantineBatch:
+    shown = quality.rows_as_json(
+        ctx.lake.con, outcome.table, outcome.output_columns, f"{quality.BUCKET} = 'quarantine'"
+    )
+    shown = shown.sort_by(quality.LINE)
+    original_texts = None
+    if private:  # the original values, sealed, so that replay can run them through the job again
+        pack = ", ".join(f"{quote(c)} := o.{quote(c)}" for c in view.columns)
+        orig = ctx.lake.con.sql(
+            f"SELECT to_json(struct_pack({pack}))::VARCHAR AS json FROM {view.name} o "
+            f"JOIN {outcome.table} q ON o.{quality.LINE} = q.{quality.LINE} "
+            f"WHERE q.{quality.BUCKET} = 'quarantine' ORDER BY o.{quality.LINE}"
+        ).to_arrow_table()
+        original_texts = orig["json"]
+    return quarantine.QuarantineBatch(
+        shown[quality.LINE], shown["record"], shown["reason"], "record", original_texts
     )

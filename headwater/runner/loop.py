@@ -20,6 +20,7 @@ from headwater.lake import Lake
 from headwater.lake.system_tables import ensure_system_tables
 from headwater.observe.events import Console, JobFailedEvent, JobSkipped, Notice, PassFinished, PlanApplied
 from headwater.plan.plan import build_dag, make_plan
+from headwater.quality.errors import JobStopped
 from headwater.runner.context import RunContext
 from headwater.runner.deploy import apply_plan, load_deployed
 from headwater.runner.errors import AlreadyRunning
@@ -145,10 +146,30 @@ class Runner:
                     self.console.emit(JobSkipped(name, "paused (RESUME JOB to continue)"))
                     store_status(lake, entry.kind, name, str(entry.writes), "paused")
                     continue
+                if state.failed:
+                    raise JobStopped(
+                        state.error or f"job {name} was stopped",
+                        hint=f"fix the cause, then `headwater resume {name}`: it continues from the same position",
+                    )
                 if entry.kind == "ingest_job":
                     written += run_ingest(ctx, entry)
                 else:
                     written += run_transform(ctx, entry)
+            except JobStopped as e:
+                if entry is not None:
+                    _mark_stopped(lake, name, e.message)
+                failed_upstream.add(name)
+                result.failed_jobs[name] = str(e)
+                self.console.emit(JobFailedEvent(name, str(e)))
+                with contextlib.suppress(Exception):
+                    store_status(
+                        lake,
+                        entry.kind if entry else "view",
+                        name,
+                        str(entry.writes if entry else name),
+                        "failed",
+                        error=e.message,
+                    )
             except (HeadwaterError, UserError) as e:
                 failed_upstream.add(name)
                 result.failed_jobs[name] = str(e)
@@ -159,6 +180,14 @@ class Runner:
                     store_status(lake, kind, name, target, "failed", error=e.message)
         result.rows_written += written
         self.console.emit(PassFinished(written, tuple(sorted(failed_upstream)), time.monotonic() - started))
+
+
+def _mark_stopped(lake: Lake, name: str, message: str) -> None:
+    """Stopped jobs stay stopped across runs until `headwater resume`."""
+    with lake.transaction():
+        state = store.load_job_state(lake, name)
+        state.failed, state.error = True, message
+        store.save_job_state(lake, state)
 
 
 def store_status(

@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import duckdb
+import numpy as np
+import pyarrow as pa
 from sqlglot import exp
 
 from headwater.catalog.model import Entry
@@ -19,6 +21,9 @@ from headwater.dialect.nodes import CreateTransformJob, TableName
 from headwater.lake import qualified, quote
 from headwater.lake.tables import ensure_table, user_columns
 from headwater.observe.events import JobSkipped, WindowCommitted
+from headwater.quality import batch as quality
+from headwater.quality import quarantine
+from headwater.quality.errors import JobStopped
 from headwater.runner.context import RunContext
 from headwater.runner.errors import RunnerError
 from headwater.runner.windows import bind_window, floor_window, ts_literal
@@ -113,7 +118,9 @@ def _run_window(
         except duckdb.Error as e:
             _raise_query_error(ctx, stmt, tables, e)
         run.check_accounting()
-        store.save_job_state(lake, store.JobState(stmt.name, end))
+        progress = store.load_job_state(lake, stmt.name)
+        progress.next_window = end
+        store.save_job_state(lake, progress)
         store.record_run(lake, run)
         store.advance_clock(lake, str(stmt.target), commit_time)
         lag = (store.utcnow() - end).total_seconds()
@@ -166,28 +173,50 @@ def _insert(
                 f"job {stmt.name}: INSERT names {len(names)} columns but the SELECT gives {out.num_columns}"
             )
         out = out.rename_columns(names)
+    out = out.append_column(quality.LINE, pa.array(np.arange(1, out.num_rows + 1, dtype=np.int64)))
     lake.con.register("hw_window", out)
+    spec = ctx.quality_spec(ctx.catalog.job(stmt.name))  # type: ignore[arg-type]
     try:
-        rel = lake.con.sql("SELECT * FROM hw_window")
-        columns = dict(zip(rel.columns, (str(t) for t in rel.types), strict=True))
-        ensure_table(lake, stmt.target, {c: t for c, t in columns.items() if not c.startswith("$")})
-        system = _system_values(stmt, commit_time, run.run_id)
-        extra = [f"{v} AS {quote(k)}" for k, v in system.items()]
-        if "$event_time" not in columns:
-            extra.append(
-                f"TIMESTAMPTZ '{run.window_start.isoformat() if run.window_start else commit_time.isoformat()}' AS \"$event_time\""
-            )
-        if "$source" not in columns:
-            extra.append(f"'job:{stmt.name}' AS \"$source\"")
-        drop = [c for c in columns if c in system]
-        star = f"* EXCLUDE ({', '.join(quote(c) for c in drop)})" if drop else "*"
-        lake.execute(
-            f"INSERT INTO {qualified(stmt.target.schema, stmt.target.name)} BY NAME SELECT {star}, {', '.join(extra)} FROM hw_window"
-        )
+        outcome = quality.evaluate(lake.con, "hw_window", spec, job=stmt.name, now=commit_time)
     finally:
         lake.con.unregister("hw_window")
-    run.rows_read = out.num_rows
-    run.rows_written = out.num_rows
+    prefix = f"job:{stmt.name}:{run.window_start.isoformat() if run.window_start else ''}:"
+    if outcome.aborted:
+        name, line = outcome.aborted
+        raise JobStopped(
+            f"job {stmt.name} stopped: expectation {name} (ON VIOLATION ABORT) failed for output row {line} of "
+            f"window {run.window_start} - {run.window_end}; nothing of this window was committed",
+            hint=f"fix the job's SQL or its input, then `headwater resume {stmt.name}`: it reruns this window",
+        )
+    rel = lake.con.sql(f"SELECT * FROM {outcome.table} LIMIT 0")
+    columns = {c: str(t) for c, t in zip(rel.columns, rel.types, strict=True) if c in outcome.output_columns}
+    ensure_table(lake, stmt.target, {c: t for c, t in columns.items() if not c.startswith("$")})
+    system = _system_values(stmt, commit_time, run.run_id)
+    extra = [f"{v} AS {quote(k)}" for k, v in system.items()]
+    if "$event_time" not in columns:
+        start = run.window_start or commit_time
+        extra.append(f"TIMESTAMPTZ '{start.isoformat()}' AS \"$event_time\"")
+    if "$source" not in columns:
+        extra.append(f"'job:{stmt.name}' AS \"$source\"")
+    keep = [quote(c) for c in columns if c not in system]
+    lake.execute(
+        f"INSERT INTO {qualified(stmt.target.schema, stmt.target.name)} BY NAME "
+        f"SELECT {', '.join([*keep, *extra])} FROM {outcome.table} WHERE {quality.BUCKET} = 'write'"
+    )
+    if outcome.quarantined:
+        shown = quality.rows_as_json(
+            lake.con, outcome.table, outcome.output_columns, f"{quality.BUCKET} = 'quarantine'"
+        )
+        batch = quarantine.QuarantineBatch(shown[quality.LINE], shown["record"], shown["reason"], "record")
+        quarantine.write(
+            lake, [batch], job=stmt.name, run_id=run.run_id, at=commit_time, source_prefix=prefix, sealer=None
+        )
+    store.record_expectations(lake, stmt.name, run.run_id, spec.expectations, outcome.violations)
+    lake.execute(f"DROP TABLE IF EXISTS {outcome.table}")
+    run.rows_read = outcome.rows
+    run.rows_written = outcome.written
+    run.rows_quarantined = outcome.quarantined
+    run.rows_dropped = outcome.dropped
 
 
 def _merge(

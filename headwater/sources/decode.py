@@ -1,21 +1,27 @@
 """Turning raw chunks into typed Arrow tables, in DuckDB (vectorised, no per-row Python).
 
-JSON lines: each line is validated, the structure of the chunk is inferred (from a sample,
-plus every top-level key seen anywhere in the chunk), and ``json_transform`` types the rows.
-Columns that already exist in the target table keep the table's type. Timestamps written as
-ISO-8601 strings become TIMESTAMP / TIMESTAMPTZ, dates DATE.
+JSON lines: each line is checked (UTF-8, JSON, an object), the structure of the chunk is
+inferred (from a sample, plus every top-level key seen anywhere in the chunk) and
+``json_transform`` extracts the values. Top-level scalars are extracted as text and cast to
+their column type with TRY_CAST, so a value that does not fit its column is caught per record
+instead of silently becoming NULL. Columns that already exist keep the table's type;
+timestamps written as ISO-8601 strings become TIMESTAMP / TIMESTAMPTZ, dates DATE.
+
+Records that cannot be read come back in ``Decoded.rejected`` with their raw text and a reason.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from headwater.sources.files import LINE_COLUMN, RAW_COLUMN, FileChunk
+from headwater.sources.typing import REASON, cast_and_check, infer_text_types, plan_columns
 
 SAMPLE_ROWS = 20_000
 _INTEGER = {"UBIGINT", "BIGINT", "UINTEGER", "INTEGER", "USMALLINT", "SMALLINT", "UTINYINT", "TINYINT"}
@@ -23,30 +29,80 @@ _INTEGER = {"UBIGINT", "BIGINT", "UINTEGER", "INTEGER", "USMALLINT", "SMALLINT",
 
 @dataclass
 class Decoded:
-    """Typed rows (with ``__hw_line``) and the records that could not be read."""
+    """Typed rows (with ``__hw_line``), the records that could not be read, and the
+    structure the rows were read with (column -> DuckDB type, new columns included)."""
 
     table: pa.Table
-    malformed: pa.Table  # __hw_line, __hw_raw, reason
+    rejected: pa.Table  # __hw_line, __hw_raw, __hw_reason
     blank: int  # blank lines skipped (not records)
+    widen: dict[str, str] = field(default_factory=dict)  # existing columns to widen: name -> type
 
 
-def decode(con: duckdb.DuckDBPyConnection, chunk: FileChunk, table_types: dict[str, str]) -> Decoded:
-    if chunk.format == "JSON":
-        return _decode_json(con, chunk.table, table_types)
-    return Decoded(chunk.table, _empty_malformed(), 0)
+def concat_rejected(tables: list[pa.Table]) -> pa.Table:
+    schema = empty_rejected().schema
+    table = pa.concat_tables([t.select(schema.names).cast(schema) for t in tables] or [empty_rejected()])
+    raw = pc.utf8_rtrim(table[RAW_COLUMN], characters="\r\n")  # the line's text, without its ending
+    return table.set_column(table.schema.get_field_index(RAW_COLUMN), RAW_COLUMN, raw)
 
 
-def _empty_malformed() -> pa.Table:
+def empty_rejected() -> pa.Table:
     return pa.table(
         {
             LINE_COLUMN: pa.array([], pa.int64()),
             RAW_COLUMN: pa.array([], pa.large_string()),
-            "reason": pa.array([], pa.string()),
+            REASON: pa.array([], pa.string()),
         }
     )
 
 
-def _decode_json(con: duckdb.DuckDBPyConnection, raw: pa.Table, table_types: dict[str, str]) -> Decoded:
+def decode(
+    con: duckdb.DuckDBPyConnection, chunk: FileChunk, table_types: dict[str, str], *, evolve: bool = True
+) -> Decoded:
+    if chunk.format == "JSON":
+        return _decode_json(con, chunk.table, table_types, evolve)
+    if chunk.format == "CSV":
+        return _decode_csv(con, chunk, table_types, evolve)
+    rejected = chunk.rejected if chunk.rejected is not None else empty_rejected()
+    return Decoded(chunk.table, rejected, 0)
+
+
+def _valid_utf8(raw: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """Split lines into valid UTF-8 and rejected ones (rare: only then per-line checks run)."""
+    column = raw.column(RAW_COLUMN)
+    try:
+        column.validate(full=True)
+        return raw, empty_rejected()
+    except pa.ArrowInvalid:
+        pass
+    as_binary = pc.cast(column, pa.large_binary())
+    ok = pa.array([_is_utf8(v) for v in as_binary.to_pylist()], pa.bool_())
+    bad = raw.filter(pc.invert(ok))
+    texts = [
+        v.decode("utf-8", errors="replace")
+        for v in pc.cast(bad.column(RAW_COLUMN), pa.large_binary()).to_pylist()
+    ]
+    rejected = pa.table(
+        {
+            LINE_COLUMN: bad.column(LINE_COLUMN),
+            RAW_COLUMN: pa.array(texts, pa.large_string()),
+            REASON: pa.array(["invalid UTF-8"] * bad.num_rows, pa.string()),
+        }
+    )
+    return raw.filter(ok), rejected
+
+
+def _is_utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def _decode_json(
+    con: duckdb.DuckDBPyConnection, raw: pa.Table, table_types: dict[str, str], evolve: bool
+) -> Decoded:
+    raw, bad_utf8 = _valid_utf8(raw)
     con.register("hw_chunk", raw)
     try:
         classified = con.sql(
@@ -54,39 +110,40 @@ def _decode_json(con: duckdb.DuckDBPyConnection, raw: pa.Table, table_types: dic
                 CASE WHEN trim({RAW_COLUMN}, ' \t\r\n') = '' THEN 'blank'
                      WHEN NOT json_valid({RAW_COLUMN}) THEN 'malformed JSON'
                      WHEN json_type({RAW_COLUMN}) <> 'OBJECT' THEN 'not a JSON object'
-                END AS reason
+                END AS {REASON}
             FROM hw_chunk"""
         )
-        problems = classified.filter("reason IS NOT NULL").to_arrow_table()
+        problems = classified.filter(f"{REASON} IS NOT NULL").to_arrow_table()
+        blank = 0
+        rejected = [bad_utf8]
         if problems.num_rows:
-            blank = int(pa.compute.sum(pa.compute.equal(problems["reason"], "blank")).as_py() or 0)
-            malformed = problems.filter(pa.compute.not_equal(problems["reason"], "blank"))
-            good = classified.filter("reason IS NULL").select(LINE_COLUMN, RAW_COLUMN).to_arrow_table()
+            is_blank = pc.equal(problems[REASON], "blank")
+            blank = int(pc.sum(is_blank).as_py() or 0)
+            rejected.append(problems.filter(pc.invert(is_blank)))
+            good = classified.filter(f"{REASON} IS NULL").select(LINE_COLUMN, RAW_COLUMN).to_arrow_table()
             con.unregister("hw_chunk")
             con.register("hw_chunk", good)
-        else:
-            blank, malformed = 0, _empty_malformed()
-        structure = _structure(con, table_types)
-        if not structure:
+        inferred = _infer(con)
+        columns, widen = plan_columns(inferred, table_types, evolve)
+        if not columns:
             typed = con.sql(f"SELECT {LINE_COLUMN} FROM hw_chunk").to_arrow_table()
         else:
-            typed = con.sql(
-                f"SELECT {LINE_COLUMN}, unnest(json_transform({RAW_COLUMN}, ?)) FROM hw_chunk",
-                params=[json.dumps(structure)],
-            ).to_arrow_table()
-        return Decoded(typed, malformed, blank)
+            typed, cast_failures = _extract(con, columns)
+            if cast_failures.num_rows:
+                rejected.append(cast_failures)
+        return Decoded(typed, concat_rejected(rejected), blank, widen)
     finally:
         con.unregister("hw_chunk")
 
 
-def _structure(con: duckdb.DuckDBPyConnection, table_types: dict[str, str]) -> dict[str, Any]:
-    """The JSON structure to type this chunk with: table types win, new keys are inferred."""
-    inferred_row = con.sql(
+def _infer(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """The chunk's structure: a sample, plus every top-level key anywhere in the chunk."""
+    row = con.sql(
         f"""SELECT json_group_structure(json({RAW_COLUMN})) FROM (
             SELECT {RAW_COLUMN} FROM (FROM hw_chunk LIMIT {SAMPLE_ROWS})
             UNION ALL SELECT {RAW_COLUMN} FROM (FROM hw_chunk USING SAMPLE {SAMPLE_ROWS} ROWS))"""
     ).fetchone()
-    inferred: dict[str, Any] = json.loads(inferred_row[0]) if inferred_row and inferred_row[0] else {}
+    inferred: dict[str, Any] = json.loads(row[0]) if row and row[0] else {}
     keys_row = con.sql(
         f"SELECT list(DISTINCT k) FROM (SELECT unnest(json_keys({RAW_COLUMN})) k FROM hw_chunk)"
     ).fetchone()
@@ -100,20 +157,51 @@ def _structure(con: duckdb.DuckDBPyConnection, table_types: dict[str, str]) -> d
         ).fetchone()
         extra = json.loads(more[0]) if more and more[0] else {}
         inferred.update({k: extra.get(k, "NULL") for k in unseen})
-    structure: dict[str, Any] = {}
-    for key in keys_in_order(inferred, keys):
-        if key in table_types:
-            structure[key] = table_types[key]
-        else:
-            structure[key] = _normalise(inferred[key])
-    _detect_temporal(con, structure, table_types)
+    structure = {k: _normalise(v) for k, v in inferred.items()}
+    _detect_temporal(con, structure)
     return structure
 
 
-def keys_in_order(inferred: dict[str, Any], keys: list[str]) -> list[str]:
-    ordered = list(inferred)
-    ordered.extend(k for k in keys if k not in inferred)
-    return ordered
+def _extract(con: duckdb.DuckDBPyConnection, columns: dict[str, Any]) -> tuple[pa.Table, pa.Table]:
+    """json_transform with top-level scalars as text, then TRY_CAST each to its type."""
+    structure: dict[str, Any] = {}
+    text: set[str] = set()
+    for key, typ in columns.items():
+        nested = not isinstance(typ, str) or typ.endswith("]") or typ.upper().startswith(("STRUCT", "MAP"))
+        structure[key] = typ if nested else "VARCHAR"
+        if not nested:
+            text.add(key)
+    con.execute("DROP TABLE IF EXISTS hw_extracted")
+    con.execute(
+        f"""CREATE TEMP TABLE hw_extracted AS
+            SELECT {LINE_COLUMN}, {RAW_COLUMN}, unnest(json_transform({RAW_COLUMN}, ?)) FROM hw_chunk""",
+        [json.dumps(structure)],
+    )
+    try:
+        return cast_and_check(
+            con, "hw_extracted", columns, text, LINE_COLUMN, RAW_COLUMN, empty_is_null=False
+        )
+    finally:
+        con.execute("DROP TABLE hw_extracted")
+
+
+def _decode_csv(
+    con: duckdb.DuckDBPyConnection, chunk: FileChunk, table_types: dict[str, str], evolve: bool
+) -> Decoded:
+    text = chunk.table
+    names = [c for c in text.column_names if c not in (LINE_COLUMN, RAW_COLUMN)]
+    con.register("hw_chunk", text)
+    try:
+        inferred = infer_text_types(con, "hw_chunk", [n for n in names if n not in table_types])
+        inferred.update({n: table_types[n] for n in names if n in table_types})
+        columns, widen = plan_columns({n: inferred[n] for n in names}, table_types, evolve)
+        good, bad = cast_and_check(
+            con, "hw_chunk", columns, set(names), LINE_COLUMN, RAW_COLUMN, empty_is_null=True
+        )
+    finally:
+        con.unregister("hw_chunk")
+    rejected = chunk.rejected if chunk.rejected is not None else empty_rejected()
+    return Decoded(good, concat_rejected([rejected, bad]), 0, widen)
 
 
 def _normalise(node: Any) -> Any:
@@ -128,11 +216,9 @@ def _normalise(node: Any) -> Any:
     return node
 
 
-def _detect_temporal(
-    con: duckdb.DuckDBPyConnection, structure: dict[str, Any], table_types: dict[str, str]
-) -> None:
-    """New top-level VARCHAR keys whose sampled values are all ISO dates/timestamps get that type."""
-    candidates = [k for k, v in structure.items() if v == "VARCHAR" and k not in table_types]
+def _detect_temporal(con: duckdb.DuckDBPyConnection, structure: dict[str, Any]) -> None:
+    """Top-level VARCHAR keys whose sampled values are all ISO dates/timestamps get that type."""
+    candidates = [k for k, v in structure.items() if v == "VARCHAR"]
     if not candidates:
         return
     checks = []

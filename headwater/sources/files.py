@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from headwater.sources.csv_lines import split_csv
 from headwater.sources.errors import SourceError
 
 Format = Literal["JSON", "CSV", "PARQUET"]
@@ -56,6 +57,7 @@ class FileChunk:
     start: FilePosition
     end: FilePosition
     nbytes: int
+    rejected: pa.Table | None = None  # lines that are not records: __hw_line, __hw_raw, __hw_reason
 
 
 def detect_format(path: Path, content_type: str) -> Format | None:
@@ -137,7 +139,7 @@ class FilesSource:
                 elif offset + len(data) == size and end < len(data) and settled:
                     end = len(data)  # a settled file's last line has no newline: take it
                 body = data[:end]
-                table, nlines = _split(body, line, fmt, header, partition)
+                table, nlines, rejected = _split(body, line, fmt, header, partition)
                 yield FileChunk(
                     partition,
                     fmt,
@@ -145,6 +147,7 @@ class FilesSource:
                     FilePosition(offset, line),
                     FilePosition(offset + end, line + nlines),
                     end,
+                    rejected,
                 )
                 offset += end
                 line += nlines
@@ -198,8 +201,8 @@ def _csv_header(path: Path, partition: str) -> tuple[list[str], int]:
 
 def _split(
     body: bytes, first_line: int, fmt: Format, header: list[str] | None, partition: str
-) -> tuple[pa.Table, int]:
-    """Cut ``body`` (complete lines) into records. Returns the table and the lines consumed."""
+) -> tuple[pa.Table, int, pa.Table | None]:
+    """Cut ``body`` (complete lines) into records: the table, the lines consumed, rejected lines."""
     buf = np.frombuffer(body, dtype=np.uint8)
     newlines = np.flatnonzero(buf == 10)
     nlines = len(newlines) + (0 if body.endswith(b"\n") or not body else 1)
@@ -212,18 +215,9 @@ def _split(
         raw = pa.LargeStringArray.from_buffers(nlines, pa.py_buffer(offsets), pa.py_buffer(body))
         lines = pa.array(np.arange(first_line, first_line + nlines, dtype=np.int64))
         table = pa.table({LINE_COLUMN: lines, RAW_COLUMN: raw})
-        return pa.Table.from_batches(table.to_batches(max_chunksize=122_880)), nlines
+        return pa.Table.from_batches(table.to_batches(max_chunksize=122_880)), nlines, None
     if not header:
         raise SourceError(f"{partition}:1: the CSV file has no header line")
-    try:
-        table = pacsv.read_csv(
-            io.BytesIO(body),
-            read_options=pacsv.ReadOptions(column_names=header, block_size=16 << 20),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
-        )
-    except pa.ArrowInvalid as e:
-        raise SourceError(f"{partition}: cannot parse CSV after line {first_line - 1}: {e}") from None
-    # Records are numbered by line from the chunk's first line; a value with a quoted newline
-    # shifts the numbers of the records after it in the same chunk (documented).
-    line_numbers = np.arange(first_line, first_line + table.num_rows, dtype=np.int64)
-    return table.append_column(LINE_COLUMN, pa.array(line_numbers)), nlines
+    delimiter = "\t" if partition.lower().endswith(".tsv") else ","
+    table, rejected = split_csv(body, first_line, header, delimiter, LINE_COLUMN, RAW_COLUMN)
+    return table, nlines, rejected

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from headwater.lake import INTERNAL_SCHEMA, LAKE, SYSTEM_SCHEMA, Lake
 
@@ -123,6 +124,14 @@ def record_run(lake: Lake, run: RunRecord) -> None:
             run.error,
         ],
     )
+
+
+def record_expectations(
+    lake: Lake, job: str, run_id: int, expectations: list[Any], violations: dict[str, int]
+) -> None:
+    rows = [(job, e.name, e.action, run_id, violations.get(e.name, 0)) for e in expectations]
+    if rows:
+        lake.con.executemany(f"INSERT INTO {SYS}.expectations VALUES (?, ?, ?, ?, ?)", rows)
 
 
 def set_job_status(

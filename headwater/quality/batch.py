@@ -1,0 +1,177 @@
+"""One batch through the guarantees, in DuckDB: transformations, expectations, deduplication.
+
+Every parsed row ends in exactly one bucket — ``write``, ``quarantine``, ``drop`` or
+``duplicate`` — or the batch aborts. Expectations see the values as they arrived; what is
+stored (rows, quarantine) has the transformations applied. A row violating several
+expectations goes to the strictest bucket (ABORT > QUARANTINE > DROP > WARN) and counts
+as a violation of each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import duckdb
+import pyarrow as pa
+from sqlglot import exp
+
+from headwater.dialect import to_duckdb
+from headwater.dialect.nodes import ColumnTransformation, Dedupe, Expectation
+from headwater.lake import INTERNAL_SCHEMA, LAKE, quote
+from headwater.quality.transforms import SALT_VARIABLE, select_list
+
+LINE = "__hw_line"
+BUCKET = "__hw_bucket"
+REASON = "__hw_reason"
+KEY = "__hw_key"
+DEDUPE_STATE = f"{LAKE}.{INTERNAL_SCHEMA}.dedupe"
+_RANK = {"ABORT": 4, "QUARANTINE": 3, "DROP": 2, "WARN": 1}
+
+
+@dataclass
+class QualitySpec:
+    transformations: list[ColumnTransformation] = field(default_factory=list)
+    excludes: list[str] = field(default_factory=list)
+    expectations: list[Expectation] = field(default_factory=list)
+    dedupe: Dedupe | None = None
+
+    @property
+    def private(self) -> bool:
+        return bool(self.transformations or self.excludes)
+
+
+@dataclass
+class Outcome:
+    """Counts and the name of the temp table holding the batch with its bucket per row."""
+
+    table: str
+    rows: int
+    written: int
+    quarantined: int
+    dropped: int
+    deduplicated: int
+    violations: dict[str, int]
+    aborted: tuple[str, int] | None  # (expectation, line) of the first ABORT violation
+    output_columns: list[str]
+
+
+def evaluate(
+    con: duckdb.DuckDBPyConnection,
+    view: str,
+    spec: QualitySpec,
+    *,
+    job: str,
+    now: datetime,
+    extras: dict[str, str] | None = None,
+    table: str = "hw_quality",
+) -> Outcome:
+    """Classify the rows of ``view`` (which has ``__hw_line``) into a temp table ``table``.
+    ``extras`` are more columns (name -> SQL over the original values) to compute alongside."""
+    rel = con.sql(f"SELECT * FROM {view} LIMIT 0")
+    columns = [(c, t) for c, t in zip(rel.columns, rel.types, strict=True) if c != LINE]
+    outputs = select_list(columns, spec.transformations, spec.excludes)
+    flags = [
+        f"NOT coalesce(({to_duckdb(e.predicate)})::BOOLEAN, false) AS {quote('__hw_x_' + e.name)}"
+        for e in spec.expectations
+    ]
+    key = "NULL::UHUGEINT"
+    if spec.dedupe:
+        parts = ", ".join(f"CAST(({to_duckdb(_column(c))}) AS VARCHAR)" for c in spec.dedupe.columns)
+        all_null = " AND ".join(f"({to_duckdb(_column(c))}) IS NULL" for c in spec.dedupe.columns)
+        key = f"CASE WHEN {all_null} THEN NULL ELSE md5_number(getvariable('{SALT_VARIABLE}') || to_json(list_value({parts}))) END"
+    con.execute(f"DROP TABLE IF EXISTS {table}")
+    more = [f"{sql} AS {quote(name)}" for name, sql in (extras or {}).items()]
+    select = ", ".join([*outputs, LINE, *more, *flags, f"{key} AS {KEY}"])
+    con.execute(f"CREATE TEMP TABLE {table} AS SELECT {select} FROM {view}")
+    output_names = [c for c in con.sql(f"SELECT * FROM {table} LIMIT 0").columns if not c.startswith("__hw_")]
+
+    # The strictest violated action decides the bucket; the reason names every violation.
+    case = []
+    for action in sorted(_RANK, key=lambda a: -_RANK[a]):
+        names = [e.name for e in spec.expectations if e.action == action]
+        if names and action != "WARN":
+            cond = " OR ".join(quote("__hw_x_" + n) for n in names)
+            case.append(f"WHEN {cond} THEN '{action.lower()}'")
+    bucket = f"CASE {' '.join(case)} ELSE 'write' END" if case else "'write'"
+    reason_parts = [
+        f"CASE WHEN {quote('__hw_x_' + e.name)} THEN 'expectation {e.name} ({e.action}) failed' END"
+        for e in spec.expectations
+    ]
+    reason = f"concat_ws('; ', {', '.join(reason_parts)})" if reason_parts else "NULL"
+    con.execute(f"ALTER TABLE {table} ADD COLUMN {BUCKET} VARCHAR")
+    con.execute(f"ALTER TABLE {table} ADD COLUMN {REASON} VARCHAR")
+    con.execute(f"UPDATE {table} SET {BUCKET} = {bucket}, {REASON} = {reason}")
+    if spec.dedupe:
+        _mark_duplicates(con, table, job, now - timedelta(seconds=spec.dedupe.window.seconds))
+
+    counts_sql = [
+        f"count(*) FILTER (WHERE {BUCKET} = '{b}')"
+        for b in ("write", "quarantine", "drop", "duplicate", "abort")
+    ]
+    counts_sql += [f"count(*) FILTER (WHERE {quote('__hw_x_' + e.name)})" for e in spec.expectations]
+    row = con.sql(f"SELECT count(*), {', '.join(counts_sql)} FROM {table}").fetchone()
+    assert row is not None
+    total, written, quarantined, dropped, duplicates, aborts, *violations = row
+    aborted = None
+    if aborts:
+        names = [e.name for e in spec.expectations if e.action == "ABORT"]
+        cond = " OR ".join(quote("__hw_x_" + n) for n in names)
+        first = con.sql(
+            f"SELECT {LINE}, {', '.join(quote('__hw_x_' + n) for n in names)} FROM {table} WHERE {cond} ORDER BY {LINE} LIMIT 1"
+        ).fetchone()
+        assert first is not None
+        failed = next(n for n, hit in zip(names, first[1:], strict=True) if hit)
+        aborted = (failed, int(first[0]))
+    return Outcome(
+        table,
+        int(total),
+        int(written),
+        int(quarantined),
+        int(dropped),
+        int(duplicates),
+        {e.name: int(v) for e, v in zip(spec.expectations, violations, strict=True)},
+        aborted,
+        output_names,
+    )
+
+
+def _column(path: str) -> exp.Expression:
+    parts = path.split(".")
+    return exp.column(parts[-1], table=parts[0]) if len(parts) == 2 else exp.column(path)
+
+
+def _mark_duplicates(con: duckdb.DuckDBPyConnection, table: str, job: str, since: datetime) -> None:
+    """A row is a duplicate if an earlier row of the batch, or a row written since ``since``,
+    had the same key. Rows without a key (all key columns NULL) are never duplicates."""
+    con.execute(
+        f"""UPDATE {table} SET {BUCKET} = 'duplicate' WHERE {BUCKET} = 'write' AND {LINE} IN (
+            SELECT {LINE} FROM (
+                SELECT {LINE}, {KEY}, row_number() OVER (PARTITION BY {KEY} ORDER BY {LINE}) AS n
+                FROM {table} WHERE {BUCKET} = 'write' AND {KEY} IS NOT NULL) b
+            WHERE n > 1 OR {KEY} IN (
+                SELECT key FROM {DEDUPE_STATE} WHERE job = ? AND seen_at >= ?))""",
+        [job, since],
+    )
+
+
+def remember_keys(
+    con: duckdb.DuckDBPyConnection, table: str, job: str, at: datetime, window_seconds: int
+) -> None:
+    """Inside the batch's transaction: add the written keys, expire keys older than the window."""
+    con.execute(
+        f"INSERT INTO {DEDUPE_STATE} SELECT ?, {KEY}, ? FROM {table} WHERE {BUCKET} = 'write' AND {KEY} IS NOT NULL",
+        [job, at],
+    )
+    con.execute(
+        f"DELETE FROM {DEDUPE_STATE} WHERE job = ? AND seen_at < ?",
+        [job, at - timedelta(seconds=window_seconds)],
+    )
+
+
+def rows_as_json(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], where: str) -> pa.Table:
+    """``__hw_line``, the record as JSON text (its stored, transformed values) and the reason."""
+    pack = ", ".join(f"{quote(c)} := {quote(c)}" for c in columns)
+    return con.sql(
+        f"SELECT {LINE}, to_json(struct_pack({pack}))::VARCHAR AS record, {REASON} AS reason FROM {table} WHERE {where}"
+    ).to_arrow_table()
