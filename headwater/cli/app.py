@@ -184,12 +184,13 @@ def run(
     """
     err = stderr_console()
     started = time.monotonic()
-    with TerminalConsole(err) as console:
-        opened = Project(project, console=console)
-        if console.use_live:
-            catalog = opened.validate()
-            kinds = {"ingest_job": "ingest", "transform_job": "transform", "materialized_view": "view"}
-            console.expect([(e.name, kinds[e.kind]) for e in [*catalog.jobs, *catalog.views]])
+    console = TerminalConsole(err)
+    opened = Project(project, console=console)
+    if console.use_live:
+        catalog = opened.validate()
+        kinds = {"ingest_job": "ingest", "transform_job": "transform", "materialized_view": "view"}
+        console.expect([(e.name, kinds[e.kind]) for e in [*catalog.jobs, *catalog.views]])
+    with console:
         result = opened.run(once=once)
     took = time.monotonic() - started
     summary = (
