@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,15 @@ import pyarrow as pa
 from headwater.catalog import Catalog, build_catalog
 from headwater.config import Settings, load_settings
 from headwater.dialect import ParseError, parse
-from headwater.dialect.nodes import AnyStatement, PauseJob, Query, ResumeJob
+from headwater.dialect.nodes import (
+    AddExpectation,
+    AlterJob,
+    AnyStatement,
+    DropExpectation,
+    PauseJob,
+    Query,
+    ResumeJob,
+)
 from headwater.errors import UserError
 from headwater.lake import LAKE, SYSTEM_SCHEMA, Lake, QueryError
 from headwater.lake.system_tables import ensure_system_tables
@@ -22,6 +31,7 @@ from headwater.plan import Plan, make_plan
 from headwater.plan.plan import build_dag
 from headwater.runner.deploy import load_deployed
 from headwater.runner.loop import Runner, RunResult
+from headwater.runner.replay import ReplayResult, replay
 from headwater.runner.windows import qualify_system_tables
 from headwater.state import store
 
@@ -145,6 +155,8 @@ class Project:
             self._set_paused(lake, stmt.name, isinstance(stmt, PauseJob))
             word = "paused" if isinstance(stmt, PauseJob) else "resumed"
             return Result(pa.table({"job": [stmt.name], "status": [word]}))
+        if isinstance(stmt, AlterJob) and isinstance(stmt.action, AddExpectation | DropExpectation):
+            return self._alter_expectations(lake, stmt)
         if not isinstance(stmt, Query):
             raise UserError(
                 f"{stmt.pos}: {type(stmt).__name__} statements belong in the project's .sql files",
@@ -163,6 +175,95 @@ class Project:
             return Result(rel.to_arrow_table())
         except duckdb.Error as e:
             raise QueryError(str(e).strip()) from None
+
+    def _alter_expectations(self, lake: Lake, stmt: AlterJob) -> Result:
+        """ALTER JOB ... ADD/DROP EXPECTATION on the deployed job; counts already recorded stay."""
+        entry = self.validate().job(stmt.name)
+        if entry is None:
+            raise UserError(f"{stmt.pos}: no job named {stmt.name!r}")
+        if isinstance(stmt.action, AddExpectation):
+            action, name = "add_expectation", stmt.action.expectation.name
+        else:
+            assert isinstance(stmt.action, DropExpectation)
+            action, name = "drop_expectation", stmt.action.name
+            from headwater.runner.context import effective_expectations
+
+            current = effective_expectations(
+                lake, stmt.name, list(getattr(entry.statement, "expectations", []))
+            )
+            if name not in {e.name for e in current}:
+                raise UserError(f"{stmt.pos}: job {stmt.name} has no expectation {name!r}")
+        with lake.transaction():
+            lake.execute(
+                f"INSERT INTO {LAKE}.headwater.job_overrides VALUES (?, ?, ?, ?, ?)",
+                [stmt.name, action, name, stmt.to_sql(), store.utcnow()],
+            )
+        return Result(pa.table({"job": [stmt.name], "expectation": [name], "change": [action.split("_")[0]]}))
+
+    # -- quarantine --------------------------------------------------------------------------
+    def quarantine(self, job: str | None = None, *, include_replayed: bool = False) -> Result:
+        """Quarantined records (sealed ones show a placeholder instead of their text)."""
+        where = ["true"] if include_replayed else ["replayed_at IS NULL"]
+        params: list[Any] = []
+        if job:
+            where.append("job = ?")
+            params.append(job)
+        sql = (
+            f'SELECT id, job, "$source", reason, raw, "at", run_id, sealed IS NOT NULL AS sealed, replayed_at '
+            f"FROM {LAKE}.{SYSTEM_SCHEMA}.quarantine WHERE {' AND '.join(where)} ORDER BY id"
+        )
+        with self.open_lake() as lake:
+            ensure_system_tables(lake)
+            return Result(lake.con.execute(sql, params).to_arrow_table())
+
+    def quarantine_record(
+        self, record_id: int, *, decrypt: bool = False, actor: str | None = None
+    ) -> dict[str, Any]:
+        """One quarantined record. ``decrypt`` opens a sealed record and is written to system.audit."""
+        with self.open_lake() as lake:
+            ensure_system_tables(lake)
+            rel = lake.con.execute(
+                f"SELECT * FROM {LAKE}.{SYSTEM_SCHEMA}.quarantine WHERE id = ?", [record_id]
+            ).to_arrow_table()
+            if not rel.num_rows:
+                raise UserError(
+                    f"no quarantined record with id {record_id}",
+                    hint="list them: `headwater quarantine list`",
+                )
+            record: dict[str, Any] = rel.to_pylist()[0]
+            sealed = record.pop("sealed")
+            if decrypt and sealed:
+                from headwater.quality.secret import Sealer, project_secret
+
+                record["raw"] = Sealer(project_secret(self.state_dir)).open(sealed)
+                who = actor or os.environ.get("USER") or os.environ.get("LOGNAME") or "unknown"
+                with lake.transaction():
+                    lake.execute(
+                        f"INSERT INTO {LAKE}.{SYSTEM_SCHEMA}.audit VALUES (?, ?, ?, ?)",
+                        [
+                            store.utcnow(),
+                            who,
+                            "quarantine.decrypt",
+                            f"record {record_id} of job {record['job']}",
+                        ],
+                    )
+            record["sealed"] = bool(sealed)
+            return record
+
+    def replay_quarantine(self, job: str, ids: list[int] | None = None) -> ReplayResult:
+        """Re-ingest a job's quarantined records through its current definition, exactly once."""
+        catalog = self.validate()
+        entry = catalog.job(job)
+        if entry is None:
+            known = ", ".join(e.name for e in catalog.jobs) or "none"
+            raise UserError(f"no job named {job!r} (jobs: {known})")
+        from headwater.runner.context import RunContext
+        from headwater.runner.loop import project_lock
+
+        with project_lock(self.state_dir), self.open_lake() as lake:
+            ensure_system_tables(lake)
+            ctx = RunContext(lake, catalog, self.path, self.settings, self.console, drain=True)
+            return replay(ctx, entry, ids)
 
     def _set_paused(self, lake: Lake, job: str, paused: bool) -> None:
         catalog = self.validate()

@@ -83,7 +83,17 @@ def evaluate(
     con.execute(f"DROP TABLE IF EXISTS {table}")
     more = [f"{sql} AS {quote(name)}" for name, sql in (extras or {}).items()]
     select = ", ".join([*outputs, LINE, *more, *flags, f"{key} AS {KEY}"])
-    con.execute(f"CREATE TEMP TABLE {table} AS SELECT {select} FROM {view}")
+    # A column that expectations or keys name but this batch lacks reads as NULL.
+    names = {c.lower() for c, _ in columns}
+    referenced = {
+        (col.table or col.name) for e in spec.expectations for col in e.predicate.find_all(exp.Column)
+    } | {c.split(".")[0] for c in (spec.dedupe.columns if spec.dedupe else [])}
+    missing = sorted(c for c in referenced if c.lower() not in names and not c.startswith("$"))
+    source = view
+    if missing:
+        nulls = ", ".join(f"NULL AS {quote(c)}" for c in missing)
+        source = f"(SELECT *, {nulls} FROM {view})"
+    con.execute(f"CREATE TEMP TABLE {table} AS SELECT {select} FROM {source}")
     output_names = [c for c in con.sql(f"SELECT * FROM {table} LIMIT 0").columns if not c.startswith("__hw_")]
 
     # The strictest violated action decides the bucket; the reason names every violation.

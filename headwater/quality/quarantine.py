@@ -87,3 +87,10 @@ def write(
     finally:
         lake.con.unregister("hw_quarantine")
     return n
+
+
+def mark_replayed(lake: Lake, ids: list[int], run_id: int, at: datetime) -> None:
+    lake.execute(
+        f"UPDATE {QUARANTINE} SET replayed_at = ?, replay_run_id = ? WHERE list_contains(?, id)",
+        [at, run_id, ids],
+    )

@@ -123,7 +123,11 @@ def describe_arrow(ctx: RunContext, table: pa.Table) -> dict[str, str]:
         ctx.lake.con.unregister("hw_describe")
 
 
-def _commit(ctx: RunContext, entry: Entry, pending: Pending, started: float) -> int:
+def _commit(
+    ctx: RunContext, entry: Entry, pending: Pending, started: float, *, replayed: list[int] | None = None
+) -> int:
+    """One transaction: rows, quarantine, dedupe keys, expectation counts, run record, positions
+    (and, for a replay, the quarantine records it replays)."""
     stmt: CreateIngestJob = entry.statement  # type: ignore[assignment]
     assert stmt.target is not None
     lake = ctx.lake
@@ -135,7 +139,7 @@ def _commit(ctx: RunContext, entry: Entry, pending: Pending, started: float) -> 
     violations = {e.name: 0 for e in spec.expectations}
     with lake.transaction():
         for chunk, decoded in pending.chunks:
-            prefix = f"file:{chunk.partition}:"
+            prefix = chunk.prefix
             view = conform(ctx, stmt, chunk, decoded, prefix)
             run.rows_read += decoded.table.num_rows + decoded.rejected.num_rows
             to_quarantine = [_rejected(chunk, decoded.rejected)]
@@ -179,8 +183,11 @@ def _commit(ctx: RunContext, entry: Entry, pending: Pending, started: float) -> 
                 violations[name] += n
             lake.execute(f"DROP TABLE IF EXISTS {outcome.table}")
             lake.con.unregister(view.name)
-            positions[chunk.partition] = (chunk.end.offset, chunk.end.line)
+            if chunk.tracked:
+                positions[chunk.partition] = (chunk.end.offset, chunk.end.line)
         run.check_accounting()
+        if replayed:
+            quarantine.mark_replayed(lake, replayed, run.run_id, commit_time)
         store.save_offsets(lake, stmt.name, positions, store.utcnow())
         store.record_run(lake, run)
         store.record_expectations(lake, stmt.name, run.run_id, spec.expectations, violations)
@@ -246,7 +253,7 @@ def _write(
 def _rejected(chunk: FileChunk, rejected: pa.Table) -> quarantine.QuarantineBatch:
     if chunk.format == "CSV":
         header = [c for c in chunk.table.column_names if c not in (LINE_COLUMN, RAW_COLUMN)]
-        fmt = "csv:" + json.dumps(header)
+        fmt = ("tsv:" if chunk.partition.lower().endswith(".tsv") else "csv:") + json.dumps(header)
     else:
         fmt = chunk.format.lower()
     return quarantine.QuarantineBatch(rejected[LINE_COLUMN], rejected[RAW_COLUMN], rejected[REASON], fmt)

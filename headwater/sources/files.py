@@ -58,6 +58,12 @@ class FileChunk:
     end: FilePosition
     nbytes: int
     rejected: pa.Table | None = None  # lines that are not records: __hw_line, __hw_raw, __hw_reason
+    source_prefix: str | None = None  # $source = prefix || line; default file:<partition>:
+    tracked: bool = True  # False for records replayed from the quarantine: no position to save
+
+    @property
+    def prefix(self) -> str:
+        return self.source_prefix if self.source_prefix is not None else f"file:{self.partition}:"
 
 
 def detect_format(path: Path, content_type: str) -> Format | None:

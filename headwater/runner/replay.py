@@ -1,0 +1,98 @@
+"""Replaying quarantined records through the job's current definition, exactly once: the records
+are marked replayed in the same transaction that writes (or re-quarantines) them."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from headwater.catalog.model import Entry
+from headwater.dialect.nodes import CreateIngestJob
+from headwater.errors import UserError
+from headwater.lake import LAKE, SYSTEM_SCHEMA
+from headwater.runner.context import RunContext
+from headwater.runner.ingest import Pending, _commit
+from headwater.sources.csv_lines import split_csv
+from headwater.sources.decode import decode
+from headwater.sources.files import LINE_COLUMN, RAW_COLUMN, FileChunk, FilePosition
+
+
+@dataclass
+class ReplayResult:
+    replayed: int
+    written: int
+    run_id: int | None
+
+
+def _chunk(prefix: str, fmt: str, lines: list[int], texts: list[str]) -> FileChunk:
+    numbers = np.array(lines, dtype=np.int64)
+    nbytes = sum(len(t) for t in texts)
+    pos = FilePosition(0, 0)
+    if fmt.startswith(("csv:", "tsv:")):
+        header = json.loads(fmt[4:])
+        body = ("\n".join(texts) + "\n").encode()
+        table, rejected = split_csv(
+            body, 0, header, "\t" if fmt.startswith("tsv") else ",", LINE_COLUMN, RAW_COLUMN
+        )
+        table = table.set_column(
+            table.schema.get_field_index(LINE_COLUMN),
+            LINE_COLUMN,
+            pa.array(numbers[table[LINE_COLUMN].to_numpy()]),
+        )
+        rejected = rejected.set_column(
+            0, LINE_COLUMN, pa.array(numbers[rejected[LINE_COLUMN].to_numpy()], pa.int64())
+        )
+        return FileChunk(prefix, "CSV", table, pos, pos, nbytes, rejected, prefix + ":", tracked=False)
+    table = pa.table({LINE_COLUMN: pa.array(numbers), RAW_COLUMN: pa.array(texts, pa.large_string())})
+    return FileChunk(prefix, "JSON", table, pos, pos, nbytes, None, prefix + ":", tracked=False)
+
+
+def replay(ctx: RunContext, entry: Entry, ids: list[int] | None = None) -> ReplayResult:
+    if entry.kind != "ingest_job":
+        raise UserError(
+            f"{entry.name} is a transformation job: its quarantined rows are window outputs",
+            hint="fix the job and reprocess its windows instead",
+        )
+    where = "job = ? AND replayed_at IS NULL"
+    params: list[object] = [entry.name]
+    if ids:
+        where += " AND list_contains(?, id)"
+        params.append(ids)
+    rows = ctx.lake.fetchall(
+        f'SELECT id, "$source", raw, format, sealed FROM {LAKE}.{SYSTEM_SCHEMA}.quarantine WHERE {where} ORDER BY id',
+        params,
+    )
+    if not rows:
+        return ReplayResult(0, 0, None)
+    sealer = ctx.sealer()
+    groups: dict[tuple[str, str], tuple[list[int], list[str]]] = {}
+    for _id, source, raw, fmt, sealed in rows:
+        text = sealer.open(sealed) if sealed else raw
+        prefix, _, line = str(source).rpartition(":")
+        lines, texts = groups.setdefault((prefix, str(fmt)), ([], []))
+        lines.append(int(line))
+        texts.append(text)
+    target = entry.writes
+    assert target is not None
+    table_types = (
+        ctx.lake.columns(target.schema, target.name)
+        if ctx.lake.table_exists(target.schema, target.name)
+        else {}
+    )
+    table_types = {c: t for c, t in table_types.items() if not c.startswith("$")}
+    stmt = entry.statement
+    assert isinstance(stmt, CreateIngestJob)
+    evolve = stmt.options.on_schema_change == "EVOLVE"
+    pending = Pending()
+    for (prefix, fmt), (lines, texts) in groups.items():
+        chunk = _chunk(prefix, fmt, lines, texts)
+        pending.add(chunk, decode(ctx.lake.con, chunk, table_types, evolve=evolve))
+    written = _commit(ctx, entry, pending, time.monotonic(), replayed=[int(r[0]) for r in rows])
+    last = ctx.lake.fetchone(
+        f"SELECT max(run_id) FROM {LAKE}.{SYSTEM_SCHEMA}.runs WHERE job = ?", [entry.name]
+    )
+    return ReplayResult(len(rows), written, int(last[0]) if last and last[0] is not None else None)
