@@ -1,8 +1,16 @@
--- Bronze: the raw records, as they arrived. Columns are added from the data itself; every row
--- also gets $event_time, $commit_time, $source (file and line) and $run_id.
+-- Bronze: the raw records, as they arrived. A table may declare its columns, or take them from
+-- the data as it arrives (orders). Every row also gets $event_time, $commit_time, $source
+-- (file and line) and $run_id.
 
--- Customers: one CSV export with a header line.
-CREATE TABLE bronze.customers COMMENT = 'customer export, as delivered';
+-- Customers: one CSV export with a header line. CSV carries no types, so the table declares
+-- them; values that do not fit go to system.quarantine with their file and line.
+CREATE TABLE bronze.customers (
+    id BIGINT,
+    name VARCHAR,
+    email VARCHAR,
+    country VARCHAR,
+    signup_date DATE
+) COMMENT = 'customer export, as delivered';
 
 CREATE JOB load_customers
     CONTENT_TYPE = CSV
@@ -22,7 +30,13 @@ AS COPY FROM landing PATTERN = 'orders/**/*.jsonl' INTO bronze.orders;
 
 -- Payments: a CSV export from the payment provider. An order can have no payment, two
 -- partial ones, or the same one twice.
-CREATE TABLE bronze.payments COMMENT = 'payment provider export';
+CREATE TABLE bronze.payments (
+    payment_id BIGINT,
+    order_id BIGINT,
+    paid_at TIMESTAMPTZ,
+    method VARCHAR,
+    amount DECIMAL(12, 2)
+) COMMENT = 'payment provider export';
 
 CREATE JOB load_payments
     CONTENT_TYPE = CSV

@@ -51,7 +51,7 @@ FROM bronze.orders o
 CROSS JOIN unnest(o.items) AS i(item)
 WHERE o.$commit_time BETWEEN run_start_time() AND run_end_time();
 
--- Payments with their amount as a decimal.
+-- Payments, with the method spelled one way.
 CREATE JOB payments_silver RUN_INTERVAL = 1 MINUTE AS
 INSERT INTO silver.payments
 SELECT
@@ -59,6 +59,6 @@ SELECT
     order_id,
     paid_at,
     lower(trim(method)) AS method,
-    CAST(amount AS DECIMAL(12, 2)) AS amount
+    amount
 FROM bronze.payments
 WHERE $commit_time BETWEEN run_start_time() AND run_end_time();

@@ -91,6 +91,19 @@ def test_bronze_holds_every_row_of_the_files(
     assert types["customer"].startswith("STRUCT(id BIGINT")
     assert types["items"].endswith("[]")
     assert types["ordered_at"] == "TIMESTAMP WITH TIME ZONE"
+    # The CSV tables have their declared types, and no record was set aside.
+    declared = query(
+        folder,
+        "SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE schema_name = 'bronze' "
+        "AND table_name IN ('customers', 'payments') AND column_name IN ('signup_date', 'paid_at', 'amount') "
+        "ORDER BY ALL",
+    )
+    assert declared == [
+        ("customers", "signup_date", "DATE"),
+        ("payments", "amount", "DECIMAL(12,2)"),
+        ("payments", "paid_at", "TIMESTAMP WITH TIME ZONE"),
+    ]
+    assert query(folder, "SELECT count(*) FROM system.quarantine") == [(0,)]
 
 
 def test_silver_has_one_row_per_record_and_per_item(
