@@ -10,6 +10,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+from sqlglot import exp
 
 from headwater.catalog import Catalog, build_catalog
 from headwater.config import Settings, load_settings
@@ -25,6 +26,7 @@ from headwater.dialect.nodes import (
 )
 from headwater.errors import UserError
 from headwater.lake import LAKE, SYSTEM_SCHEMA, Lake, QueryError
+from headwater.lake.engine import clean_error
 from headwater.lake.system_tables import ensure_system_tables
 from headwater.observe.events import Console, NullConsole
 from headwater.plan import Plan, make_plan
@@ -90,11 +92,17 @@ class Project:
     def state_dir(self) -> Path:
         return self.path / STATE_DIR
 
+    def _local(self, value: str) -> str:
+        """A relative path in headwater.toml is relative to the project, not the caller."""
+        if "://" in value or value.startswith(("ducklake:", "postgres")) or Path(value).is_absolute():
+            return value
+        return str(self.path / value)
+
     def _catalog_target(self) -> str:
-        return self.settings.lake.catalog or str(self.state_dir / "catalog.ducklake")
+        return self._local(self.settings.lake.catalog or str(self.state_dir / "catalog.ducklake"))
 
     def _data_path(self) -> str:
-        data = self.settings.lake.data_path or str(self.state_dir / "data")
+        data = self._local(self.settings.lake.data_path or str(self.state_dir / "data"))
         return data if data.endswith("/") else data + "/"
 
     def open_lake(self) -> Lake:
@@ -121,7 +129,10 @@ class Project:
 
     def validate(self) -> Catalog:
         """Parse and check every file; raises a UserError naming file:line:col."""
-        catalog = build_catalog(self.statements())
+        statements = self.statements()
+        for stmt in statements:
+            _reject_unknown(stmt)
+        catalog = build_catalog(statements)
         build_dag(catalog).sorted()
         return catalog
 
@@ -151,6 +162,7 @@ class Project:
         return result
 
     def _execute(self, lake: Lake, stmt: AnyStatement) -> Result:
+        _reject_unknown(stmt)
         if isinstance(stmt, PauseJob | ResumeJob):
             self._set_paused(lake, stmt.name, isinstance(stmt, PauseJob))
             word = "paused" if isinstance(stmt, PauseJob) else "resumed"
@@ -168,13 +180,13 @@ class Project:
         try:
             rel = lake.con.sql(text)
         except duckdb.Error as e:
-            raise QueryError(f"{str(e).strip()}".replace(f"{LAKE}.", "")) from None
+            raise QueryError(clean_error(str(e))) from None
         if rel is None:
             return Result(pa.table({"status": ["ok"]}))
         try:
             return Result(rel.to_arrow_table())
         except duckdb.Error as e:
-            raise QueryError(str(e).strip()) from None
+            raise QueryError(clean_error(str(e))) from None
 
     def _alter_expectations(self, lake: Lake, stmt: AlterJob) -> Result:
         """ALTER JOB ... ADD/DROP EXPECTATION on the deployed job; counts already recorded stay."""
@@ -276,6 +288,10 @@ class Project:
             if not paused:
                 state.failed, state.error = False, None
             store.save_job_state(lake, state)
+            lake.execute(
+                f"UPDATE {LAKE}.{SYSTEM_SCHEMA}.jobs SET status = ?, error = NULL WHERE name = ?",
+                ["paused" if paused else "idle", job],
+            )
 
     def pause(self, job: str) -> None:
         with self.open_lake() as lake:
@@ -305,12 +321,17 @@ class Project:
                 )
             }
             paused = {r[0] for r in lake.fetchall(f"SELECT job FROM {LAKE}.headwater.job_state WHERE paused")}
+            stopped = {
+                r[0] for r in lake.fetchall(f"SELECT job FROM {LAKE}.headwater.job_state WHERE failed")
+            }
         out = []
         for entry in [*catalog.jobs, *catalog.views]:
             name = entry.name if entry.kind != "materialized_view" else entry.name.removeprefix("main.")
             row = jobs.get(name)
             runs, read, written = totals.get(name, (0, 0, 0))
-            status = "paused" if name in paused else (row[1] if row else "new")
+            status = (
+                "paused" if name in paused else "failed" if name in stopped else (row[1] if row else "new")
+            )
             out.append(
                 {
                     "name": name,
@@ -326,6 +347,17 @@ class Project:
                 }
             )
         return out
+
+
+def _reject_unknown(stmt: AnyStatement) -> None:
+    """SQL that neither Headwater nor sqlglot understands (e.g. a misspelled CREATE JOB) is an
+    error, not a statement that silently does nothing."""
+    if isinstance(stmt, Query) and isinstance(stmt.expression, exp.Command):
+        words = " ".join(stmt.text.split()[:3])
+        raise UserError(
+            f"{stmt.pos}: unknown statement {words!r}",
+            hint="see docs/sql-reference.md for the statements Headwater understands",
+        )
 
 
 __all__ = ["ParseError", "Project", "Result"]

@@ -7,6 +7,8 @@ does); column names are kept as written. A bare table name means schema ``main``
 
 from __future__ import annotations
 
+import logging
+
 from sqlglot import exp
 
 from headwater.dialect.cursor import Cursor
@@ -96,3 +98,6 @@ __all__ = [
     "parse_expression",
     "to_duckdb",
 ]
+
+# sqlglot warns on stderr when it falls back to an opaque Command; Headwater reports those itself.
+logging.getLogger("sqlglot").setLevel(logging.ERROR)

@@ -84,8 +84,13 @@ class Lake:
                     f"ATTACH '{_sql_str(target)}' AS {LAKE} (DATA_PATH '{_sql_str(self.data_path)}')"
                 )
                 return
-            except duckdb.IOException as e:
-                if "lock" not in str(e).lower() or time.monotonic() > deadline:
+            except duckdb.Error as e:
+                if not isinstance(e, duckdb.IOException) or "lock" not in str(e).lower():
+                    raise LakeError(
+                        f"cannot open the lake catalog {self.catalog}: {str(e).strip()}",
+                        hint="check [lake] catalog and data_path in headwater.toml",
+                    ) from None
+                if time.monotonic() > deadline:
                     if "lock" in str(e).lower():
                         raise LakeBusy(
                             f"the lake catalog {self.catalog} is held by another process",
@@ -177,6 +182,18 @@ def qualified(schema: str, name: str) -> str:
 
 
 def _clean_duckdb_error(e: duckdb.Error) -> str:
-    text = str(e).strip()
+    text = clean_error(str(e))
     # DuckDB prefixes "Binder Error: " etc.; keep it, it helps, but drop the internal LINE noise.
     return text.replace(f"{LAKE}.", "")
+
+
+def clean_error(text: str) -> str:
+    """DuckDB's message without suggestions that point at its internal catalogs."""
+    lines = [
+        line
+        for line in text.strip().splitlines()
+        if not (
+            "Did you mean" in line and ("pg_" in line or "information_schema" in line or "duckdb_" in line)
+        )
+    ]
+    return "\n".join(lines).replace(f"{LAKE}.", "")

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from headwater.errors import HeadwaterError, UserError
+from headwater.errors import UserError
 
 
-class LakeError(HeadwaterError):
-    """The lake (DuckDB/DuckLake) refused an operation."""
+class LakeError(UserError):
+    """The lake (DuckDB/DuckLake) cannot be opened or refused an operation as configured."""
 
 
 class LakeBusy(UserError):

@@ -54,6 +54,16 @@ class Outcome:
     violations: dict[str, int]
     aborted: tuple[str, int] | None  # (expectation, line) of the first ABORT violation
     output_columns: list[str]
+    write_filter: str = f"{BUCKET} = 'write'"  # the rows of ``table`` to write
+    owned: bool = True  # ``table`` was made by evaluate (drop it when done)
+
+    def drop(self, con: duckdb.DuckDBPyConnection) -> None:
+        if self.owned:
+            con.execute(f"DROP TABLE IF EXISTS {self.table}")
+
+    @property
+    def trivial(self) -> bool:
+        return not self.owned
 
 
 def evaluate(
@@ -64,12 +74,23 @@ def evaluate(
     job: str,
     now: datetime,
     extras: dict[str, str] | None = None,
+    columns_in: list[str] | None = None,
     table: str = "hw_quality",
 ) -> Outcome:
     """Classify the rows of ``view`` (which has ``__hw_line``) into a temp table ``table``.
-    ``extras`` are more columns (name -> SQL over the original values) to compute alongside."""
+    ``extras`` are more columns (name -> SQL over the original values) to compute alongside;
+    ``columns_in`` restricts which columns of ``view`` are the record's."""
     rel = con.sql(f"SELECT * FROM {view} LIMIT 0")
-    columns = [(c, t) for c, t in zip(rel.columns, rel.types, strict=True) if c != LINE]
+    columns = [
+        (c, t)
+        for c, t in zip(rel.columns, rel.types, strict=True)
+        if not c.startswith("__hw_") and (columns_in is None or c in columns_in)
+    ]
+    if not (spec.transformations or spec.excludes or spec.expectations or spec.dedupe):
+        # Nothing to check or change: the rows are written as they are (extras computed on write).
+        count = con.sql(f"SELECT count(*) FROM {view}").fetchone()
+        n = int(count[0]) if count else 0
+        return Outcome(view, n, n, 0, 0, 0, {}, None, [c for c, _ in columns], "true", owned=False)
     outputs = select_list(columns, spec.transformations, spec.excludes)
     flags = [
         f"NOT coalesce(({to_duckdb(e.predicate)})::BOOLEAN, false) AS {quote('__hw_x_' + e.name)}"
@@ -84,11 +105,11 @@ def evaluate(
     more = [f"{sql} AS {quote(name)}" for name, sql in (extras or {}).items()]
     select = ", ".join([*outputs, LINE, *more, *flags, f"{key} AS {KEY}"])
     # A column that expectations or keys name but this batch lacks reads as NULL.
-    names = {c.lower() for c, _ in columns}
+    present = {c.lower() for c, _ in columns}
     referenced = {
         (col.table or col.name) for e in spec.expectations for col in e.predicate.find_all(exp.Column)
     } | {c.split(".")[0] for c in (spec.dedupe.columns if spec.dedupe else [])}
-    missing = sorted(c for c in referenced if c.lower() not in names and not c.startswith("$"))
+    missing = sorted(c for c in referenced if c.lower() not in present and not c.startswith("$"))
     source = view
     if missing:
         nulls = ", ".join(f"NULL AS {quote(c)}" for c in missing)

@@ -15,7 +15,7 @@ from headwater.catalog.model import Entry
 from headwater.dialect import to_duckdb
 from headwater.dialect.nodes import CreateIngestJob
 from headwater.lake import qualified, quote
-from headwater.lake.tables import describe, ensure_table, user_columns
+from headwater.lake.tables import ensure_table, user_columns
 from headwater.observe.events import BatchCommitted
 from headwater.quality import batch as quality
 from headwater.quality import quarantine
@@ -103,7 +103,7 @@ def run_ingest(ctx: RunContext, entry: Entry) -> int:
     for chunk in source.poll(positions, drain=ctx.drain):
         decoded = decode(ctx.lake.con, chunk, table_types, evolve=evolve)
         if evolve or not table_types:
-            for col, typ in describe_arrow(ctx, decoded.table).items():
+            for col, typ in decoded.columns.items():
                 table_types.setdefault(col, typ)
             table_types.update(decoded.widen)
         pending.add(chunk, decoded)
@@ -113,14 +113,6 @@ def run_ingest(ctx: RunContext, entry: Entry) -> int:
     if pending.chunks:
         written += _commit(ctx, entry, pending, started)
     return written
-
-
-def describe_arrow(ctx: RunContext, table: pa.Table) -> dict[str, str]:
-    ctx.lake.con.register("hw_describe", table)
-    try:
-        return describe(ctx.lake.con.sql("SELECT * FROM hw_describe LIMIT 0"), skip=[LINE_COLUMN])
-    finally:
-        ctx.lake.con.unregister("hw_describe")
 
 
 def _commit(
@@ -140,12 +132,18 @@ def _commit(
     with lake.transaction():
         for chunk, decoded in pending.chunks:
             prefix = chunk.prefix
-            view = conform(ctx, stmt, chunk, decoded, prefix)
-            run.rows_read += decoded.table.num_rows + decoded.rejected.num_rows
+            run.rows_read += decoded.rows + decoded.rejected.num_rows
+            view = conform(ctx, stmt, decoded, prefix)
             to_quarantine = [_rejected(chunk, decoded.rejected)]
             extras = {EVENT: _event_time(stmt)} if stmt.options.event_time is not None else {}
             outcome = quality.evaluate(
-                lake.con, view.name, spec, job=stmt.name, now=commit_time, extras=extras
+                lake.con,
+                view.name,
+                spec,
+                job=stmt.name,
+                now=commit_time,
+                extras=extras,
+                columns_in=view.columns,
             )
             if outcome.aborted:
                 name, line = outcome.aborted
@@ -181,8 +179,8 @@ def _commit(
             run.rows_deduplicated += outcome.deduplicated
             for name, n in outcome.violations.items():
                 violations[name] += n
-            lake.execute(f"DROP TABLE IF EXISTS {outcome.table}")
-            lake.con.unregister(view.name)
+            outcome.drop(lake.con)
+            decoded.drop(lake.con)
             if chunk.tracked:
                 positions[chunk.partition] = (chunk.end.offset, chunk.end.line)
         run.check_accounting()
@@ -227,13 +225,18 @@ def _write(
 ) -> int:
     assert stmt.target is not None
     commit_lit = f"TIMESTAMPTZ '{commit_time.isoformat()}'"
-    event = f"coalesce({EVENT}, {commit_lit})" if stmt.options.event_time is not None else commit_lit
+    if stmt.options.event_time is None:
+        event = commit_lit
+    elif outcome.trivial:  # the original columns are all there: compute it while writing
+        event = f"coalesce({_event_time(stmt)}, {commit_lit})"
+    else:
+        event = f"coalesce({EVENT}, {commit_lit})"
     cols = ", ".join(quote(c) for c in outcome.output_columns if not c.startswith("$"))
     source = "'" + prefix.replace("'", "''") + "' || " + quality.LINE
     select = (
         f'SELECT {cols + ", " if cols else ""}{event} AS "$event_time", {commit_lit} AS "$commit_time", '
         f'{source} AS "$source", {run_id}::BIGINT AS "$run_id" '
-        f"FROM {outcome.table} WHERE {quality.BUCKET} = 'write'"
+        f"FROM {outcome.table} WHERE {outcome.write_filter}"
     )
     if not outcome.written:
         return 0

@@ -175,11 +175,19 @@ def _insert(
         out = out.rename_columns(names)
     out = out.append_column(quality.LINE, pa.array(np.arange(1, out.num_rows + 1, dtype=np.int64)))
     lake.con.register("hw_window", out)
-    spec = ctx.quality_spec(ctx.catalog.job(stmt.name))  # type: ignore[arg-type]
     try:
-        outcome = quality.evaluate(lake.con, "hw_window", spec, job=stmt.name, now=commit_time)
+        _write_window(ctx, stmt, run, commit_time)
     finally:
         lake.con.unregister("hw_window")
+
+
+def _write_window(
+    ctx: RunContext, stmt: CreateTransformJob, run: store.RunRecord, commit_time: datetime
+) -> None:
+    """Expectations on the window's output (registered as hw_window), then the write."""
+    lake = ctx.lake
+    spec = ctx.quality_spec(ctx.catalog.job(stmt.name))  # type: ignore[arg-type]
+    outcome = quality.evaluate(lake.con, "hw_window", spec, job=stmt.name, now=commit_time)
     prefix = f"job:{stmt.name}:{run.window_start.isoformat() if run.window_start else ''}:"
     if outcome.aborted:
         name, line = outcome.aborted
@@ -201,7 +209,7 @@ def _insert(
     keep = [quote(c) for c in columns if c not in system]
     lake.execute(
         f"INSERT INTO {qualified(stmt.target.schema, stmt.target.name)} BY NAME "
-        f"SELECT {', '.join([*keep, *extra])} FROM {outcome.table} WHERE {quality.BUCKET} = 'write'"
+        f"SELECT {', '.join([*keep, *extra])} FROM {outcome.table} WHERE {outcome.write_filter}"
     )
     if outcome.quarantined:
         shown = quality.rows_as_json(
@@ -212,7 +220,7 @@ def _insert(
             lake, [batch], job=stmt.name, run_id=run.run_id, at=commit_time, source_prefix=prefix, sealer=None
         )
     store.record_expectations(lake, stmt.name, run.run_id, spec.expectations, outcome.violations)
-    lake.execute(f"DROP TABLE IF EXISTS {outcome.table}")
+    outcome.drop(lake.con)
     run.rows_read = outcome.rows
     run.rows_written = outcome.written
     run.rows_quarantined = outcome.quarantined

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from headwater.sources.files import LINE_COLUMN, RAW_COLUMN, FileChunk
-from headwater.sources.typing import REASON, cast_and_check, infer_text_types, plan_columns
+from headwater.sources.typing import BAD, REASON, cast_to_table, infer_text_types, plan_columns
 
 SAMPLE_ROWS = 20_000
 _INTEGER = {"UBIGINT", "BIGINT", "UINTEGER", "INTEGER", "USMALLINT", "SMALLINT", "UTINYINT", "TINYINT"}
@@ -29,13 +29,18 @@ _INTEGER = {"UBIGINT", "BIGINT", "UINTEGER", "INTEGER", "USMALLINT", "SMALLINT",
 
 @dataclass
 class Decoded:
-    """Typed rows (with ``__hw_line``), the records that could not be read, and the
-    structure the rows were read with (column -> DuckDB type, new columns included)."""
+    """Typed rows in a DuckDB temp table (``table``, with ``__hw_line``), their columns, the
+    records that could not be read, and existing columns the data needs widened."""
 
-    table: pa.Table
+    table: str
+    columns: dict[str, str]
+    rows: int
     rejected: pa.Table  # __hw_line, __hw_raw, __hw_reason
     blank: int  # blank lines skipped (not records)
-    widen: dict[str, str] = field(default_factory=dict)  # existing columns to widen: name -> type
+    widen: dict[str, str] = field(default_factory=dict)
+
+    def drop(self, con: duckdb.DuckDBPyConnection) -> None:
+        con.execute(f"DROP TABLE IF EXISTS {self.table}")
 
 
 def concat_rejected(tables: list[pa.Table]) -> pa.Table:
@@ -62,8 +67,31 @@ def decode(
         return _decode_json(con, chunk.table, table_types, evolve)
     if chunk.format == "CSV":
         return _decode_csv(con, chunk, table_types, evolve)
-    rejected = chunk.rejected if chunk.rejected is not None else empty_rejected()
-    return Decoded(chunk.table, rejected, 0)
+    return _decode_parquet(con, chunk)
+
+
+def _finish(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    raw: pa.Table,
+    cast_failures: pa.Table,
+    rejected: list[pa.Table],
+    blank: int,
+    widen: dict[str, str],
+) -> Decoded:
+    """Attach raw text to cast failures (looked up by line) and describe the typed table."""
+    if cast_failures.num_rows:
+        index = pc.index_in(cast_failures[LINE_COLUMN], value_set=raw[LINE_COLUMN].combine_chunks())
+        texts = raw[RAW_COLUMN].take(index)
+        rejected.append(
+            pa.table(
+                {LINE_COLUMN: cast_failures[LINE_COLUMN], RAW_COLUMN: texts, REASON: cast_failures[REASON]}
+            )
+        )
+    rel = con.sql(f"SELECT * EXCLUDE ({BAD}) FROM {name} LIMIT 0")
+    columns = {c: str(t) for c, t in zip(rel.columns, rel.types, strict=True) if c != LINE_COLUMN}
+    count = con.sql(f"SELECT count(*) FROM {name}").fetchone()
+    return Decoded(name, columns, int(count[0]) if count else 0, concat_rejected(rejected), blank, widen)
 
 
 def _valid_utf8(raw: pa.Table) -> tuple[pa.Table, pa.Table]:
@@ -103,37 +131,94 @@ def _decode_json(
     con: duckdb.DuckDBPyConnection, raw: pa.Table, table_types: dict[str, str], evolve: bool
 ) -> Decoded:
     raw, bad_utf8 = _valid_utf8(raw)
+    rejected = [bad_utf8]
+    blank = 0
     con.register("hw_chunk", raw)
     try:
-        classified = con.sql(
-            f"""SELECT {LINE_COLUMN}, {RAW_COLUMN},
-                CASE WHEN trim({RAW_COLUMN}, ' \t\r\n') = '' THEN 'blank'
-                     WHEN NOT json_valid({RAW_COLUMN}) THEN 'malformed JSON'
-                     WHEN json_type({RAW_COLUMN}) <> 'OBJECT' THEN 'not a JSON object'
-                END AS {REASON}
-            FROM hw_chunk"""
-        )
-        problems = classified.filter(f"{REASON} IS NOT NULL").to_arrow_table()
-        blank = 0
-        rejected = [bad_utf8]
-        if problems.num_rows:
+        # One parse per line says whether it is a JSON object; only the others are looked at again.
+        ok = con.sql(f"SELECT coalesce(TRY(json_type({RAW_COLUMN})) = 'OBJECT', false) AS ok FROM hw_chunk")
+        mask = ok.to_arrow_table()["ok"]
+        if not pc.all(mask).as_py():
+            others = raw.filter(pc.invert(mask))
+            con.register("hw_others", others)
+            try:
+                problems = con.sql(
+                    f"""SELECT {LINE_COLUMN}, {RAW_COLUMN},
+                        CASE WHEN trim({RAW_COLUMN}, ' \t\r\n') = '' THEN 'blank'
+                             WHEN NOT json_valid({RAW_COLUMN}) THEN 'malformed JSON'
+                             ELSE 'not a JSON object' END AS {REASON}
+                    FROM hw_others"""
+                ).to_arrow_table()
+            finally:
+                con.unregister("hw_others")
             is_blank = pc.equal(problems[REASON], "blank")
             blank = int(pc.sum(is_blank).as_py() or 0)
             rejected.append(problems.filter(pc.invert(is_blank)))
-            good = classified.filter(f"{REASON} IS NULL").select(LINE_COLUMN, RAW_COLUMN).to_arrow_table()
+            raw = raw.filter(mask)
             con.unregister("hw_chunk")
-            con.register("hw_chunk", good)
-        inferred = _infer(con)
+            con.register("hw_chunk", raw)
+        inferred = _infer(con) if raw.num_rows else {}
         columns, widen = plan_columns(inferred, table_types, evolve)
-        if not columns:
-            typed = con.sql(f"SELECT {LINE_COLUMN} FROM hw_chunk").to_arrow_table()
-        else:
-            typed, cast_failures = _extract(con, columns)
-            if cast_failures.num_rows:
-                rejected.append(cast_failures)
-        return Decoded(typed, concat_rejected(rejected), blank, widen)
+        structure: dict[str, Any] = {}
+        text: set[str] = set()
+        for key, typ in columns.items():
+            nested = (
+                not isinstance(typ, str) or typ.endswith("]") or typ.upper().startswith(("STRUCT", "MAP"))
+            )
+            structure[key] = typ if nested else "VARCHAR"
+            if not nested:
+                text.add(key)
+        spec = json.dumps(structure).replace("'", "''")
+
+        def source(where: str) -> str:
+            if not structure:
+                return f"(SELECT {LINE_COLUMN} FROM hw_chunk WHERE {where})"
+            return f"(SELECT {LINE_COLUMN}, unnest(json_transform({RAW_COLUMN}, '{spec}')) FROM hw_chunk WHERE {where})"
+
+        name, failures = cast_to_table(con, source, columns, text, LINE_COLUMN, empty_is_null=False)
+        return _finish(con, name, raw, failures, rejected, blank, widen)
     finally:
         con.unregister("hw_chunk")
+
+
+def _decode_csv(
+    con: duckdb.DuckDBPyConnection, chunk: FileChunk, table_types: dict[str, str], evolve: bool
+) -> Decoded:
+    text = chunk.table
+    names = [c for c in text.column_names if c not in (LINE_COLUMN, RAW_COLUMN)]
+    con.register("hw_chunk", text)
+    try:
+        inferred = infer_text_types(con, "hw_chunk", [n for n in names if n not in table_types])
+        inferred.update({n: table_types[n] for n in names if n in table_types})
+        columns, widen = plan_columns({n: inferred[n] for n in names}, table_types, evolve)
+        name, failures = cast_to_table(
+            con,
+            lambda where: f"(SELECT * FROM hw_chunk WHERE {where})",
+            columns,
+            set(names),
+            LINE_COLUMN,
+            empty_is_null=True,
+        )
+    finally:
+        con.unregister("hw_chunk")
+    rejected = [chunk.rejected] if chunk.rejected is not None else []
+    return _finish(con, name, text, failures, rejected, 0, widen)
+
+
+def _decode_parquet(con: duckdb.DuckDBPyConnection, chunk: FileChunk) -> Decoded:
+    con.register("hw_chunk", chunk.table)
+    try:
+        name, failures = cast_to_table(
+            con,
+            lambda where: f"(SELECT * FROM hw_chunk WHERE {where})",
+            {c: None for c in chunk.table.column_names if c != LINE_COLUMN},
+            set(),
+            LINE_COLUMN,
+            empty_is_null=False,
+        )
+    finally:
+        con.unregister("hw_chunk")
+    return _finish(con, name, chunk.table, failures, [], 0, {})
 
 
 def _infer(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
@@ -145,7 +230,7 @@ def _infer(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     ).fetchone()
     inferred: dict[str, Any] = json.loads(row[0]) if row and row[0] else {}
     keys_row = con.sql(
-        f"SELECT list(DISTINCT k) FROM (SELECT unnest(json_keys({RAW_COLUMN})) k FROM hw_chunk)"
+        f"SELECT list_distinct(flatten(list(DISTINCT json_keys({RAW_COLUMN})))) FROM hw_chunk"
     ).fetchone()
     keys: list[str] = list(keys_row[0]) if keys_row and keys_row[0] else []
     unseen = [k for k in keys if k not in inferred]
@@ -160,48 +245,6 @@ def _infer(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     structure = {k: _normalise(v) for k, v in inferred.items()}
     _detect_temporal(con, structure)
     return structure
-
-
-def _extract(con: duckdb.DuckDBPyConnection, columns: dict[str, Any]) -> tuple[pa.Table, pa.Table]:
-    """json_transform with top-level scalars as text, then TRY_CAST each to its type."""
-    structure: dict[str, Any] = {}
-    text: set[str] = set()
-    for key, typ in columns.items():
-        nested = not isinstance(typ, str) or typ.endswith("]") or typ.upper().startswith(("STRUCT", "MAP"))
-        structure[key] = typ if nested else "VARCHAR"
-        if not nested:
-            text.add(key)
-    con.execute("DROP TABLE IF EXISTS hw_extracted")
-    con.execute(
-        f"""CREATE TEMP TABLE hw_extracted AS
-            SELECT {LINE_COLUMN}, {RAW_COLUMN}, unnest(json_transform({RAW_COLUMN}, ?)) FROM hw_chunk""",
-        [json.dumps(structure)],
-    )
-    try:
-        return cast_and_check(
-            con, "hw_extracted", columns, text, LINE_COLUMN, RAW_COLUMN, empty_is_null=False
-        )
-    finally:
-        con.execute("DROP TABLE hw_extracted")
-
-
-def _decode_csv(
-    con: duckdb.DuckDBPyConnection, chunk: FileChunk, table_types: dict[str, str], evolve: bool
-) -> Decoded:
-    text = chunk.table
-    names = [c for c in text.column_names if c not in (LINE_COLUMN, RAW_COLUMN)]
-    con.register("hw_chunk", text)
-    try:
-        inferred = infer_text_types(con, "hw_chunk", [n for n in names if n not in table_types])
-        inferred.update({n: table_types[n] for n in names if n in table_types})
-        columns, widen = plan_columns({n: inferred[n] for n in names}, table_types, evolve)
-        good, bad = cast_and_check(
-            con, "hw_chunk", columns, set(names), LINE_COLUMN, RAW_COLUMN, empty_is_null=True
-        )
-    finally:
-        con.unregister("hw_chunk")
-    rejected = chunk.rejected if chunk.rejected is not None else empty_rejected()
-    return Decoded(good, concat_rejected([rejected, bad]), 0, widen)
 
 
 def _normalise(node: Any) -> Any:

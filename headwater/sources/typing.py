@@ -3,6 +3,8 @@ type with TRY_CAST, and reject (per record) the values that do not fit."""
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
 from typing import Any
 
 import duckdb
@@ -11,8 +13,10 @@ import pyarrow as pa
 from headwater.lake import quote
 
 REASON = "__hw_reason"
+BAD = "__hw_bad"
 _CANDIDATES = ("BIGINT", "DOUBLE", "BOOLEAN", "DATE")
 NUMERIC_WIDENING = {("BIGINT", "DOUBLE"), ("INTEGER", "DOUBLE"), ("INTEGER", "BIGINT"), ("FLOAT", "DOUBLE")}
+_names = itertools.count()
 
 
 def infer_text_types(
@@ -72,43 +76,46 @@ def plan_columns(
     return columns, widen
 
 
-def cast_and_check(
+def cast_to_table(
     con: duckdb.DuckDBPyConnection,
-    view: str,
+    source: Callable[[str], str],
     columns: dict[str, Any],
     text_columns: set[str],
     line_col: str,
-    raw_col: str,
     *,
     empty_is_null: bool,
-) -> tuple[pa.Table, pa.Table]:
-    """Cast ``text_columns`` to their types; a record with a value that does not cast is
-    rejected with the column and expected type as the reason (never the value)."""
-    casts, checks = [], []
+) -> tuple[str, pa.Table]:
+    """Materialise ``source("true")`` cast to ``columns`` as a temp table (returned by name, with
+    ``__hw_line``); records with a value that does not cast are removed from it and returned
+    as (line, reason) — the reason names the column and the expected type, never the value."""
+    casts, checks, reasons = [], [], []
     for key, typ in columns.items():
         col = quote(key)
         if key in text_columns and typ != "VARCHAR":
             src = f"NULLIF({col}, '')" if empty_is_null else col
             casts.append(f"TRY_CAST({src} AS {typ}) AS {col}")
+            checks.append(f"({src} IS NOT NULL AND TRY_CAST({src} AS {typ}) IS NULL)")
             reason = f"column {key}: expected {typ}".replace("'", "''")
-            checks.append(
+            reasons.append(
                 f"CASE WHEN {src} IS NOT NULL AND TRY_CAST({src} AS {typ}) IS NULL THEN '{reason}' END"
             )
         else:
             casts.append(col)
-    reason_sql = f"concat_ws('; ', {', '.join(checks)})" if checks else "''"
-    con.execute("DROP TABLE IF EXISTS hw_typed")
-    con.execute(
-        f"CREATE TEMP TABLE hw_typed AS SELECT {line_col}, {raw_col}, {reason_sql} AS {REASON}, "
-        f"{', '.join(casts)} FROM {view}"
-    )
-    try:
-        good = con.sql(
-            f"SELECT * EXCLUDE ({raw_col}, {REASON}) FROM hw_typed WHERE {REASON} = ''"
-        ).to_arrow_table()
-        bad = con.sql(
-            f"SELECT {line_col}, {raw_col}, {REASON} FROM hw_typed WHERE {REASON} <> ''"
-        ).to_arrow_table()
-    finally:
-        con.execute("DROP TABLE hw_typed")
-    return good, bad
+    name = f"hw_typed_{next(_names)}"
+    bad = " OR ".join(checks) if checks else "false"
+    selected = ", ".join([line_col, *casts, f"{bad} AS {BAD}"])
+    con.execute(f"CREATE TEMP TABLE {name} AS SELECT {selected} FROM {source('true')}")
+    rejected = pa.table({line_col: pa.array([], pa.int64()), REASON: pa.array([], pa.string())})
+    if checks and con.sql(f"SELECT count(*) FROM {name} WHERE {BAD}").fetchone() != (0,):
+        # Only the few bad records are looked at again, to say which value did not fit.
+        con.register("hw_bad_lines", con.sql(f"SELECT {line_col} FROM {name} WHERE {BAD}").to_arrow_table())
+        try:
+            only = f"{line_col} IN (SELECT {line_col} FROM hw_bad_lines)"
+            rejected = con.sql(
+                f"SELECT {line_col}, concat_ws('; ', {', '.join(reasons)}) AS {REASON} FROM {source(only)} "
+                f"ORDER BY {line_col}"
+            ).to_arrow_table()
+        finally:
+            con.unregister("hw_bad_lines")
+        con.execute(f"DELETE FROM {name} WHERE {BAD}")
+    return name, rejected

@@ -208,7 +208,6 @@ def test_pause_and_resume_show_in_status(project: Path, cli: Invoke) -> None:
     assert "no job named 'no_such_job'" in unknown.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="core: status reads system.jobs, which says paused until the next run")
 def test_resume_shows_in_status_before_the_next_run(project: Path, cli: Invoke) -> None:
     cli("pause", "load_orders", "-p", project)
     cli("run", "-p", project, "--once")
