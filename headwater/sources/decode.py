@@ -135,10 +135,15 @@ def _decode_json(
     blank = 0
     con.register("hw_chunk", raw)
     try:
-        # One parse per line says whether it is a JSON object; only the others are looked at again.
-        ok = con.sql(f"SELECT coalesce(TRY(json_type({RAW_COLUMN})) = 'OBJECT', false) AS ok FROM hw_chunk")
-        mask = ok.to_arrow_table()["ok"]
-        if not pc.all(mask).as_py():
+        # One parse per line gives every top-level key and says which lines are not JSON objects
+        # (no keys: malformed, or not an object); only those few are looked at again.
+        groups = con.sql(f"SELECT TRY(json_keys({RAW_COLUMN})) AS k FROM hw_chunk GROUP BY k").fetchall()
+        keys = list(dict.fromkeys(key for (k,) in groups if k for key in k))
+        mask = pa.chunked_array([], pa.bool_())  # empty: every line is a JSON object
+        if any(not k for (k,) in groups):
+            ok = con.sql(f"SELECT coalesce(TRY(json_type({RAW_COLUMN})) = 'OBJECT', false) AS ok FROM hw_chunk")
+            mask = ok.to_arrow_table()["ok"]
+        if len(mask) and not pc.all(mask).as_py():
             others = raw.filter(pc.invert(mask))
             con.register("hw_others", others)
             try:
@@ -157,7 +162,7 @@ def _decode_json(
             raw = raw.filter(mask)
             con.unregister("hw_chunk")
             con.register("hw_chunk", raw)
-        inferred = _infer(con) if raw.num_rows else {}
+        inferred = _infer(con, keys) if raw.num_rows else {}
         columns, widen = plan_columns(inferred, table_types, evolve)
         structure: dict[str, Any] = {}
         text: set[str] = set()
@@ -221,7 +226,7 @@ def _decode_parquet(con: duckdb.DuckDBPyConnection, chunk: FileChunk) -> Decoded
     return _finish(con, name, chunk.table, failures, [], 0, {})
 
 
-def _infer(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+def _infer(con: duckdb.DuckDBPyConnection, keys: list[str]) -> dict[str, Any]:
     """The chunk's structure: a sample, plus every top-level key anywhere in the chunk."""
     row = con.sql(
         f"""SELECT json_group_structure(json({RAW_COLUMN})) FROM (
@@ -229,10 +234,6 @@ def _infer(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
             UNION ALL SELECT {RAW_COLUMN} FROM (FROM hw_chunk USING SAMPLE {SAMPLE_ROWS} ROWS))"""
     ).fetchone()
     inferred: dict[str, Any] = json.loads(row[0]) if row and row[0] else {}
-    keys_row = con.sql(
-        f"SELECT list_distinct(flatten(list(DISTINCT json_keys({RAW_COLUMN})))) FROM hw_chunk"
-    ).fetchone()
-    keys: list[str] = list(keys_row[0]) if keys_row and keys_row[0] else []
     unseen = [k for k in keys if k not in inferred]
     if unseen:  # keys missing from the sample: infer them from the rows that carry them
         more = con.sql(
