@@ -327,6 +327,11 @@ def demo(
     )
 
 
+from headwater.cli.quarantine import quarantine_app  # noqa: E402
+
+app.add_typer(quarantine_app)
+
+
 def main() -> None:
     """The ``headwater`` console script."""
     app(prog_name="headwater")

@@ -214,3 +214,51 @@ def test_replay_after_a_fix_is_exactly_once(make_project: Callable[..., hw.Proje
     assert project.query("SELECT count(*) FROM bronze.orders").fetchall() == [(2,)]
     history = project.quarantine(include_replayed=True).rows()
     assert len(history) == 4 and sum(r["replayed_at"] is not None for r in history) == 3
+
+
+def test_quarantine_commands(make_project: Callable[..., hw.Project]) -> None:
+    import json
+    import subprocess
+    import sys
+
+    project = project_with(
+        make_project,
+        options="COLUMN_TRANSFORMATIONS = (status = MASK(status, 1))",
+        expectations="WITH EXPECTATION known EXPECT status IN ('new') ON VIOLATION QUARANTINE",
+    )
+    (project.path / "landing/a.jsonl").write_text(
+        '{"order_id": 1, "amount": 1, "status": "new"}\n{"order_id": 2, "amount": 2, "status": "secret-ish"}\n{"x": \n'
+    )
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "headwater", *args, "-p", str(project.path)],
+            capture_output=True,
+            text=True,
+        )
+
+    assert cli("run", "--once").returncode == 0
+    listed = sorted(json.loads(cli("quarantine", "list", "--json").stdout), key=lambda r: r["$source"])
+    assert [r["reason"] for r in listed] == ["expectation known (QUARANTINE) failed", "malformed JSON"]
+    assert "secret-ish" not in json.dumps(listed)  # stored transformed, or sealed
+    assert listed[0]["raw"] == '{"order_id":2,"amount":2.0,"status":"*********h"}'
+    sealed = cli("quarantine", "show", str(listed[1]["id"]))
+    assert '{\\"x\\": ' not in sealed.stdout and "sealed" in sealed.stdout
+    opened = cli("quarantine", "show", str(listed[1]["id"]), "--decrypt")
+    assert json.loads(opened.stdout)[0]["raw"] == '{"x": '
+    audit = project.query("SELECT action, detail FROM system.audit").fetchall()
+    assert audit == [("quarantine.decrypt", f"record {listed[1]['id']} of job load_orders")]
+    missing = cli("quarantine", "show", "424242")
+    assert missing.returncode == 2 and "no quarantined record" in missing.stderr
+    (project.path / "pipeline.sql").write_text(
+        JOB.format(
+            options="COLUMN_TRANSFORMATIONS = (status = MASK(status, 1))",
+            expectations="WITH EXPECTATION known EXPECT length(status) > 0 ON VIOLATION QUARANTINE",
+        )
+    )
+    replayed = cli("quarantine", "replay", "load_orders")
+    assert replayed.returncode == 0 and "replayed 2 records" in replayed.stdout
+    assert project.query("SELECT order_id, status FROM bronze.orders ORDER BY 1").fetchall() == [
+        (1, "**w"),
+        (2, "*********h"),
+    ]

@@ -1,0 +1,92 @@
+"""``headwater quarantine list|show|replay``: the records that could not be stored, and getting
+them in once the data or the job is fixed."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.text import Text
+
+from headwater.api import Project
+from headwater.cli.console import stderr_console, stdout_console
+from headwater.cli.render import plural, result_table, to_json
+
+quarantine_app = typer.Typer(
+    name="quarantine",
+    help="List, show and replay quarantined records.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+ProjectDir = Annotated[
+    Path,
+    typer.Option("--project", "-p", help="The project folder.", show_default="the current folder"),
+]
+
+
+def _handled() -> AbstractContextManager[None]:
+    from headwater.cli.app import reported_errors
+
+    return reported_errors()
+
+
+@quarantine_app.command("list")
+def list_(
+    job: Annotated[str | None, typer.Option("--job", "-j", help="Only this job's records.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Include records already replayed.")] = False,
+    project: ProjectDir = Path("."),
+    json_: Annotated[bool, typer.Option("--json", help="One JSON document instead of a table.")] = False,
+) -> None:
+    """List quarantined records: id, job, $source, reason, and their text (sealed records show
+    a placeholder)."""
+    with _handled():
+        result = Project(project).quarantine(job, include_replayed=all_)
+        if json_:
+            typer.echo(to_json(result.rows()))
+            return
+        columns = ["id", "job", "$source", "reason", "raw", "at"]
+        rows = [tuple(r[c] for c in columns) for r in result.rows()]
+        stdout_console().print(result_table(columns, rows))
+        stderr_console().print(Text(plural(len(rows), "record"), style="dim"))
+
+
+@quarantine_app.command("show")
+def show(
+    record_id: Annotated[int, typer.Argument(help="The record's id (from `quarantine list`).")],
+    decrypt: Annotated[
+        bool, typer.Option("--decrypt", help="Open a sealed record (PII in clear); recorded in system.audit.")
+    ] = False,
+    project: ProjectDir = Path("."),
+) -> None:
+    """Show one quarantined record, all its fields."""
+    with _handled():
+        record = Project(project).quarantine_record(record_id, decrypt=decrypt)
+        typer.echo(to_json([record]))
+
+
+@quarantine_app.command("replay")
+def replay(
+    job: Annotated[str, typer.Argument(help="The ingestion job whose records to replay.")],
+    ids: Annotated[list[int] | None, typer.Option("--id", help="Only these records (repeatable).")] = None,
+    project: ProjectDir = Path("."),
+) -> None:
+    """Re-ingest a job's quarantined records through its current definition, exactly once.
+
+    Fix the data's cause in the job (an expectation, a column type) first. Records that still
+    fail are quarantined again; the replayed ones are marked with the run that replayed them.
+    """
+    with _handled():
+        result = Project(project).replay_quarantine(job, ids or None)
+        if not result.replayed:
+            stdout_console().print(Text(f"nothing to replay for {job}", style="dim"))
+            return
+        stdout_console().print(
+            Text(
+                f"replayed {plural(result.replayed, 'record')} of {job}: {result.written} written "
+                f"(run {result.run_id}); the rest are in the quarantine again or were dropped",
+                style="green",
+            )
+        )
