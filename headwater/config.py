@@ -15,6 +15,7 @@ class LakeSettings(BaseModel):
 
     catalog: str | None = None  # default: <project>/.headwater/catalog.ducklake
     data_path: str | None = None  # default: <project>/.headwater/data
+    snapshot_retention_hours: float = 168.0  # time travel kept; older snapshots and files are removed
 
 
 class RunSettings(BaseModel):
@@ -22,6 +23,7 @@ class RunSettings(BaseModel):
 
     poll_interval_seconds: float = 1.0  # how often `run` looks for new data
     batch_bytes: int = 256 * 1024 * 1024  # most raw bytes read into one commit
+    maintenance_interval_seconds: float = 3600.0  # how often a continuous run compacts the lake
 
 
 class Settings(BaseModel):

@@ -17,6 +17,7 @@ from headwater.catalog.model import Catalog
 from headwater.config import Settings
 from headwater.errors import HeadwaterError, UserError
 from headwater.lake import Lake
+from headwater.lake.maintenance import maintain
 from headwater.lake.system_tables import ensure_system_tables
 from headwater.observe.events import Console, JobFailedEvent, JobSkipped, Notice, PassFinished, PlanApplied
 from headwater.plan.plan import build_dag, make_plan
@@ -85,12 +86,19 @@ class Runner:
         result = RunResult()
         with project_lock(state_dir), self._signals():
             deployed = False
+            maintained = time.monotonic()
             while not self.stop.is_set():
                 with self.open_lake() as lake:
                     if not deployed:
                         self._deploy(lake)
                         deployed = True
                     self._pass(lake, once, result)
+                    if (
+                        once
+                        or time.monotonic() - maintained >= self.settings.run.maintenance_interval_seconds
+                    ):
+                        maintain(lake, self.settings.lake.snapshot_retention_hours)
+                        maintained = time.monotonic()
                 result.passes += 1
                 if once or (max_passes and result.passes >= max_passes):
                     break
