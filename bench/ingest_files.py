@@ -9,14 +9,20 @@ temporary folder, then measures, each in a fresh process:
   b. Headwater: ``Project.run(once=True)`` of a project with one files connection and one
      ingestion job (parsing, planning, deploying, reading, typing, writing, committing).
 
-It checks that both hold N rows and prints rows/s, the ratio b/a and each process's peak RSS.
-With ``--repeat R`` each measurement runs R times (alternating) and the median is shown.
-``--profile`` runs (b) under cProfile and prints where its time went.
+It checks that both hold N rows and prints rows/s, the ratio b/a and each process's peak RSS,
+then where Headwater's time went, step by step (timers around its internal functions; a step
+that a version of Headwater does not have is left out). With ``--repeat R`` each measurement
+runs R times (alternating) and the median run is shown. ``--profile`` also runs (b) under
+cProfile and prints the profile to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
+import functools
+import importlib
+import inspect
 import itertools
 import json
 import os
@@ -86,6 +92,68 @@ def write_data(landing: Path, rows: int, files: int, seed: int = 7) -> int:
 
 
 # -- the two measurements, each run in its own process ----------------------------------------
+# Steps of Headwater's run to time: (label, module, function). Indented labels are parts of the
+# step above them.
+STEPS = (
+    ("plan and deploy", "headwater.runner.loop", "Runner._deploy"),
+    ("read files, cut into lines", "headwater.sources.files", "FilesSource.poll"),
+    ("decode (JSON lines -> typed rows)", "headwater.runner.ingest", "decode"),
+    ("  UTF-8 check", "headwater.sources.decode", "_valid_utf8"),
+    ("  infer structure (sample, all keys)", "headwater.sources.decode", "_infer"),
+    ("  json_transform, casts (temp table)", "headwater.sources.decode", "cast_to_table"),
+    ("commit (one transaction)", "headwater.runner.ingest", "_commit"),
+    ("  conform to the table", "headwater.runner.ingest", "conform"),
+    ("  quality (dedupe, expectations)", "headwater.quality.batch", "evaluate"),
+    ("  INSERT into the lake (Parquet)", "headwater.runner.ingest", "_write"),
+    ("  quarantine", "headwater.quality.quarantine", "write"),
+)
+
+
+def instrument(times: dict[str, float]) -> None:
+    """Wrap each step's function with a timer adding to ``times[label]``."""
+    for label, module_name, attr in STEPS:
+        try:
+            owner: Any = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        *path, name = attr.split(".")
+        for part in path:
+            owner = getattr(owner, part, None)
+        fn = getattr(owner, name, None) if owner is not None else None
+        if fn is None:
+            continue
+        setattr(owner, name, _timed(fn, label, times))
+
+
+def _timed(fn: Any, label: str, times: dict[str, float]) -> Any:
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def generator(*args: Any, **kwargs: Any) -> Any:
+            it = fn(*args, **kwargs)
+            while True:
+                started = time.perf_counter()
+                try:
+                    item = next(it)
+                except StopIteration:
+                    return
+                finally:
+                    times[label] += time.perf_counter() - started
+                yield item
+
+        return generator
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            times[label] += time.perf_counter() - started
+
+    return wrapper
+
+
 def measure_duckdb(work: Path) -> dict[str, Any]:
     import duckdb
 
@@ -110,6 +178,8 @@ def measure_headwater(work: Path, profile: bool) -> dict[str, Any]:
     project_dir.mkdir()
     (project_dir / "pipeline.sql").write_text(PROJECT_SQL.format(landing=work / "landing"))
     console = CaptureConsole()
+    steps: dict[str, float] = collections.defaultdict(float)
+    instrument(steps)
     profiler = None
     if profile:
         import cProfile
@@ -134,7 +204,7 @@ def measure_headwater(work: Path, profile: bool) -> dict[str, Any]:
         "seconds": seconds,
         "rows": int(count),
         "batches": len(batches),
-        "batch_seconds": sum(e.seconds for e in batches),
+        "steps": steps,
     }
 
 
@@ -223,6 +293,32 @@ def main() -> None:
             print(f"{'':<4}each run: {each} s")
     commits = head_runs[0][0]["batches"]
     print(f"\nratio b/a (rows/s): {medians['a'] / medians['b']:.2f}x   (Headwater made {commits} commit(s))")
+    median_run = sorted((res for res, _ in head_runs), key=lambda r: r["seconds"])[len(head_runs) // 2]
+    print_steps(median_run)
+
+
+def print_steps(run: dict[str, Any]) -> None:
+    """Where Headwater's time went; what a step's parts leave over is shown as 'other'."""
+    total, steps = run["seconds"], run["steps"]
+    labels = [label for label, _, _ in STEPS if label in steps]
+    print(f"\nwhere Headwater's {total:.2f} s went:")
+    rows: list[tuple[str, float]] = []
+    parent: str | None = None
+    parts = 0.0
+    for label in labels:
+        if not label.startswith(" "):
+            if parent is not None and parts:
+                rows.append(("  other", steps[parent] - parts))
+            parent, parts = label, 0.0
+        else:
+            parts += steps[label]
+        rows.append((label, steps[label]))
+    if parent is not None and parts:
+        rows.append(("  other", steps[parent] - parts))
+    top = sum(steps[label] for label in labels if not label.startswith(" "))
+    rows.append(("other (open the lake, state, queries)", total - top))
+    for label, seconds in rows:
+        print(f"  {label:<42}{seconds:>7.2f} s{100 * seconds / total:>6.0f} %")
 
 
 def _memory_gib() -> float:

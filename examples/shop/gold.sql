@@ -30,7 +30,7 @@ SELECT
     order_date AS day,
     count(*) FILTER (WHERE is_revenue) AS orders,
     sum(amount_eur) FILTER (WHERE is_revenue) AS revenue_eur,
-    round(avg(amount_eur) FILTER (WHERE is_revenue), 2) AS avg_order_eur,
+    CAST(avg(amount_eur) FILTER (WHERE is_revenue) AS DECIMAL(12, 2)) AS avg_order_eur,
     count(*) FILTER (WHERE status = 'cancelled') AS cancelled
 FROM silver.orders
 GROUP BY order_date;
