@@ -36,7 +36,7 @@ INTERNAL_TABLES: dict[str, str] = {
     # Per-table commit clock: $commit_time never goes backwards and respects windows sealed early.
     "clocks": "table_name VARCHAR, last_commit TIMESTAMPTZ, sealed_until TIMESTAMPTZ",
     # Keys written by jobs with DEDUPLICATE_WITH, salted and hashed; expired past the window.
-    "dedupe": "job VARCHAR, key UHUGEINT, seen_at TIMESTAMPTZ",
+    "dedupe": "job VARCHAR, key BLOB, seen_at TIMESTAMPTZ",
     # Interactive ALTER JOB ... ADD/DROP EXPECTATION, applied on top of the project's files.
     "job_overrides": 'job VARCHAR, action VARCHAR, name VARCHAR, sql VARCHAR, "at" TIMESTAMPTZ',
     # Fingerprint of the inputs each materialized view was last computed from.

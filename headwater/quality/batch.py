@@ -96,11 +96,11 @@ def evaluate(
         f"NOT coalesce(({to_duckdb(e.predicate)})::BOOLEAN, false) AS {quote('__hw_x_' + e.name)}"
         for e in spec.expectations
     ]
-    key = "NULL::UHUGEINT"
+    key = "NULL::BLOB"
     if spec.dedupe:
         parts = ", ".join(f"CAST(({to_duckdb(_column(c))}) AS VARCHAR)" for c in spec.dedupe.columns)
         all_null = " AND ".join(f"({to_duckdb(_column(c))}) IS NULL" for c in spec.dedupe.columns)
-        key = f"CASE WHEN {all_null} THEN NULL ELSE md5_number(getvariable('{SALT_VARIABLE}') || to_json(list_value({parts}))) END"
+        key = f"CASE WHEN {all_null} THEN NULL ELSE unhex(md5(getvariable('{SALT_VARIABLE}') || to_json(list_value({parts})))) END"
     con.execute(f"DROP TABLE IF EXISTS {table}")
     more = [f"{sql} AS {quote(name)}" for name, sql in (extras or {}).items()]
     select = ", ".join([*outputs, LINE, *more, *flags, f"{key} AS {KEY}"])

@@ -17,6 +17,8 @@ PROJECT = """
 CREATE FILES CONNECTION landing PATH = 'landing';
 CREATE TABLE bronze.events;
 CREATE JOB load_events AS COPY FROM landing PATTERN = '**/*.jsonl' INTO bronze.events;
+CREATE JOB first_per_bucket DEDUPLICATE_WITH = (COLUMNS = (bucket), WINDOW = 1 DAY)
+    AS COPY FROM landing PATTERN = '**/*.jsonl' INTO bronze.buckets;
 CREATE JOB events_silver RUN_INTERVAL = 1 SECOND AS
 INSERT INTO silver.events
 SELECT id, kind, value * 2 AS doubled FROM bronze.events
@@ -30,7 +32,7 @@ def write_file(path: Path, start: int, count: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as f:
         for i in range(start, start + count):
-            f.write(json.dumps({"id": i, "kind": f"k{i % 7}", "value": i}) + "\n")
+            f.write(json.dumps({"id": i, "kind": f"k{i % 7}", "value": i, "bucket": i % 1000}) + "\n")
 
 
 def test_kill_minus_nine_never_loses_or_duplicates(tmp_path: Path) -> None:
@@ -89,6 +91,13 @@ def test_kill_minus_nine_never_loses_or_duplicates(tmp_path: Path) -> None:
     )
     for path in (tmp_path / "landing").rglob("*.jsonl"):
         assert ends[f"landing/{path.relative_to(tmp_path / 'landing').as_posix()}"] == path.stat().st_size
+    # Deduplication state commits with the rows: one row per key, however the kills fell.
+    buckets = project.query("SELECT count(*), count(DISTINCT bucket) FROM bronze.buckets").fetchall()[0]
+    assert buckets == (1000, 1000)
+    dedup = project.query(
+        "SELECT sum(rows_read), sum(rows_written), sum(rows_deduplicated) FROM system.runs WHERE job = 'first_per_bucket'"
+    ).fetchall()[0]
+    assert dedup == (next_id, 1000, next_id - 1000)
     # $commit_time never goes backwards within a table, in commit (run id) order.
     backwards = project.query(
         'SELECT count(*) FROM (SELECT "$commit_time" - lag("$commit_time") OVER (ORDER BY "$run_id") d '
