@@ -11,12 +11,16 @@ from typing import Literal
 from headwater.catalog.dependencies import tables_read
 from headwater.catalog.errors import CatalogError
 from headwater.dialect.nodes import (
+    AlterJob,
     AnyStatement,
     CreateConnection,
     CreateIngestJob,
     CreateMaterializedView,
     CreateTable,
     CreateTransformJob,
+    Drop,
+    PauseJob,
+    ResumeJob,
     Statement,
     TableName,
 )
@@ -92,6 +96,12 @@ def build_catalog(
     catalog = Catalog()
     seen_jobs: dict[str, Statement] = {}
     for stmt in statements:
+        if isinstance(stmt, AlterJob | PauseJob | ResumeJob | Drop):
+            raise CatalogError(
+                f"{type(stmt).__name__} is for the deployed pipeline, not a project file",
+                pos=stmt.pos,
+                hint="in a project, edit or remove the CREATE statement instead; or run it with `headwater query`",
+            )
         entry = _entry(stmt)
         if entry is None:
             catalog.queries.append(stmt)
@@ -167,6 +177,10 @@ def _check_references(catalog: Catalog, existing: set[TableName]) -> None:
             raise CatalogError(f"job {stmt.name!r}: INTO SCHEMA is only for CDC sources", pos=stmt.pos)
         if conn.kind == "FILES" and "PATH" not in conn.options:
             raise CatalogError(f"connection {conn.name!r} needs PATH = '<folder>'", pos=conn.pos)
+    for entry in catalog.of_kind("transform_job"):
+        tstmt: CreateTransformJob = entry.statement  # type: ignore[assignment]
+        if tstmt.options.run_interval.seconds <= 0:
+            raise CatalogError(f"job {tstmt.name!r}: RUN_INTERVAL must be at least 1 SECOND", pos=tstmt.pos)
     known = catalog.known_tables() | existing
     system_ok = {"system"}
     for entry in catalog.of_kind("transform_job", "materialized_view"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import duckdb
 
@@ -55,12 +56,35 @@ def ensure_table(lake: Lake, table: TableName, columns: dict[str, str]) -> dict[
         lake.execute(f"CREATE TABLE {name} ({', '.join(f'{quote(c)} {t}' for c, t in defs.items())})")
         return lake.columns(table.schema, table.name)
     have = lake.columns(table.schema, table.name)
-    lowered = {c.lower() for c in have}
+    lowered = {c.lower(): c for c in have}
     for col, typ in columns.items():
-        if col.lower() not in lowered:
+        existing = lowered.get(col.lower())
+        if existing is None:
             lake.execute(f"ALTER TABLE {name} ADD COLUMN {quote(col)} {typ}")
             have[col] = typ
-    return have
+        elif (
+            have[existing] != typ
+            and typ.upper().startswith("STRUCT")
+            and have[existing].upper().startswith("STRUCT")
+        ):
+            for path, field_type in new_struct_fields(have[existing], typ, [existing]):
+                lake.execute(f"ALTER TABLE {name} ADD COLUMN {'.'.join(quote(p) for p in path)} {field_type}")
+    return lake.columns(table.schema, table.name)
+
+
+def new_struct_fields(have: str, want: str, path: list[str]) -> list[tuple[list[str], str]]:
+    """Fields of struct type ``want`` that struct type ``have`` lacks, as (path, type)."""
+    have_t, want_t = duckdb.sql(f"SELECT NULL::{have}").types[0], duckdb.sql(f"SELECT NULL::{want}").types[0]
+    known: dict[str, Any] = {str(n).lower(): child for n, child in have_t.children}
+    out: list[tuple[list[str], str]] = []
+    for name, child_any in want_t.children:
+        child: Any = child_any
+        mine = known.get(str(name).lower())
+        if mine is None:
+            out.append(([*path, str(name)], str(child)))
+        elif child.id == "struct" and mine.id == "struct" and str(child) != str(mine):
+            out.extend(new_struct_fields(str(mine), str(child), [*path, str(name)]))
+    return out
 
 
 def user_columns(columns: dict[str, str]) -> dict[str, str]:

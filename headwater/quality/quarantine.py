@@ -43,10 +43,12 @@ def write(
     at: datetime,
     source_prefix: str,
     sealer: Sealer | None,
+    first: int = 0,
 ) -> int:
-    """Insert the batches; returns how many records were quarantined."""
+    """Insert the batches; returns how many records were quarantined. Ids are
+    ``run_id * ID_STRIDE + first + n``: pass how many this run has quarantined so far."""
     tables = []
-    n = 0
+    n = first
     for b in batches:
         if not len(b):
             continue
@@ -77,6 +79,7 @@ def write(
         )
     if not tables:
         return 0
+    n -= first
     lake.con.register("hw_quarantine", pa.concat_tables(tables))
     try:
         lake.execute(

@@ -73,10 +73,16 @@ def _struct_fields(typ: Any) -> list[tuple[str, Any]] | None:
     return None
 
 
+def _hash_whole(source: str) -> str:
+    return f"sha256(getvariable('{SALT_VARIABLE}') || CAST({source} AS VARCHAR))"
+
+
 def _rebuild(source: str, typ: Any, mods: dict[str, Any]) -> str:
     fields = _struct_fields(typ)
-    if fields is None:  # not a struct: nested changes cannot apply; keep as is
-        return source
+    if fields is None:
+        # A path into a value that is not an object (text, a list): its parts cannot be
+        # addressed, so the whole value is hashed rather than stored in clear.
+        return _hash_whole(source)
     parts: list[str] = []
     seen = set()
     for name, child in fields:
@@ -90,9 +96,6 @@ def _rebuild(source: str, typ: Any, mods: dict[str, Any]) -> str:
             parts.append(f"{quote(name)} := {_rebuild(ref, child, mods[name])}")
         else:
             parts.append(f"{quote(name)} := {mods[name]}")
-    for name, value in mods.items():
-        if name not in seen and isinstance(value, str):
-            parts.append(f"{quote(name)} := {value}")
     if not parts:
         return "NULL"
     return f"CASE WHEN {source} IS NULL THEN NULL ELSE struct_pack({', '.join(parts)}) END"

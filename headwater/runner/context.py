@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,6 +63,7 @@ class RunContext:
     settings: Settings
     console: Console
     drain: bool  # `run --once`: read everything available now, run open windows that have data
+    stop: threading.Event = field(default_factory=threading.Event)  # set on Ctrl-C / SIGTERM
     _next_run_id: int = field(default=0)
 
     def new_run_id(self) -> int:

@@ -4,9 +4,10 @@ the dedupe keys, the counts and the new position together, in one lake transacti
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -46,7 +47,7 @@ def files_source(ctx: RunContext, stmt: CreateIngestJob) -> FilesSource:
     conn = ctx.catalog.connections[stmt.source.connection]
     raw = conn.options["PATH"]
     assert isinstance(raw, str)
-    path_text = expand_env(raw, what=f"connection {conn.name}")
+    path_text = os.path.normpath(expand_env(raw, what=f"connection {conn.name}"))
     root = Path(path_text)
     if not root.is_absolute():
         root = ctx.project_dir / root
@@ -61,17 +62,18 @@ def _start_positions(stmt: CreateIngestJob, source: FilesSource) -> dict[str, tu
     marks: dict[str, tuple[int, int]] = {START_MARK: (0, 0)}
     if start is None or start.kind == "BEGINNING":
         return marks
-    cutoff = (
-        time.time()
-        if start.kind == "NOW"
-        else datetime.fromisoformat(str(start.timestamp).replace("Z", "+00:00")).timestamp()
-    )
+    cutoff = time.time() if start.kind == "NOW" else parse_timestamp(str(start.timestamp)).timestamp()
     for path in source.files():
         st = path.stat()
         if st.st_mtime < cutoff:
-            lines = _count_lines(path) if start.kind == "NOW" else 0
-            marks[source.partition_of(path)] = (st.st_size, lines + 1)
+            marks[source.partition_of(path)] = (st.st_size, _count_lines(path) + 1)
     return marks
+
+
+def parse_timestamp(text: str) -> datetime:
+    """START_FROM timestamps: ISO-8601; without a zone they are UTC."""
+    t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
 def _count_lines(path: Path) -> int:
@@ -110,6 +112,8 @@ def run_ingest(ctx: RunContext, entry: Entry) -> int:
         if pending.nbytes >= ctx.settings.run.batch_bytes:
             written += _commit(ctx, entry, pending, started)
             pending, started = Pending(), time.monotonic()
+            if ctx.stop.is_set():  # stopping: the rest waits for the next run
+                return written
     if pending.chunks:
         written += _commit(ctx, entry, pending, started)
     return written
@@ -174,6 +178,7 @@ def _commit(
                 at=commit_time,
                 source_prefix=prefix,
                 sealer=sealer,
+                first=run.rows_quarantined,
             )
             run.rows_dropped += outcome.dropped
             run.rows_deduplicated += outcome.deduplicated

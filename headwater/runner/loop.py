@@ -133,7 +133,9 @@ class Runner:
 
     def _pass(self, lake: Lake, once: bool, result: RunResult) -> None:
         started = time.monotonic()
-        ctx = RunContext(lake, self.catalog, self.project_dir, self.settings, self.console, drain=once)
+        ctx = RunContext(
+            lake, self.catalog, self.project_dir, self.settings, self.console, drain=once, stop=self.stop
+        )
         failed_upstream: set[str] = set()
         written = 0
         for name in self.order:

@@ -26,6 +26,7 @@ from headwater.quality import quarantine
 from headwater.quality.errors import JobStopped
 from headwater.runner.context import RunContext
 from headwater.runner.errors import RunnerError
+from headwater.runner.ingest import parse_timestamp
 from headwater.runner.windows import bind_window, floor_window, ts_literal
 from headwater.state import store
 
@@ -56,7 +57,7 @@ def initial_window(ctx: RunContext, stmt: CreateTransformJob, tables: list[Table
     if start is not None and start.kind == "NOW":
         return floor_window(store.utcnow(), interval)
     if start is not None and start.kind == "TIMESTAMP":
-        return floor_window(datetime.fromisoformat(str(start.timestamp).replace("Z", "+00:00")), interval)
+        return floor_window(parse_timestamp(str(start.timestamp)), interval)
     first = next_data_time(ctx, tables, None)
     return floor_window(first, interval) if first else None
 
@@ -91,6 +92,8 @@ def run_transform(ctx: RunContext, entry: Entry) -> int:
             ctx.emit(JobSkipped(stmt.name, str(e)))
             break
         start = end
+        if ctx.stop.is_set():
+            break
     return written
 
 

@@ -7,7 +7,7 @@ import duckdb
 from headwater.catalog.model import Entry
 from headwater.dialect import to_duckdb
 from headwater.dialect.nodes import CreateMaterializedView
-from headwater.lake import INTERNAL_SCHEMA, LAKE, qualified
+from headwater.lake import INTERNAL_SCHEMA, LAKE, qualified, quote
 from headwater.lake.tables import ensure_schema
 from headwater.observe.events import JobSkipped, ViewRefreshed
 from headwater.runner.context import RunContext
@@ -18,20 +18,28 @@ from headwater.state import store
 VIEWS = f"{LAKE}.{INTERNAL_SCHEMA}.views"
 
 
-def _inputs_changed(ctx: RunContext, entry: Entry) -> bool:
-    row = ctx.lake.fetchone(
-        f"SELECT fingerprint, refreshed_at FROM {VIEWS} WHERE view_name = ?", [entry.name]
-    )
-    if row is None or row[0] != entry.fingerprint:
-        return True
-    if not ctx.lake.table_exists(entry.writes.schema, entry.writes.name):  # type: ignore[union-attr]
-        return True
+def _inputs_version(ctx: RunContext, entry: Entry) -> int:
+    """A number that changes whenever an input commits: the newest input commit clock (µs).
+    Views over system tables change with every run, so they always count as changed."""
+    if any(t.schema == "system" for t in entry.reads):
+        return -1
     inputs = [str(t) for t in entry.reads]
     latest = ctx.lake.fetchone(
         f"SELECT max(last_commit) FROM {LAKE}.{INTERNAL_SCHEMA}.clocks WHERE list_contains(?, table_name)",
         [inputs],
     )
-    return bool(latest and latest[0] is not None and latest[0] > row[1])
+    return int(latest[0].timestamp() * 1_000_000) if latest and latest[0] is not None else 0
+
+
+def _inputs_changed(ctx: RunContext, entry: Entry, version: int) -> bool:
+    row = ctx.lake.fetchone(
+        f"SELECT fingerprint, inputs_snapshot FROM {VIEWS} WHERE view_name = ?", [entry.name]
+    )
+    if row is None or row[0] != entry.fingerprint or version < 0:
+        return True
+    if not ctx.lake.table_exists(entry.writes.schema, entry.writes.name):  # type: ignore[union-attr]
+        return True
+    return bool(row[1] != version)
 
 
 def refresh_view(ctx: RunContext, entry: Entry) -> int | None:
@@ -41,7 +49,8 @@ def refresh_view(ctx: RunContext, entry: Entry) -> int | None:
     if missing:
         ctx.emit(JobSkipped(str(stmt.view), f"waiting for the first rows of {', '.join(map(str, missing))}"))
         return None
-    if not _inputs_changed(ctx, entry):
+    version = _inputs_version(ctx, entry)
+    if not _inputs_changed(ctx, entry, version):
         return None
     lake = ctx.lake
     view = stmt.view
@@ -50,13 +59,16 @@ def refresh_view(ctx: RunContext, entry: Entry) -> int | None:
     query = to_duckdb(qualify_system_tables(stmt.query))
     with lake.transaction():
         commit_time = store.next_commit_time(lake, [str(view)])
-        select = (
-            f"SELECT *, TIMESTAMPTZ '{commit_time.isoformat()}' AS \"$event_time\", "
-            f"TIMESTAMPTZ '{commit_time.isoformat()}' AS \"$commit_time\", "
-            f'\'view:{view}\' AS "$source", {run.run_id}::BIGINT AS "$run_id" FROM ({query})'
-        )
         ensure_schema(lake, view.schema)
         try:
+            inner = lake.con.sql(f"SELECT * FROM ({query}) LIMIT 0").columns
+            system = [c for c in inner if c in ("$event_time", "$commit_time", "$source", "$run_id")]
+            star = f"* EXCLUDE ({', '.join(quote(c) for c in system)})" if system else "*"
+            select = (
+                f"SELECT {star}, TIMESTAMPTZ '{commit_time.isoformat()}' AS \"$event_time\", "
+                f"TIMESTAMPTZ '{commit_time.isoformat()}' AS \"$commit_time\", "
+                f'\'view:{view}\' AS "$source", {run.run_id}::BIGINT AS "$run_id" FROM ({query})'
+            )
             lake.execute(f"DROP TABLE IF EXISTS {name}")
             lake.execute(f"CREATE TABLE {name} AS {select}")
         except duckdb.Error as e:
@@ -68,7 +80,7 @@ def refresh_view(ctx: RunContext, entry: Entry) -> int | None:
         run.rows_read = run.rows_written = rows
         lake.execute(f"DELETE FROM {VIEWS} WHERE view_name = ?", [entry.name])
         lake.execute(
-            f"INSERT INTO {VIEWS} VALUES (?, ?, ?, ?)", [entry.name, entry.fingerprint, 0, commit_time]
+            f"INSERT INTO {VIEWS} VALUES (?, ?, ?, ?)", [entry.name, entry.fingerprint, version, commit_time]
         )
         store.record_run(lake, run)
         store.advance_clock(lake, str(view), commit_time)

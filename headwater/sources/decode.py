@@ -24,7 +24,18 @@ from headwater.sources.files import LINE_COLUMN, RAW_COLUMN, FileChunk
 from headwater.sources.typing import BAD, REASON, cast_to_table, infer_text_types, plan_columns
 
 SAMPLE_ROWS = 20_000
-_INTEGER = {"UBIGINT", "BIGINT", "UINTEGER", "INTEGER", "USMALLINT", "SMALLINT", "UTINYINT", "TINYINT"}
+_INTEGER = {
+    "HUGEINT",
+    "UHUGEINT",
+    "UBIGINT",
+    "BIGINT",
+    "UINTEGER",
+    "INTEGER",
+    "USMALLINT",
+    "SMALLINT",
+    "UTINYINT",
+    "TINYINT",
+}
 
 
 @dataclass
@@ -141,7 +152,9 @@ def _decode_json(
         keys = list(dict.fromkeys(key for (k,) in groups if k for key in k))
         mask = pa.chunked_array([], pa.bool_())  # empty: every line is a JSON object
         if any(not k for (k,) in groups):
-            ok = con.sql(f"SELECT coalesce(TRY(json_type({RAW_COLUMN})) = 'OBJECT', false) AS ok FROM hw_chunk")
+            ok = con.sql(
+                f"SELECT coalesce(TRY(json_type({RAW_COLUMN})) = 'OBJECT', false) AS ok FROM hw_chunk"
+            )
             mask = ok.to_arrow_table()["ok"]
         if len(mask) and not pc.all(mask).as_py():
             others = raw.filter(pc.invert(mask))

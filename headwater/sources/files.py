@@ -124,7 +124,7 @@ class FilesSource:
         header: list[str] | None = None
         offset, line = pos.offset, pos.line
         if fmt == "CSV":
-            header, header_end = _csv_header(path, partition)
+            header, header_end = _csv_header(path, partition, "\t" if path.suffix.lower() == ".tsv" else ",")
             if offset < header_end:
                 offset, line = header_end, 2
         settled = drain or (time.time() - path.stat().st_mtime) >= SETTLE_SECONDS
@@ -190,14 +190,16 @@ class FilesSource:
             row += table.num_rows
 
 
-def _csv_header(path: Path, partition: str) -> tuple[list[str], int]:
+def _csv_header(path: Path, partition: str, delimiter: str) -> tuple[list[str], int]:
     with open(path, "rb") as f:
         first = f.readline()
     if not first.endswith(b"\n"):
         return [], 0  # not even a full header yet
     try:
         names = pacsv.read_csv(
-            io.BytesIO(first), read_options=pacsv.ReadOptions(autogenerate_column_names=True)
+            io.BytesIO(first),
+            read_options=pacsv.ReadOptions(autogenerate_column_names=True),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter),
         )
         header = [str(v) for v in names.to_pylist()[0].values()] if names.num_rows else []
     except pa.ArrowInvalid as e:

@@ -17,6 +17,24 @@ BAD = "__hw_bad"
 _CANDIDATES = ("BIGINT", "DOUBLE", "BOOLEAN", "DATE")
 NUMERIC_WIDENING = {("BIGINT", "DOUBLE"), ("INTEGER", "DOUBLE"), ("INTEGER", "BIGINT"), ("FLOAT", "DOUBLE")}
 _names = itertools.count()
+_INTEGERS = {
+    "BIGINT",
+    "INTEGER",
+    "SMALLINT",
+    "TINYINT",
+    "HUGEINT",
+    "UBIGINT",
+    "UINTEGER",
+    "USMALLINT",
+    "UTINYINT",
+}
+
+
+def try_cast(src: str, typ: str) -> str:
+    """TRY_CAST that never rounds: text like '1.5' does not become the integer 2."""
+    if typ.upper() in _INTEGERS:
+        return f"CASE WHEN TRY_CAST({src} AS DOUBLE) = TRY_CAST({src} AS {typ}) THEN TRY_CAST({src} AS {typ}) END"
+    return f"TRY_CAST({src} AS {typ})"
 
 
 def infer_text_types(
@@ -31,7 +49,7 @@ def infer_text_types(
         v = f"NULLIF({quote(name)}, '')"
         parts.append(f"count({v}) AS n{i}")
         for j, typ in enumerate(_CANDIDATES):
-            parts.append(f"count(TRY_CAST({v} AS {typ})) AS c{i}_{j}")
+            parts.append(f"count({try_cast(v, typ)}) AS c{i}_{j}")
         parts.append(
             f"count(*) FILTER (WHERE regexp_matches({v}, '^\\d{{4}}-\\d{{2}}-\\d{{2}}[T ]\\d{{2}}:\\d{{2}}') "
             f"AND TRY_CAST({v} AS TIMESTAMPTZ) IS NOT NULL) AS t{i}"
@@ -39,7 +57,7 @@ def infer_text_types(
         parts.append(f"count(*) FILTER (WHERE regexp_matches({v}, '(Z|[+-]\\d{{2}}(:?\\d{{2}})?)$')) AS z{i}")
     row = con.sql(f"SELECT {', '.join(parts)} FROM (FROM {view} LIMIT {sample})").fetchone()
     assert row is not None
-    width = 2 + len(_CANDIDATES) + 2
+    width = 1 + len(_CANDIDATES) + 2  # n, one count per candidate, t, z
     out: dict[str, str] = {}
     for i, name in enumerate(names):
         n, *counts = row[i * width : (i + 1) * width]
@@ -61,7 +79,8 @@ def plan_columns(
     inferred: dict[str, Any], table_types: dict[str, str], evolve: bool
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Column -> type to read with. Existing columns keep their type, or are widened when the
-    data needs it and the lake allows it (integer -> DOUBLE)."""
+    data needs it and the lake allows it (integer -> DOUBLE, new fields of a STRUCT).
+    ``widen`` maps an existing column to the type to widen it to."""
     columns: dict[str, Any] = {}
     widen: dict[str, str] = {}
     for key, typ in inferred.items():
@@ -71,9 +90,43 @@ def plan_columns(
         elif evolve and isinstance(typ, str) and (have, typ) in NUMERIC_WIDENING:
             columns[key] = typ
             widen[key] = typ
+        elif evolve and isinstance(typ, dict) and have.upper().startswith("STRUCT"):
+            # Read the fields the table lacks too; the table gains those that are stored
+            # (after transformations and exclusions) when the rows are written.
+            columns[key] = _merge_struct(_duck_type(have), typ, key, {})
         else:
             columns[key] = have
     return columns, widen
+
+
+def _duck_type(text: str) -> Any:
+    return duckdb.sql(f"SELECT NULL::{text}").types[0]
+
+
+def _sql_type(node: Any) -> str:
+    """A json_transform structure node as a DuckDB type."""
+    if isinstance(node, dict):
+        return "STRUCT(" + ", ".join(f"{quote(k)} {_sql_type(v)}" for k, v in node.items()) + ")"
+    if isinstance(node, list):
+        return f"{_sql_type(node[0])}[]"
+    return str(node)
+
+
+def _merge_struct(have: Any, inferred: dict[str, Any], path: str, added: dict[str, str]) -> dict[str, Any]:
+    """The table's struct, plus fields the data has that it lacks (recorded in ``added``)."""
+    merged: dict[str, Any] = {}
+    known = {str(name): child for name, child in have.children}
+    for name, child in known.items():
+        sub = inferred.get(name)
+        if isinstance(sub, dict) and child.id == "struct":
+            merged[name] = _merge_struct(child, sub, f"{path}.{name}", added)
+        else:
+            merged[name] = str(child)
+    for name, sub in inferred.items():
+        if name not in known:
+            merged[name] = sub
+            added[f"{path}.{name}"] = _sql_type(sub)
+    return merged
 
 
 def cast_to_table(
@@ -93,12 +146,11 @@ def cast_to_table(
         col = quote(key)
         if key in text_columns and typ != "VARCHAR":
             src = f"NULLIF({col}, '')" if empty_is_null else col
-            casts.append(f"TRY_CAST({src} AS {typ}) AS {col}")
-            checks.append(f"({src} IS NOT NULL AND TRY_CAST({src} AS {typ}) IS NULL)")
+            cast = try_cast(src, typ)
+            casts.append(f"{cast} AS {col}")
+            checks.append(f"({src} IS NOT NULL AND ({cast}) IS NULL)")
             reason = f"column {key}: expected {typ}".replace("'", "''")
-            reasons.append(
-                f"CASE WHEN {src} IS NOT NULL AND TRY_CAST({src} AS {typ}) IS NULL THEN '{reason}' END"
-            )
+            reasons.append(f"CASE WHEN {src} IS NOT NULL AND ({cast}) IS NULL THEN '{reason}' END")
         else:
             casts.append(col)
     name = f"hw_typed_{next(_names)}"

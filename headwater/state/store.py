@@ -10,11 +10,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from headwater.errors import JobFailed
 from headwater.lake import INTERNAL_SCHEMA, LAKE, SYSTEM_SCHEMA, Lake
 
 SYS = f"{LAKE}.{SYSTEM_SCHEMA}"
 INT = f"{LAKE}.{INTERNAL_SCHEMA}"
 EPSILON = timedelta(microseconds=1)
+
+
+class AccountingError(JobFailed):
+    """rows_read differs from what was written, deduplicated, dropped and quarantined: a bug.
+    The batch is not committed, so nothing is lost; the job fails loudly."""
 
 
 def utcnow() -> datetime:
@@ -40,6 +46,8 @@ def clear_job(lake: Lake, job: str) -> None:
     lake.execute(f"DELETE FROM {SYS}.offsets WHERE job = ?", [job])
     lake.execute(f"DELETE FROM {INT}.job_state WHERE job = ?", [job])
     lake.execute(f"DELETE FROM {SYS}.jobs WHERE name = ?", [job])
+    lake.execute(f"DELETE FROM {INT}.job_overrides WHERE job = ?", [job])
+    lake.execute(f"DELETE FROM {INT}.dedupe WHERE job = ?", [job])
 
 
 # -- job state -------------------------------------------------------------------------------
@@ -91,10 +99,11 @@ class RunRecord:
         """rows_read = written + deduplicated + dropped + quarantined, or this is a bug."""
         accounted = self.rows_written + self.rows_deduplicated + self.rows_dropped + self.rows_quarantined
         if self.rows_read != accounted:
-            raise AssertionError(
+            raise AccountingError(
                 f"accounting mismatch in job {self.job} run {self.run_id}: read {self.rows_read}, "
                 f"accounted {accounted} (written {self.rows_written}, deduplicated "
-                f"{self.rows_deduplicated}, dropped {self.rows_dropped}, quarantined {self.rows_quarantined})"
+                f"{self.rows_deduplicated}, dropped {self.rows_dropped}, quarantined {self.rows_quarantined}); "
+                "nothing of this batch was committed. This is a bug in Headwater: please report it"
             )
 
 
