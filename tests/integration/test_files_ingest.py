@@ -133,17 +133,23 @@ def test_declared_columns_are_enforced(make_project: Callable[..., hw.Project]) 
     assert str(project.query("SELECT amount FROM bronze.orders").fetchall()[0][0]) == "12.35"
 
 
-def test_malformed_lines_are_quarantined_with_source_and_reason(make_project: Callable[..., hw.Project]) -> None:
+def test_malformed_lines_are_quarantined_with_source_and_reason(
+    make_project: Callable[..., hw.Project],
+) -> None:
     project = make_project(ORDERS)
     (project.path / "landing/orders").mkdir(parents=True)
-    (project.path / "landing/orders/bad.jsonl").write_text('{"order_id": 1}\n{"order_id": \n[1, 2]\n{"order_id": 4}\n')
+    (project.path / "landing/orders/bad.jsonl").write_text(
+        '{"order_id": 1}\n{"order_id": \n[1, 2]\n{"order_id": 4}\n'
+    )
     assert project.run(once=True).ok
     assert project.query("SELECT order_id FROM bronze.orders ORDER BY 1").fetchall() == [(1,), (4,)]
     assert project.query('SELECT "$source", raw, reason FROM system.quarantine ORDER BY id').fetchall() == [
         ("file:landing/orders/bad.jsonl:2", '{"order_id": ', "malformed JSON"),
         ("file:landing/orders/bad.jsonl:3", "[1, 2]", "not a JSON object"),
     ]
-    assert project.query("SELECT rows_read, rows_written, rows_quarantined FROM system.runs").fetchall() == [(4, 2, 2)]
+    assert project.query("SELECT rows_read, rows_written, rows_quarantined FROM system.runs").fetchall() == [
+        (4, 2, 2)
+    ]
 
 
 def test_start_from_now_skips_existing_files(make_project: Callable[..., hw.Project]) -> None:

@@ -28,7 +28,9 @@ def test_postgres_catalog_and_separate_data_path(
     assert project.query("SELECT count(*) FROM bronze.events").fetchall() == [(3000,)]
     assert project.query("SELECT sum(n) FROM silver.kinds").fetchall() == [(3000,)]
     # The catalog is in PostgreSQL, the Parquet files under data_path, nothing in .headwater but the lock.
-    tables = postgres.psql("SELECT count(*) FROM information_schema.tables WHERE table_name LIKE 'ducklake_%'", "hw_catalog")
+    tables = postgres.psql(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name LIKE 'ducklake_%'", "hw_catalog"
+    )
     assert int(tables) > 5
     assert list(data.rglob("*.parquet")) or int(
         postgres.psql("SELECT count(*) FROM ducklake_inlined_data_tables", "hw_catalog")
@@ -37,4 +39,6 @@ def test_postgres_catalog_and_separate_data_path(
     # A second run resumes from the positions kept in PostgreSQL.
     write_jsonl(project.path / "landing/e.jsonl", [{"id": 3000, "kind": "k0"}])
     assert hw.Project(project.path).run(once=True).ok
-    assert project.query("SELECT count(*), count(DISTINCT id) FROM bronze.events").fetchall() == [(3001, 3001)]
+    assert project.query("SELECT count(*), count(DISTINCT id) FROM bronze.events").fetchall() == [
+        (3001, 3001)
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import pytest
@@ -79,7 +80,7 @@ def test_once_runs_every_layer_in_dependency_order(make_project: Callable[..., h
     windows = project.query(
         "SELECT window_start, window_end FROM system.runs WHERE job = 'clean_orders' ORDER BY window_start"
     ).fetchall()
-    assert all(a[1] <= b[0] for a, b in zip(windows, windows[1:], strict=False))
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(windows))
     # Late-arriving rows respect the sealed window: $commit_time is at or after its end.
     sealed = project.query(
         "SELECT min($commit_time) >= (SELECT min(window_end) FROM system.runs WHERE job = 'clean_orders') "

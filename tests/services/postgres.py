@@ -29,7 +29,19 @@ class PostgresServer:
 
     def psql(self, sql: str, db: str = "postgres") -> str:
         out = subprocess.run(
-            [str(self.bindir / "psql"), "-h", self.host, "-p", str(self.port), "-U", "postgres", "-d", db, "-Atc", sql],
+            [
+                str(self.bindir / "psql"),
+                "-h",
+                self.host,
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-d",
+                db,
+                "-Atc",
+                sql,
+            ],
             check=True,
             capture_output=True,
             text=True,
@@ -41,7 +53,9 @@ class PostgresServer:
         return self.dsn(name)
 
     def stop(self) -> None:
-        _as_postgres([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "stop"], check=False)
+        _as_postgres(
+            [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "stop"], check=False
+        )
         shutil.rmtree(self.datadir.parent, ignore_errors=True)
 
 
@@ -73,7 +87,9 @@ def start_postgres() -> PostgresServer:
     _as_postgres([str(bindir / "initdb"), "-D", str(datadir), "-U", "postgres", "--auth=trust", "-E", "UTF8"])
     port = _free_port()
     opts = f"-c listen_addresses=127.0.0.1 -p {port} -k {base} -c wal_level=logical -c fsync=off"
-    _as_postgres([str(bindir / "pg_ctl"), "-D", str(datadir), "-o", opts, "-l", str(base / "log"), "-w", "start"])
+    _as_postgres(
+        [str(bindir / "pg_ctl"), "-D", str(datadir), "-o", opts, "-l", str(base / "log"), "-w", "start"]
+    )
     server = PostgresServer("127.0.0.1", port, datadir, bindir)
     deadline = time.monotonic() + 20
     while True:

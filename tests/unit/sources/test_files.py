@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ def test_chunks_respect_max_bytes_and_positions_chain(tmp_path: Path) -> None:
     chunks = list(source(tmp_path, max_bytes=1000).poll({}, drain=True))
     assert len(chunks) > 5
     assert chunks[0].start == FilePosition(0, 1)
-    for a, b in zip(chunks, chunks[1:], strict=False):
+    for a, b in itertools.pairwise(chunks):
         assert a.end == b.start
     assert chunks[-1].end == FilePosition(sum(len(x) for x in lines), 1001)
     raw = [r for c in chunks for r in c.table.column(RAW_COLUMN).to_pylist()]
