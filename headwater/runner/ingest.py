@@ -27,7 +27,7 @@ from headwater.runner.schema import Conformed, conform
 from headwater.sources.decode import Decoded, decode
 from headwater.sources.files import LINE_COLUMN, RAW_COLUMN, FileChunk, FilePosition, FilesSource
 from headwater.sources.typing import REASON
-from headwater.state import store
+from headwater.state import failpoints, store
 
 START_MARK = "__start__"  # offsets row recording that START_FROM was applied
 EVENT = "__hw_event_time"
@@ -196,6 +196,8 @@ def _commit(
         store.record_expectations(lake, stmt.name, run.run_id, spec.expectations, violations)
         store.advance_clock(lake, str(stmt.target), commit_time)
         store.set_job_status(lake, stmt.name, "ingest", str(stmt.target), "running", lag=0.0)
+        failpoints.hit("ingest.before_commit")
+    failpoints.hit("ingest.after_commit")
     ctx.emit(
         BatchCommitted(
             stmt.name,

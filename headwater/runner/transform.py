@@ -28,7 +28,7 @@ from headwater.runner.context import RunContext
 from headwater.runner.errors import RunnerError
 from headwater.runner.ingest import parse_timestamp
 from headwater.runner.windows import bind_window, floor_window, ts_literal
-from headwater.state import store
+from headwater.state import failpoints, store
 
 
 class WaitingForData(Exception):
@@ -128,6 +128,8 @@ def _run_window(
         store.advance_clock(lake, str(stmt.target), commit_time)
         lag = (store.utcnow() - end).total_seconds()
         store.set_job_status(lake, stmt.name, "transform", str(stmt.target), "running", lag=max(lag, 0.0))
+        failpoints.hit("transform.before_commit")
+    failpoints.hit("transform.after_commit")
     ctx.emit(WindowCommitted(stmt.name, run.run_id, start, end, run.rows_read, run.rows_written))
     return run.rows_written
 
