@@ -261,7 +261,7 @@ def measure_headwater(work: Path, profile: str | None, trace: bool) -> dict[str,
 
 # Stages of Headwater's ingestion, told apart by the SQL they run (first match wins).
 STAGES = (
-    ("JSON split: json_valid per line, bad lines out", r"json_valid\("),
+    ("JSON split: is each line a JSON object", r"json_valid\(|json_type\("),
     ("structure inference (sample, keys, timestamps)", r"json_group_structure|json_keys|regexp_full_match"),
     ("json_transform + typing (TRY_CAST)", r"json_transform|hw_typed|hw_extracted"),
     ("dedupe (window + key state)", r"__hw_bucket = 'duplicate'|headwater\.dedupe"),
@@ -269,6 +269,7 @@ STAGES = (
     ("quality: hash/mask/exclude, expectations", r"hw_quality"),
     ("Parquet write (INSERT into the lake table)", r"INSERT INTO lake\.\"bronze\""),
     ("commit", r"^COMMIT"),
+    ("lake maintenance (compaction)", r"ducklake_"),
 )
 
 
