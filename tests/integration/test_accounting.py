@@ -297,14 +297,16 @@ def csv_line(key: int | None, amount: int = 1, kind: str = "keep", note: str = "
     return Line(text.encode(), "record", values=values, **flags)
 
 
-SETTINGS = settings(
-    max_examples=9,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+def budget(examples: int) -> settings:
+    """Each example is a fresh project and a few runs: a handful keeps the file near a minute."""
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
 
 
-@SETTINGS
+@budget(8)
 @given(plan=stages(JSON_LINES), batch_bytes=BATCH_BYTES)
 # More keys than fit in one inlined insert, then a duplicate: in a later run, and in a later commit.
 @example(plan=[{"a": [json_line(k) for k in range(30)]}, {"b": [json_line(3)]}], batch_bytes=1 << 20)
@@ -317,7 +319,7 @@ def test_json_lines_are_accounted_for(
     run_stages(path, pipeline("*.jsonl"), "jsonl", plan, batch_bytes)
 
 
-@SETTINGS
+@budget(6)
 @given(plan=stages(CSV_LINES), batch_bytes=BATCH_BYTES)
 @example(plan=[{"a": [csv_line(k) for k in range(30)]}, {"a": [csv_line(3)]}], batch_bytes=1 << 20)
 def test_csv_lines_are_accounted_for(
