@@ -107,7 +107,9 @@ class Project:
 
     def open_lake(self) -> Lake:
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        return Lake(self._catalog_target(), self._data_path())
+        return Lake(
+            self._catalog_target(), self._data_path(), follow_data_path=not self.settings.lake.data_path
+        )
 
     # -- the stages ------------------------------------------------------------------------
     def sql_files(self) -> list[Path]:

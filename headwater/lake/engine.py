@@ -51,9 +51,13 @@ class Lake:
         *,
         busy_timeout: float = 30.0,
         threads: int | None = None,
+        follow_data_path: bool = False,
     ) -> None:
+        """``follow_data_path``: the data lives where the project is (the default, inside
+        ``.headwater/``), so a project folder that was moved or copied keeps working."""
         self.catalog = catalog
         self.data_path = data_path
+        self.follow_data_path = follow_data_path
         if "://" not in data_path:
             Path(data_path).mkdir(parents=True, exist_ok=True)
         os.environ.setdefault("HOME", str(Path(data_path).resolve().parent))
@@ -80,8 +84,9 @@ class Lake:
         delay = 0.05
         while True:
             try:
+                override = ", OVERRIDE_DATA_PATH true" if self.follow_data_path else ""
                 self.con.execute(
-                    f"ATTACH '{_sql_str(target)}' AS {LAKE} (DATA_PATH '{_sql_str(self.data_path)}')"
+                    f"ATTACH '{_sql_str(target)}' AS {LAKE} (DATA_PATH '{_sql_str(self.data_path)}'{override})"
                 )
                 return
             except duckdb.Error as e:

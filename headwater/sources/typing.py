@@ -49,7 +49,10 @@ def infer_text_types(
         v = f"NULLIF({quote(name)}, '')"
         parts.append(f"count({v}) AS n{i}")
         for j, typ in enumerate(_CANDIDATES):
-            parts.append(f"count({try_cast(v, typ)}) AS c{i}_{j}")
+            if typ == "BOOLEAN":  # only true/false: DuckDB would also read y, n, t, f as booleans
+                parts.append(f"count(*) FILTER (WHERE lower({v}) IN ('true', 'false')) AS c{i}_{j}")
+            else:
+                parts.append(f"count({try_cast(v, typ)}) AS c{i}_{j}")
         parts.append(
             f"count(*) FILTER (WHERE regexp_matches({v}, '^\\d{{4}}-\\d{{2}}-\\d{{2}}[T ]\\d{{2}}:\\d{{2}}') "
             f"AND TRY_CAST({v} AS TIMESTAMPTZ) IS NOT NULL) AS t{i}"

@@ -42,3 +42,18 @@ def test_postgres_catalog_and_separate_data_path(
     assert project.query("SELECT count(*), count(DISTINCT id) FROM bronze.events").fetchall() == [
         (3001, 3001)
     ]
+
+
+def test_a_moved_project_keeps_its_lake(make_project: Callable[..., hw.Project], tmp_path: Path) -> None:
+    import shutil
+
+    project = make_project(SQL)
+    write_jsonl(project.path / "landing/e.jsonl", [{"id": i, "kind": "k"} for i in range(10)])
+    assert project.run(once=True).ok
+    moved = tmp_path.parent / (tmp_path.name + "-moved")
+    shutil.move(str(tmp_path), moved)
+    again = hw.Project(moved)
+    assert again.query("SELECT count(*) FROM bronze.events").fetchall() == [(10,)]
+    write_jsonl(moved / "landing/e.jsonl", [{"id": 10, "kind": "k"}])
+    assert again.run(once=True).ok
+    assert again.query("SELECT count(*), count(DISTINCT id) FROM bronze.events").fetchall() == [(11, 11)]
