@@ -241,18 +241,21 @@ def _decode_parquet(con: duckdb.DuckDBPyConnection, chunk: FileChunk) -> Decoded
 
 def _infer(con: duckdb.DuckDBPyConnection, keys: list[str]) -> dict[str, Any]:
     """The chunk's structure: a sample, plus every top-level key anywhere in the chunk."""
+    # The first lines and every k-th line after them: one cheap scan, spread over the chunk.
+    bounds = con.sql(f"SELECT min({LINE_COLUMN}), count(*) FROM hw_chunk").fetchone()
+    first, count = (int(bounds[0]), int(bounds[1])) if bounds and bounds[0] is not None else (0, 0)
+    step = max(1, count // SAMPLE_ROWS)
     row = con.sql(
-        f"""SELECT json_group_structure(json({RAW_COLUMN})) FROM (
-            SELECT {RAW_COLUMN} FROM (FROM hw_chunk LIMIT {SAMPLE_ROWS})
-            UNION ALL SELECT {RAW_COLUMN} FROM (FROM hw_chunk USING SAMPLE {SAMPLE_ROWS} ROWS))"""
+        f"""SELECT json_group_structure(json({RAW_COLUMN})) FROM hw_chunk
+            WHERE {LINE_COLUMN} < {first + SAMPLE_ROWS} OR {LINE_COLUMN} % {step} = 0"""
     ).fetchone()
     inferred: dict[str, Any] = json.loads(row[0]) if row and row[0] else {}
     unseen = [k for k in keys if k not in inferred]
     if unseen:  # keys missing from the sample: infer them from the rows that carry them
-        more = con.sql(
+        more = con.execute(
             f"""SELECT json_group_structure(json({RAW_COLUMN})) FROM
                 (FROM hw_chunk WHERE list_has_any(json_keys({RAW_COLUMN}), ?) LIMIT {SAMPLE_ROWS})""",
-            params=[unseen],
+            [unseen],
         ).fetchone()
         extra = json.loads(more[0]) if more and more[0] else {}
         inferred.update({k: extra.get(k, "NULL") for k in unseen})
