@@ -114,10 +114,8 @@ def evaluate(
     if missing:
         nulls = ", ".join(f"NULL AS {quote(c)}" for c in missing)
         source = f"(SELECT *, {nulls} FROM {view})"
-    con.execute(f"CREATE TEMP TABLE {table} AS SELECT {select} FROM {source}")
-    output_names = [c for c in con.sql(f"SELECT * FROM {table} LIMIT 0").columns if not c.startswith("__hw_")]
-
-    # The strictest violated action decides the bucket; the reason names every violation.
+    # One statement: values and flags, then the strictest violated action decides the bucket
+    # (the reason names every violation), then duplicates among the rows still to write.
     case = []
     for action in sorted(_RANK, key=lambda a: -_RANK[a]):
         names = [e.name for e in spec.expectations if e.action == action]
@@ -129,12 +127,25 @@ def evaluate(
         f"CASE WHEN {quote('__hw_x_' + e.name)} THEN 'expectation {e.name} ({e.action}) failed' END"
         for e in spec.expectations
     ]
-    reason = f"concat_ws('; ', {', '.join(reason_parts)})" if reason_parts else "NULL"
-    con.execute(f"ALTER TABLE {table} ADD COLUMN {BUCKET} VARCHAR")
-    con.execute(f"ALTER TABLE {table} ADD COLUMN {REASON} VARCHAR")
-    con.execute(f"UPDATE {table} SET {BUCKET} = {bucket}, {REASON} = {reason}")
+    reason = f"concat_ws('; ', {', '.join(reason_parts)})" if reason_parts else "NULL::VARCHAR"
+    staged = f"SELECT *, {bucket} AS __hw_b0, {reason} AS {REASON} FROM (SELECT {select} FROM {source})"
+    params: list[object] = []
+    final = "__hw_b0"
     if spec.dedupe:
-        _mark_duplicates(con, table, job, now - timedelta(seconds=spec.dedupe.window.seconds))
+        # A duplicate: an earlier row of the batch, or a row written within the window, had the
+        # same key. Rows without a key (all key columns NULL) are never duplicates.
+        final = (
+            f"CASE WHEN __hw_b0 = 'write' AND {KEY} IS NOT NULL AND ("
+            f"row_number() OVER (PARTITION BY {KEY}, __hw_b0 = 'write' ORDER BY {LINE}) > 1 "
+            f"OR {KEY} IN (SELECT key FROM {DEDUPE_STATE} WHERE job = ? AND seen_at >= ?)) "
+            f"THEN 'duplicate' ELSE __hw_b0 END"
+        )
+        params = [job, now - timedelta(seconds=spec.dedupe.window.seconds)]
+    con.execute(
+        f"CREATE TEMP TABLE {table} AS SELECT * EXCLUDE (__hw_b0), {final} AS {BUCKET} FROM ({staged})",
+        params,
+    )
+    output_names = [c for c in con.sql(f"SELECT * FROM {table} LIMIT 0").columns if not c.startswith("__hw_")]
 
     counts_sql = [
         f"count(*) FILTER (WHERE {BUCKET} = '{b}')"
@@ -170,20 +181,6 @@ def evaluate(
 def _column(path: str) -> exp.Expression:
     parts = path.split(".")
     return exp.column(parts[-1], table=parts[0]) if len(parts) == 2 else exp.column(path)
-
-
-def _mark_duplicates(con: duckdb.DuckDBPyConnection, table: str, job: str, since: datetime) -> None:
-    """A row is a duplicate if an earlier row of the batch, or a row written since ``since``,
-    had the same key. Rows without a key (all key columns NULL) are never duplicates."""
-    con.execute(
-        f"""UPDATE {table} SET {BUCKET} = 'duplicate' WHERE {BUCKET} = 'write' AND {LINE} IN (
-            SELECT {LINE} FROM (
-                SELECT {LINE}, {KEY}, row_number() OVER (PARTITION BY {KEY} ORDER BY {LINE}) AS n
-                FROM {table} WHERE {BUCKET} = 'write' AND {KEY} IS NOT NULL) b
-            WHERE n > 1 OR {KEY} IN (
-                SELECT key FROM {DEDUPE_STATE} WHERE job = ? AND seen_at >= ?))""",
-        [job, since],
-    )
 
 
 def remember_keys(

@@ -146,35 +146,37 @@ def _decode_json(
     blank = 0
     con.register("hw_chunk", raw)
     try:
-        # One parse per line gives every top-level key and says which lines are not JSON objects
-        # (no keys: malformed, or not an object); only those few are looked at again.
-        groups = con.sql(f"SELECT TRY(json_keys({RAW_COLUMN})) AS k FROM hw_chunk GROUP BY k").fetchall()
-        keys = list(dict.fromkeys(key for (k,) in groups if k for key in k))
-        mask = pa.chunked_array([], pa.bool_())  # empty: every line is a JSON object
-        if any(not k for (k,) in groups):
-            ok = con.sql(
-                f"SELECT coalesce(TRY(json_type({RAW_COLUMN})) = 'OBJECT', false) AS ok FROM hw_chunk"
-            )
-            mask = ok.to_arrow_table()["ok"]
-        if len(mask) and not pc.all(mask).as_py():
-            others = raw.filter(pc.invert(mask))
-            con.register("hw_others", others)
+        # One parse per line gives every top-level key and the lines without any (malformed,
+        # not an object, or an empty object); only those few are looked at again.
+        groups = con.sql(
+            f"""SELECT k, list({LINE_COLUMN}) FILTER (WHERE k IS NULL OR len(k) = 0) FROM
+                (SELECT {LINE_COLUMN}, TRY(json_keys({RAW_COLUMN})) AS k FROM hw_chunk) GROUP BY k"""
+        ).fetchall()
+        keys = list(dict.fromkeys(key for k, _ in groups if k for key in k))
+        suspects = [line for k, lines in groups if not k for line in (lines or [])]
+        if suspects:
+            is_suspect = pc.is_in(raw[LINE_COLUMN], value_set=pa.array(suspects, pa.int64()))
+            con.register("hw_others", raw.filter(is_suspect))
             try:
                 problems = con.sql(
                     f"""SELECT {LINE_COLUMN}, {RAW_COLUMN},
                         CASE WHEN trim({RAW_COLUMN}, ' \t\r\n') = '' THEN 'blank'
                              WHEN NOT json_valid({RAW_COLUMN}) THEN 'malformed JSON'
-                             ELSE 'not a JSON object' END AS {REASON}
+                             WHEN json_type({RAW_COLUMN}) <> 'OBJECT' THEN 'not a JSON object'
+                        END AS {REASON}
                     FROM hw_others"""
                 ).to_arrow_table()
             finally:
                 con.unregister("hw_others")
+            problems = problems.filter(pc.is_valid(problems[REASON]))  # {} is a record, with no values
             is_blank = pc.equal(problems[REASON], "blank")
             blank = int(pc.sum(is_blank).as_py() or 0)
             rejected.append(problems.filter(pc.invert(is_blank)))
-            raw = raw.filter(mask)
-            con.unregister("hw_chunk")
-            con.register("hw_chunk", raw)
+            if problems.num_rows:
+                keep = pc.invert(pc.is_in(raw[LINE_COLUMN], value_set=problems[LINE_COLUMN]))
+                raw = raw.filter(keep)
+                con.unregister("hw_chunk")
+                con.register("hw_chunk", raw)
         inferred = _infer(con, keys) if raw.num_rows else {}
         columns, widen = plan_columns(inferred, table_types, evolve)
         structure: dict[str, Any] = {}
