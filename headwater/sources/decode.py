@@ -146,11 +146,13 @@ def _decode_json(
     blank = 0
     con.register("hw_chunk", raw)
     try:
-        # One parse per line gives every top-level key and the lines without any (malformed,
-        # not an object, or an empty object); only those few are looked at again.
+        # Every top-level key, and the lines without any (malformed, not an object, or an empty
+        # object); only those few are looked at again. (json_valid first: TRY() would make DuckDB
+        # redo a whole vector row by row whenever one line in it is malformed.)
         groups = con.sql(
             f"""SELECT k, list({LINE_COLUMN}) FILTER (WHERE k IS NULL OR len(k) = 0) FROM
-                (SELECT {LINE_COLUMN}, TRY(json_keys({RAW_COLUMN})) AS k FROM hw_chunk) GROUP BY k"""
+                (SELECT {LINE_COLUMN}, CASE WHEN json_valid({RAW_COLUMN}) THEN json_keys({RAW_COLUMN}) END AS k
+                 FROM hw_chunk) GROUP BY k"""
         ).fetchall()
         keys = list(dict.fromkeys(key for k, _ in groups if k for key in k))
         suspects = [line for k, lines in groups if not k for line in (lines or [])]
