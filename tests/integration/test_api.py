@@ -39,7 +39,7 @@ def test_from_sql_without_a_folder_and_errors() -> None:
     project = hw.Project.from_sql("SELECT 1 AS one;")
     assert project.path.is_dir()
     assert project.query("SELECT 41 + 1 AS answer").fetchall() == [(42,)]
-    with pytest.raises(hw.UserError, match="project.sql:1:1"):
+    with pytest.raises(hw.UserError, match=r"project\.sql:1:1"):
         hw.Project.from_sql("CREATE JOB j AS COPY FROM nowhere INTO bronze.x;").validate()
     with pytest.raises(hw.UserError):
         hw.Project("/definitely/not/here")
