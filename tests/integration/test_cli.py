@@ -328,7 +328,8 @@ def test_second_run_is_refused_and_sigterm_stops_cleanly(project: Path) -> None:
 
 
 def test_demo_prints_its_answers_and_is_repeatable(tmp_path: Path, cli: Invoke) -> None:
-    demo = pytest.importorskip("headwater.demo")
+    import headwater.demo as demo
+
     first = cli("demo", tmp_path / "demo")
     assert first.exit_code == 0, first.output
     for title, _ in demo.ANSWERS:

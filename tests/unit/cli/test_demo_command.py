@@ -9,12 +9,11 @@ import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
+import headwater.demo as demo
 from headwater.api import Result
 from headwater.cli.app import app
 from headwater.errors import JobFailed
 from headwater.observe.events import BatchCommitted
-
-demo = pytest.importorskip("headwater.demo")
 
 
 def test_prints_answers_and_next_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
