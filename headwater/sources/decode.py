@@ -179,7 +179,7 @@ def _decode_json(
                 raw = raw.filter(keep)
                 con.unregister("hw_chunk")
                 con.register("hw_chunk", raw)
-        inferred = _infer(con, keys) if raw.num_rows else {}
+        inferred = _infer(con, keys, set(table_types)) if raw.num_rows else {}
         columns, widen = plan_columns(inferred, table_types, evolve)
         structure: dict[str, Any] = {}
         text: set[str] = set()
@@ -243,7 +243,7 @@ def _decode_parquet(con: duckdb.DuckDBPyConnection, chunk: FileChunk) -> Decoded
     return _finish(con, name, chunk.table, failures, [], 0, {})
 
 
-def _infer(con: duckdb.DuckDBPyConnection, keys: list[str]) -> dict[str, Any]:
+def _infer(con: duckdb.DuckDBPyConnection, keys: list[str], known: set[str]) -> dict[str, Any]:
     """The chunk's structure: a sample, plus every top-level key anywhere in the chunk."""
     # The first lines and every k-th line after them: one cheap scan, spread over the chunk.
     bounds = con.sql(f"SELECT min({LINE_COLUMN}), count(*) FROM hw_chunk").fetchone()
@@ -264,7 +264,7 @@ def _infer(con: duckdb.DuckDBPyConnection, keys: list[str]) -> dict[str, Any]:
         extra = json.loads(more[0]) if more and more[0] else {}
         inferred.update({k: extra.get(k, "NULL") for k in unseen})
     structure = {k: _normalise(v) for k, v in inferred.items()}
-    _detect_temporal(con, structure)
+    _detect_temporal(con, structure, known)
     return structure
 
 
@@ -280,9 +280,10 @@ def _normalise(node: Any) -> Any:
     return node
 
 
-def _detect_temporal(con: duckdb.DuckDBPyConnection, structure: dict[str, Any]) -> None:
+def _detect_temporal(con: duckdb.DuckDBPyConnection, structure: dict[str, Any], known: set[str]) -> None:
     """Top-level VARCHAR keys whose sampled values are all ISO dates/timestamps get that type."""
-    candidates = [k for k, v in structure.items() if v == "VARCHAR"]
+    # Columns the table already has keep their type: only new text keys are looked at.
+    candidates = [k for k, v in structure.items() if v == "VARCHAR" and k not in known]
     if not candidates:
         return
     checks = []
