@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from headwater.lake.engine import INTERNAL_SCHEMA, LAKE, SYSTEM_SCHEMA, Lake
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: dedupe keys are two BIGINTs (key_hi, key_lo) instead of a BLOB
 
 SYSTEM_TABLES: dict[str, str] = {
     "jobs": """name VARCHAR, kind VARCHAR, status VARCHAR, target VARCHAR, last_run TIMESTAMPTZ,
@@ -36,7 +36,7 @@ INTERNAL_TABLES: dict[str, str] = {
     # Per-table commit clock: $commit_time never goes backwards and respects windows sealed early.
     "clocks": "table_name VARCHAR, last_commit TIMESTAMPTZ, sealed_until TIMESTAMPTZ",
     # Keys written by jobs with DEDUPLICATE_WITH, salted and hashed; expired past the window.
-    "dedupe": "job VARCHAR, key BLOB, seen_at TIMESTAMPTZ",
+    "dedupe": "job VARCHAR, key_hi BIGINT, key_lo BIGINT, seen_at TIMESTAMPTZ",
     # Interactive ALTER JOB ... ADD/DROP EXPECTATION, applied on top of the project's files.
     "job_overrides": 'job VARCHAR, action VARCHAR, name VARCHAR, sql VARCHAR, "at" TIMESTAMPTZ',
     # Fingerprint of the inputs each materialized view was last computed from.
@@ -60,6 +60,15 @@ def ensure_system_tables(lake: Lake) -> None:
         for name, columns in tables.items():
             if (schema, name) not in existing:
                 statements.append(f"CREATE TABLE {LAKE}.{schema}.{name} ({columns})")
+    migrate = (INTERNAL_SCHEMA, "meta") in existing and _state_version(lake) < STATE_VERSION
+    if migrate:
+        # 1 -> 2: the dedupe keys changed encoding; the old keys cannot be converted, so the
+        # state restarts empty (re-sends within one window of the upgrade are written again).
+        statements += [
+            f"DROP TABLE IF EXISTS {LAKE}.{INTERNAL_SCHEMA}.dedupe",
+            f"CREATE TABLE {LAKE}.{INTERNAL_SCHEMA}.dedupe ({INTERNAL_TABLES['dedupe']})",
+            f"UPDATE {LAKE}.{INTERNAL_SCHEMA}.meta SET value = '{STATE_VERSION}' WHERE key = 'state_version'",
+        ]
     if not statements:
         return
     with lake.transaction():
@@ -69,3 +78,8 @@ def ensure_system_tables(lake: Lake) -> None:
             lake.execute(
                 f"INSERT INTO {LAKE}.{INTERNAL_SCHEMA}.meta VALUES ('state_version', ?)", [str(STATE_VERSION)]
             )
+
+
+def _state_version(lake: Lake) -> int:
+    row = lake.fetchone(f"SELECT max(value) FROM {LAKE}.{INTERNAL_SCHEMA}.meta WHERE key = 'state_version'")
+    return int(row[0]) if row and row[0] is not None else STATE_VERSION

@@ -1,7 +1,8 @@
 """One batch through the guarantees, in DuckDB: transformations, expectations, deduplication.
 
-Every parsed row ends in exactly one bucket — ``write``, ``quarantine``, ``drop`` or
-``duplicate`` — or the batch aborts. Expectations see the values as they arrived; what is
+Every row ends in exactly one bucket — ``write``, ``quarantine``, ``drop``, ``duplicate`` or
+``reject`` (it could not be read: the input's ``__hw_reject`` column names why) — or the batch
+aborts. Expectations see the values as they arrived; what is
 stored (rows, quarantine) has the transformations applied. A row violating several
 expectations goes to the strictest bucket (ABORT > QUARANTINE > DROP > WARN) and counts
 as a violation of each.
@@ -24,7 +25,9 @@ from headwater.quality.transforms import SALT_VARIABLE, select_list
 LINE = "__hw_line"
 BUCKET = "__hw_bucket"
 REASON = "__hw_reason"
-KEY = "__hw_key"
+KEY_HI, KEY_LO = "__hw_key_hi", "__hw_key_lo"
+REJECT = "__hw_reject"  # optional input column: why the record could not be read (NULL: it could)
+SHAPE = "__hw_shape"  # optional input column: a hash of the record's keys, passed through
 DEDUPE_STATE = f"{LAKE}.{INTERNAL_SCHEMA}.dedupe"
 _RANK = {"ABORT": 4, "QUARANTINE": 3, "DROP": 2, "WARN": 1}
 
@@ -56,6 +59,7 @@ class Outcome:
     output_columns: list[str]
     write_filter: str = f"{BUCKET} = 'write'"  # the rows of ``table`` to write
     owned: bool = True  # ``table`` was made by evaluate (drop it when done)
+    rejected: int = 0  # rows that could not be read (bucket ``reject``)
 
     def drop(self, con: duckdb.DuckDBPyConnection) -> None:
         if self.owned:
@@ -77,33 +81,41 @@ def evaluate(
     columns_in: list[str] | None = None,
     table: str = "hw_quality",
 ) -> Outcome:
-    """Classify the rows of ``view`` (which has ``__hw_line``) into a temp table ``table``.
-    ``extras`` are more columns (name -> SQL over the original values) to compute alongside;
-    ``columns_in`` restricts which columns of ``view`` are the record's."""
+    """Classify the rows of ``view`` (a table, or a parenthesised query, with ``__hw_line``)
+    into a temp table ``table`` — the batch's one materialisation. ``extras`` are more columns
+    (name -> SQL over the original values) to compute alongside; ``columns_in`` restricts which
+    columns of ``view`` are the record's."""
     rel = con.sql(f"SELECT * FROM {view} LIMIT 0")
     columns = [
         (c, t)
         for c, t in zip(rel.columns, rel.types, strict=True)
         if not c.startswith("__hw_") and (columns_in is None or c in columns_in)
     ]
-    if not (spec.transformations or spec.excludes or spec.expectations or spec.dedupe):
+    passed = [c for c in (REJECT, SHAPE) if c in rel.columns]
+    readable = f"{REJECT} IS NULL" if REJECT in passed else "true"
+    if not (spec.transformations or spec.excludes or spec.expectations or spec.dedupe or passed):
         # Nothing to check or change: the rows are written as they are (extras computed on write).
         count = con.sql(f"SELECT count(*) FROM {view}").fetchone()
         n = int(count[0]) if count else 0
         return Outcome(view, n, n, 0, 0, 0, {}, None, [c for c, _ in columns], "true", owned=False)
     outputs = select_list(columns, spec.transformations, spec.excludes)
+    # A record that could not be read violates nothing: it is rejected before expectations.
     flags = [
-        f"NOT coalesce(({to_duckdb(e.predicate)})::BOOLEAN, false) AS {quote('__hw_x_' + e.name)}"
+        f"({readable} AND NOT coalesce(({to_duckdb(e.predicate)})::BOOLEAN, false)) AS {quote('__hw_x_' + e.name)}"
         for e in spec.expectations
     ]
-    key = "NULL::BLOB"
+    digest = "NULL::UHUGEINT"
     if spec.dedupe:
+        # 126 bits of a salted MD5 of the key columns, kept as two BIGINTs (cheap to hash, store).
         parts = ", ".join(f"CAST(({to_duckdb(_column(c))}) AS VARCHAR)" for c in spec.dedupe.columns)
         all_null = " AND ".join(f"({to_duckdb(_column(c))}) IS NULL" for c in spec.dedupe.columns)
-        key = f"CASE WHEN {all_null} THEN NULL ELSE unhex(md5(getvariable('{SALT_VARIABLE}') || to_json(list_value({parts})))) END"
+        digest = (
+            f"CASE WHEN {all_null} THEN NULL "
+            f"ELSE md5_number(getvariable('{SALT_VARIABLE}') || to_json(list_value({parts}))) END"
+        )
     con.execute(f"DROP TABLE IF EXISTS {table}")
     more = [f"{sql} AS {quote(name)}" for name, sql in (extras or {}).items()]
-    select = ", ".join([*outputs, LINE, *more, *flags, f"{key} AS {KEY}"])
+    select = ", ".join([*outputs, LINE, *passed, *more, *flags, f"{digest} AS __hw_digest"])
     # A column that expectations or keys name but this batch lacks reads as NULL.
     present = {c.lower() for c, _ in columns}
     referenced = {
@@ -116,7 +128,7 @@ def evaluate(
         source = f"(SELECT *, {nulls} FROM {view})"
     # One statement: values and flags, then the strictest violated action decides the bucket
     # (the reason names every violation), then duplicates among the rows still to write.
-    case = []
+    case = [f"WHEN {REJECT} IS NOT NULL THEN 'reject'"] if REJECT in passed else []
     for action in sorted(_RANK, key=lambda a: -_RANK[a]):
         names = [e.name for e in spec.expectations if e.action == action]
         if names and action != "WARN":
@@ -128,33 +140,35 @@ def evaluate(
         for e in spec.expectations
     ]
     reason = f"concat_ws('; ', {', '.join(reason_parts)})" if reason_parts else "NULL::VARCHAR"
-    staged = f"SELECT *, {bucket} AS __hw_b0, {reason} AS {REASON} FROM (SELECT {select} FROM {source})"
-    params: list[object] = []
-    final = "__hw_b0"
+    staged = (
+        f"SELECT * EXCLUDE (__hw_digest), {bucket} AS __hw_b0, {reason} AS {REASON}, "
+        f"(__hw_digest >> 65)::BIGINT AS {KEY_HI}, ((__hw_digest >> 1) & {2**63 - 1}::UHUGEINT)::BIGINT AS {KEY_LO} "
+        f"FROM (SELECT {select} FROM {source})"
+    )
+    con.execute(f"CREATE TEMP TABLE {table} AS SELECT * EXCLUDE (__hw_b0), __hw_b0 AS {BUCKET} FROM ({staged})")
     if spec.dedupe:
         # A duplicate: an earlier row of the batch, or a row written within the window, had the
-        # same key. Rows without a key (all key columns NULL) are never duplicates.
-        final = (
-            f"CASE WHEN __hw_b0 = 'write' AND {KEY} IS NOT NULL AND ("
-            f"row_number() OVER (PARTITION BY {KEY}, __hw_b0 = 'write' ORDER BY {LINE}) > 1 "
-            f"OR {KEY} IN (SELECT key FROM {DEDUPE_STATE} WHERE job = ? AND seen_at >= ?)) "
-            f"THEN 'duplicate' ELSE __hw_b0 END"
+        # same key. Rows without a key (all key columns NULL) are never duplicates. (A window over
+        # the keys alone, then an update: far cheaper than a window carrying whole rows.)
+        candidates = f"{BUCKET} = 'write' AND {KEY_HI} IS NOT NULL"
+        con.execute(
+            f"""UPDATE {table} SET {BUCKET} = 'duplicate' WHERE {candidates} AND (
+                {LINE} IN (SELECT {LINE} FROM (SELECT {LINE}, row_number() OVER
+                    (PARTITION BY {KEY_HI}, {KEY_LO} ORDER BY {LINE}) AS n FROM {table} WHERE {candidates})
+                    WHERE n > 1)
+                OR ({KEY_HI}, {KEY_LO}) IN (SELECT key_hi, key_lo FROM {DEDUPE_STATE} WHERE job = ? AND seen_at >= ?))""",
+            [job, now - timedelta(seconds=spec.dedupe.window.seconds)],
         )
-        params = [job, now - timedelta(seconds=spec.dedupe.window.seconds)]
-    con.execute(
-        f"CREATE TEMP TABLE {table} AS SELECT * EXCLUDE (__hw_b0), {final} AS {BUCKET} FROM ({staged})",
-        params,
-    )
     output_names = [c for c in con.sql(f"SELECT * FROM {table} LIMIT 0").columns if not c.startswith("__hw_")]
 
     counts_sql = [
         f"count(*) FILTER (WHERE {BUCKET} = '{b}')"
-        for b in ("write", "quarantine", "drop", "duplicate", "abort")
+        for b in ("write", "quarantine", "drop", "duplicate", "abort", "reject")
     ]
     counts_sql += [f"count(*) FILTER (WHERE {quote('__hw_x_' + e.name)})" for e in spec.expectations]
     row = con.sql(f"SELECT count(*), {', '.join(counts_sql)} FROM {table}").fetchone()
     assert row is not None
-    total, written, quarantined, dropped, duplicates, aborts, *violations = row
+    total, written, quarantined, dropped, duplicates, aborts, rejected, *violations = row
     aborted = None
     if aborts:
         names = [e.name for e in spec.expectations if e.action == "ABORT"]
@@ -175,6 +189,7 @@ def evaluate(
         {e.name: int(v) for e, v in zip(spec.expectations, violations, strict=True)},
         aborted,
         output_names,
+        rejected=int(rejected),
     )
 
 
@@ -188,7 +203,8 @@ def remember_keys(
 ) -> None:
     """Inside the batch's transaction: add the written keys, expire keys older than the window."""
     con.execute(
-        f"INSERT INTO {DEDUPE_STATE} SELECT ?, {KEY}, ? FROM {table} WHERE {BUCKET} = 'write' AND {KEY} IS NOT NULL",
+        f"INSERT INTO {DEDUPE_STATE} SELECT ?, {KEY_HI}, {KEY_LO}, ? FROM {table} "
+        f"WHERE {BUCKET} = 'write' AND {KEY_HI} IS NOT NULL",
         [job, at],
     )
     con.execute(

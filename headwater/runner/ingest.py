@@ -3,13 +3,16 @@ the dedupe keys, the counts and the new position together, in one lake transacti
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import duckdb
 import pyarrow as pa
 
 from headwater.catalog.model import Entry
@@ -24,8 +27,9 @@ from headwater.quality.errors import JobStopped
 from headwater.runner.context import RunContext, expand_env
 from headwater.runner.errors import RunnerError
 from headwater.runner.schema import Conformed, conform
-from headwater.sources.decode import Decoded, decode
+from headwater.sources.decode import SHAPE, Decoded, concat_rejected, decode
 from headwater.sources.files import LINE_COLUMN, RAW_COLUMN, FileChunk, FilePosition, FilesSource
+from headwater.sources.prefetch import prefetch
 from headwater.sources.typing import REASON
 from headwater.state import failpoints, store
 
@@ -34,13 +38,29 @@ EVENT = "__hw_event_time"
 
 
 @dataclass
-class Pending:
-    chunks: list[tuple[FileChunk, Decoded]] = field(default_factory=list)
-    nbytes: int = 0
+class TargetSchema:
+    """What the job's records look like as chunks are read: each column's type (the table's, plus
+    what this run's data added) and the key sets already checked against them."""
 
-    def add(self, chunk: FileChunk, decoded: Decoded) -> None:
-        self.chunks.append((chunk, decoded))
-        self.nbytes += chunk.nbytes
+    types: dict[str, str]
+    evolve: bool
+    exists: bool
+    shapes: set[int] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, ctx: RunContext, stmt: CreateIngestJob) -> TargetSchema:
+        assert stmt.target is not None
+        exists = ctx.lake.table_exists(stmt.target.schema, stmt.target.name)
+        types = user_columns(ctx.lake.columns(stmt.target.schema, stmt.target.name)) if exists else {}
+        return cls(types, stmt.options.on_schema_change == "EVOLVE", exists)
+
+    def learn(self, decoded: Decoded) -> None:
+        if self.evolve or not self.types:
+            for col, typ in decoded.columns.items():
+                self.types.setdefault(col, typ)
+            self.types.update(decoded.widen)
+        planned = set(decoded.columns)
+        self.shapes.update(h for h, keys in decoded.shapes.items() if set(keys) <= planned)
 
 
 def files_source(ctx: RunContext, stmt: CreateIngestJob) -> FilesSource:
@@ -93,62 +113,134 @@ def run_ingest(ctx: RunContext, entry: Entry) -> int:
             store.save_offsets(ctx.lake, stmt.name, marks, store.utcnow())
         offsets.update(marks)
     positions = {p: FilePosition(o, line) for p, (o, line) in offsets.items()}
-    table_types = user_columns(
-        ctx.lake.columns(stmt.target.schema, stmt.target.name)
-        if ctx.lake.table_exists(stmt.target.schema, stmt.target.name)
-        else {}
-    )
-    evolve = stmt.options.on_schema_change == "EVOLVE"
+    schema = TargetSchema.of(ctx, stmt)
     written = 0
-    pending = Pending()
-    started = time.monotonic()
-    for chunk in source.poll(positions, drain=ctx.drain):
-        decoded = decode(ctx.lake.con, chunk, table_types, evolve=evolve)
-        if evolve or not table_types:
-            for col, typ in decoded.columns.items():
-                table_types.setdefault(col, typ)
-            table_types.update(decoded.widen)
-        pending.add(chunk, decoded)
-        if pending.nbytes >= ctx.settings.run.batch_bytes:
-            written += _commit(ctx, entry, pending, started)
-            pending, started = Pending(), time.monotonic()
-            if ctx.stop.is_set():  # stopping: the rest waits for the next run
-                return written
-    if pending.chunks:
-        written += _commit(ctx, entry, pending, started)
+    batch: Batch | None = None
+    try:
+        for chunk in prefetch(source.poll(positions, drain=ctx.drain)):
+            if batch is None:
+                batch = Batch(ctx, entry, schema)
+            batch.add(chunk)
+            if batch.nbytes >= ctx.settings.run.batch_bytes:
+                written += batch.commit()
+                batch = None
+                if ctx.stop.is_set():  # stopping: the rest waits for the next run
+                    return written
+        if batch is not None:
+            written += batch.commit()
+            batch = None
+    finally:
+        if batch is not None:
+            batch.rollback()
     return written
 
 
-def _commit(
-    ctx: RunContext, entry: Entry, pending: Pending, started: float, *, replayed: list[int] | None = None
-) -> int:
-    """One transaction: rows, quarantine, dedupe keys, expectation counts, run record, positions
-    (and, for a replay, the quarantine records it replays)."""
-    stmt: CreateIngestJob = entry.statement  # type: ignore[assignment]
-    assert stmt.target is not None
-    lake = ctx.lake
-    spec = ctx.quality_spec(entry)
-    sealer = ctx.sealer() if spec.private else None
-    run = store.RunRecord(stmt.name, ctx.new_run_id(), store.utcnow())
-    commit_time = store.next_commit_time(lake, [str(stmt.target)])
-    positions: dict[str, tuple[int, int]] = {}
-    violations = {e.name: 0 for e in spec.expectations}
-    with lake.transaction():
-        for chunk, decoded in pending.chunks:
-            prefix = chunk.prefix
-            run.rows_read += decoded.rows + decoded.rejected.num_rows
-            view = conform(ctx, stmt, decoded, prefix)
-            to_quarantine = [_rejected(chunk, decoded.rejected)]
-            extras = {EVENT: _event_time(stmt)} if stmt.options.event_time is not None else {}
-            outcome = quality.evaluate(
-                lake.con,
-                view.name,
-                spec,
-                job=stmt.name,
-                now=commit_time,
-                extras=extras,
-                columns_in=view.columns,
+class Batch:
+    """One lake transaction: each chunk's rows, quarantine, dedupe keys and expectation counts
+    as it is added; the run record and the new positions (and, for a replay, the quarantine
+    records it replays) on commit."""
+
+    def __init__(self, ctx: RunContext, entry: Entry, schema: TargetSchema) -> None:
+        stmt = entry.statement
+        assert isinstance(stmt, CreateIngestJob) and stmt.target is not None
+        self.ctx, self.entry, self.stmt, self.schema = ctx, entry, stmt, schema
+        self.started = time.monotonic()
+        self.spec = ctx.quality_spec(entry)
+        self.sealer = ctx.sealer() if self.spec.private else None
+        self.run = store.RunRecord(stmt.name, ctx.new_run_id(), store.utcnow())
+        self.commit_time = store.next_commit_time(ctx.lake, [str(stmt.target)])
+        self.positions: dict[str, tuple[int, int]] = {}
+        self.violations = {e.name: 0 for e in self.spec.expectations}
+        self.nbytes = 0
+        ctx.lake.execute("BEGIN TRANSACTION")
+        self.open = True
+
+    def rollback(self) -> None:
+        if self.open:
+            self.open = False
+            with contextlib.suppress(duckdb.Error):
+                self.ctx.lake.execute("ROLLBACK")
+
+    def add(self, chunk: FileChunk) -> None:
+        try:
+            self._add(chunk)
+        except BaseException:
+            self.rollback()
+            raise
+
+    def _decode(self, chunk: FileChunk, **kwargs: Any) -> Decoded:
+        schema = self.schema
+        lazy = schema.evolve or not schema.exists
+        return decode(self.ctx.lake.con, chunk, schema.types, evolve=schema.evolve, lazy=lazy, **kwargs)
+
+    def _evaluate(self, chunk: FileChunk, decoded: Decoded) -> tuple[Conformed, quality.Outcome]:
+        stmt = self.stmt
+        view = conform(self.ctx, stmt, decoded, chunk.prefix)
+        extras = {EVENT: _event_time(stmt)} if stmt.options.event_time is not None else {}
+        outcome = quality.evaluate(
+            self.ctx.lake.con,
+            view.name,
+            self.spec,
+            job=stmt.name,
+            now=self.commit_time,
+            extras=extras,
+            columns_in=view.columns,
+        )
+        return view, outcome
+
+    def _replan(self, decoded: Decoded, outcome: quality.Outcome) -> list[int] | None:
+        """For a lazy chunk planned from the table: None if every record's keys were planned
+        for (and no value needs a wider type), else the lines to include in a new plan."""
+        lake = self.ctx.lake
+        seen = {
+            int(r[0])
+            for r in lake.fetchall(f"SELECT DISTINCT {SHAPE} FROM {outcome.table} WHERE {SHAPE} IS NOT NULL")
+        }
+        unknown = sorted(seen - self.schema.shapes - set(decoded.shapes))
+        if unknown:
+            firsts = lake.fetchall(
+                f"SELECT min({LINE_COLUMN}) FROM {outcome.table} WHERE list_contains(?, {SHAPE}) GROUP BY {SHAPE}",
+                [unknown],
             )
+            lines = [int(r[0]) for r in firsts]
+            keys = lake.fetchall(
+                f"SELECT json_keys({RAW_COLUMN}) FROM {decoded.registered} WHERE list_contains(?, {LINE_COLUMN})",
+                [lines],
+            )
+            if any(k not in decoded.columns for (ks,) in keys for k in ks):
+                return lines
+            self.schema.shapes.update(unknown)
+        if self.schema.evolve and outcome.rejected:
+            # A value that does not fit an integer column may need the column widened.
+            lines = [
+                int(r[0])
+                for r in lake.fetchall(
+                    f"SELECT {LINE_COLUMN} FROM {outcome.table} WHERE {quality.BUCKET} = 'reject' "
+                    f"AND {quality.REJECT} LIKE 'column %: expected %INT%' LIMIT 1000"
+                )
+            ]
+            return lines or None
+        return None
+
+    def _add(self, chunk: FileChunk) -> None:
+        stmt, lake, run, spec = self.stmt, self.ctx.lake, self.run, self.spec
+        assert stmt.target is not None
+        self.nbytes += chunk.nbytes
+        prefix = chunk.prefix
+        decoded = self._decode(chunk)
+        view, outcome = None, None
+        try:
+            view, outcome = self._evaluate(chunk, decoded)
+            if decoded.lazy:
+                lines = self._replan(decoded, outcome)
+                if lines is not None:  # plan again from this chunk's own keys and values
+                    outcome.drop(lake.con)
+                    decoded.drop(lake.con)
+                    decoded = self._decode(chunk, sample_lines=lines)
+                    view, outcome = self._evaluate(chunk, decoded)
+            self.schema.learn(decoded)
+            # (a materialised chunk's rows: before ON_SCHEMA_CHANGE set some aside)
+            run.rows_read += (outcome.rows if decoded.lazy else decoded.rows) + decoded.rejected.num_rows
             if outcome.aborted:
                 name, line = outcome.aborted
                 raise JobStopped(
@@ -158,58 +250,88 @@ def _commit(
                 )
             types = {
                 c: t
-                for c, t in zip(*_describe_table(ctx, outcome.table), strict=True)
+                for c, t in zip(*_describe_table(self.ctx, outcome.table), strict=True)
                 if c in outcome.output_columns
             }
             ensure_table(lake, stmt.target, {c: t for c, t in types.items() if not c.startswith("$")})
-            run.rows_written += _write(ctx, stmt, outcome, prefix, commit_time, run.run_id)
+            self.schema.exists = True
+            run.rows_written += _write(self.ctx, stmt, outcome, prefix, self.commit_time, run.run_id)
             if spec.dedupe:
                 quality.remember_keys(
-                    lake.con, outcome.table, stmt.name, commit_time, spec.dedupe.window.seconds
+                    lake.con, outcome.table, stmt.name, self.commit_time, spec.dedupe.window.seconds
                 )
-            to_quarantine.extend(view.quarantined)
+            rejected = [decoded.rejected]
+            if outcome.rejected:
+                bad = lake.con.sql(
+                    f"SELECT {LINE_COLUMN}, {quality.REJECT} FROM {outcome.table} "
+                    f"WHERE {quality.BUCKET} = 'reject' ORDER BY {LINE_COLUMN}"
+                ).to_arrow_table()
+                rejected.append(
+                    pa.table(
+                        {
+                            LINE_COLUMN: bad[LINE_COLUMN],
+                            RAW_COLUMN: decoded.texts(bad[LINE_COLUMN]),
+                            REASON: bad[quality.REJECT],
+                        }
+                    )
+                )
+            to_quarantine = [_rejected(chunk, concat_rejected(rejected)), *view.quarantined]
             if outcome.quarantined:
-                to_quarantine.append(_quarantined_records(ctx, outcome, view, spec.private))
+                to_quarantine.append(_quarantined_records(self.ctx, outcome, view, decoded, spec.private))
             run.rows_quarantined += quarantine.write(
                 lake,
                 to_quarantine,
                 job=stmt.name,
                 run_id=run.run_id,
-                at=commit_time,
+                at=self.commit_time,
                 source_prefix=prefix,
-                sealer=sealer,
+                sealer=self.sealer,
                 first=run.rows_quarantined,
             )
             run.rows_dropped += outcome.dropped
             run.rows_deduplicated += outcome.deduplicated
             for name, n in outcome.violations.items():
-                violations[name] += n
-            outcome.drop(lake.con)
-            decoded.drop(lake.con)
+                self.violations[name] += n
             if chunk.tracked:
-                positions[chunk.partition] = (chunk.end.offset, chunk.end.line)
-        run.check_accounting()
-        if replayed:
-            quarantine.mark_replayed(lake, replayed, run.run_id, commit_time)
-        store.save_offsets(lake, stmt.name, positions, store.utcnow())
-        store.record_run(lake, run)
-        store.record_expectations(lake, stmt.name, run.run_id, spec.expectations, violations)
-        store.advance_clock(lake, str(stmt.target), commit_time)
-        store.set_job_status(lake, stmt.name, "ingest", str(stmt.target), "running", lag=0.0)
-        failpoints.hit("ingest.before_commit")
-    failpoints.hit("ingest.after_commit")
-    ctx.emit(
-        BatchCommitted(
-            stmt.name,
-            run.run_id,
-            run.rows_read,
-            run.rows_written,
-            len(positions),
-            pending.nbytes,
-            time.monotonic() - started,
+                self.positions[chunk.partition] = (chunk.end.offset, chunk.end.line)
+        finally:  # (after an error the transaction is aborted and is rolled back whole)
+            with contextlib.suppress(duckdb.Error):
+                if outcome is not None:
+                    outcome.drop(lake.con)
+                decoded.drop(lake.con)
+
+    def commit(self, *, replayed: list[int] | None = None) -> int:
+        """Commit the transaction; returns the rows written."""
+        stmt, lake, run = self.stmt, self.ctx.lake, self.run
+        assert stmt.target is not None
+        try:
+            run.check_accounting()
+            if replayed:
+                quarantine.mark_replayed(lake, replayed, run.run_id, self.commit_time)
+            store.save_offsets(lake, stmt.name, self.positions, store.utcnow())
+            store.record_run(lake, run)
+            store.record_expectations(lake, stmt.name, run.run_id, self.spec.expectations, self.violations)
+            store.advance_clock(lake, str(stmt.target), self.commit_time)
+            store.set_job_status(lake, stmt.name, "ingest", str(stmt.target), "running", lag=0.0)
+            failpoints.hit("ingest.before_commit")
+            lake.execute("COMMIT")
+            self.open = False
+        except BaseException:
+            self.rollback()
+            raise
+        failpoints.hit("ingest.after_commit")
+        self.ctx.emit(
+            BatchCommitted(
+                stmt.name,
+                run.run_id,
+                run.rows_read,
+                run.rows_written,
+                len(self.positions),
+                self.nbytes,
+                time.monotonic() - self.started,
+            )
         )
-    )
-    return run.rows_written
+        return run.rows_written
 
 
 def _describe_table(ctx: RunContext, table: str) -> tuple[list[str], list[str]]:
@@ -270,14 +392,16 @@ def _rejected(chunk: FileChunk, rejected: pa.Table) -> quarantine.QuarantineBatc
 
 
 def _quarantined_records(
-    ctx: RunContext, outcome: quality.Outcome, view: Conformed, private: bool
+    ctx: RunContext, outcome: quality.Outcome, view: Conformed, decoded: Decoded, private: bool
 ) -> quarantine.QuarantineBatch:
     shown = quality.rows_as_json(
         ctx.lake.con, outcome.table, outcome.output_columns, f"{quality.BUCKET} = 'quarantine'"
     )
     shown = shown.sort_by(quality.LINE)
     original_texts = None
-    if private:  # the original values, sealed, so that replay can run them through the job again
+    if private and decoded.lazy:  # the lines as they arrived, sealed, for replay
+        original_texts = decoded.texts(shown[quality.LINE])
+    elif private:  # the original values, sealed, so that replay can run them through the job again
         pack = ", ".join(f"{quote(c)} := o.{quote(c)}" for c in view.columns)
         orig = ctx.lake.con.sql(
             f"SELECT to_json(struct_pack({pack}))::VARCHAR AS json FROM {view.name} o "

@@ -4,7 +4,6 @@ are marked replayed in the same transaction that writes (or re-quarantines) them
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,9 +14,8 @@ from headwater.dialect.nodes import CreateIngestJob
 from headwater.errors import UserError
 from headwater.lake import LAKE, SYSTEM_SCHEMA
 from headwater.runner.context import RunContext
-from headwater.runner.ingest import Pending, _commit
+from headwater.runner.ingest import Batch, TargetSchema
 from headwater.sources.csv_lines import split_csv
-from headwater.sources.decode import decode
 from headwater.sources.files import LINE_COLUMN, RAW_COLUMN, FileChunk, FilePosition
 
 
@@ -76,22 +74,12 @@ def replay(ctx: RunContext, entry: Entry, ids: list[int] | None = None) -> Repla
         lines, texts = groups.setdefault((prefix, str(fmt)), ([], []))
         lines.append(int(line))
         texts.append(text)
-    target = entry.writes
-    assert target is not None
-    table_types = (
-        ctx.lake.columns(target.schema, target.name)
-        if ctx.lake.table_exists(target.schema, target.name)
-        else {}
-    )
-    table_types = {c: t for c, t in table_types.items() if not c.startswith("$")}
     stmt = entry.statement
     assert isinstance(stmt, CreateIngestJob)
-    evolve = stmt.options.on_schema_change == "EVOLVE"
-    pending = Pending()
+    batch = Batch(ctx, entry, TargetSchema.of(ctx, stmt))
     for (prefix, fmt), (lines, texts) in groups.items():
-        chunk = _chunk(prefix, fmt, lines, texts)
-        pending.add(chunk, decode(ctx.lake.con, chunk, table_types, evolve=evolve))
-    written = _commit(ctx, entry, pending, time.monotonic(), replayed=[int(r[0]) for r in rows])
+        batch.add(_chunk(prefix, fmt, lines, texts))
+    written = batch.commit(replayed=[int(r[0]) for r in rows])
     last = ctx.lake.fetchone(
         f"SELECT max(run_id) FROM {LAKE}.{SYSTEM_SCHEMA}.runs WHERE job = ?", [entry.name]
     )

@@ -1,29 +1,40 @@
 """Turning raw chunks into typed Arrow tables, in DuckDB (vectorised, no per-row Python).
 
-JSON lines: each line is checked (UTF-8, JSON, an object), the structure of the chunk is
-inferred (from a sample, plus every top-level key seen anywhere in the chunk) and
-``json_transform`` extracts the values. Top-level scalars are extracted as text and cast to
-their column type with TRY_CAST, so a value that does not fit its column is caught per record
-instead of silently becoming NULL. Columns that already exist keep the table's type;
-timestamps written as ISO-8601 strings become TIMESTAMP / TIMESTAMPTZ, dates DATE.
+JSON lines become one DuckDB query over the chunk (``Decoded.table`` is that query, *lazy*,
+when the caller allows it): each line is checked (JSON, an object), ``json_transform``
+extracts the values, top-level scalars are extracted as text and cast to their column type
+with TRY_CAST, so a value that does not fit its column is caught per record instead of
+silently becoming NULL. A line that cannot be read keeps its place with the reason in
+``__hw_reject``; ``__hw_shape`` is a hash of its keys, so the caller can tell whether every
+record's keys were planned for. The plan: the table's columns when it has them (and no nested
+ones), else the structure inferred from a sample plus every top-level key in the chunk.
+Columns that already exist keep the table's type; timestamps written as ISO-8601 strings
+become TIMESTAMP / TIMESTAMPTZ, dates DATE.
 
-Records that cannot be read come back in ``Decoded.rejected`` with their raw text and a reason.
+Records that cannot be read come back in ``Decoded.rejected`` with their raw text and a reason
+(or, for a lazy query, as rows whose ``__hw_reject`` is set).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from headwater.sources.files import LINE_COLUMN, RAW_COLUMN, FileChunk
+from headwater.lake import quote
+from headwater.sources.files import LINE_COLUMN, RAW_COLUMN, FileChunk, int64_array
 from headwater.sources.typing import BAD, REASON, cast_to_table, infer_text_types, plan_columns
 
 SAMPLE_ROWS = 20_000
+REJECT = "__hw_reject"  # why a line could not be read (NULL: it could)
+SHAPE = "__hw_shape"  # hash of a record's top-level keys
+_chunks = itertools.count()
 _INTEGER = {
     "HUGEINT",
     "UHUGEINT",
@@ -49,9 +60,38 @@ class Decoded:
     rejected: pa.Table  # __hw_line, __hw_raw, __hw_reason
     blank: int  # blank lines skipped (not records)
     widen: dict[str, str] = field(default_factory=dict)
+    lazy: bool = False  # ``table`` is a query over ``raw`` (registered as ``registered``)
+    raw: pa.Table | None = None  # the chunk's lines (__hw_line, __hw_raw), for rejected texts
+    registered: str | None = None
+    shapes: dict[int, list[str]] = field(default_factory=dict)  # key-set hash -> keys, if known
 
     def drop(self, con: duckdb.DuckDBPyConnection) -> None:
-        con.execute(f"DROP TABLE IF EXISTS {self.table}")
+        if self.lazy:
+            if self.registered:
+                con.unregister(self.registered)
+        else:
+            con.execute(f"DROP TABLE IF EXISTS {self.table}")
+
+    def texts(self, lines: pa.Array | pa.ChunkedArray) -> pa.Array:
+        """The raw text of the given lines of a lazy chunk (only those few are copied)."""
+        assert self.raw is not None
+        have = np.concatenate([c.to_numpy() for c in self.raw[LINE_COLUMN].chunks] or [np.empty(0, np.int64)])
+        want = np.asarray(lines.to_numpy(), np.int64)
+        if len(have) > 1 and not bool(np.all(have[1:] > have[:-1])):
+            order = np.argsort(have, kind="stable")
+            pos = order[np.searchsorted(have[order], want)]
+        else:
+            pos = np.searchsorted(have, want)
+        column = self.raw[RAW_COLUMN]
+        bounds = np.cumsum([0] + [len(c) for c in column.chunks])
+        which = np.searchsorted(bounds, pos, side="right") - 1
+        pieces = [
+            column.chunk(int(i)).take(int64_array(pos[which == i] - bounds[i])) for i in np.unique(which)
+        ]
+        # take() per batch keeps each batch's order: put the lines back in the order asked for
+        taken = pa.concat_arrays(pieces) if pieces else pa.array([], pa.large_string())
+        back = np.argsort(np.argsort(which, kind="stable"), kind="stable")
+        return pc.utf8_rtrim(taken.take(int64_array(back)), characters="\r\n")
 
 
 def concat_rejected(tables: list[pa.Table]) -> pa.Table:
@@ -72,10 +112,18 @@ def empty_rejected() -> pa.Table:
 
 
 def decode(
-    con: duckdb.DuckDBPyConnection, chunk: FileChunk, table_types: dict[str, str], *, evolve: bool = True
+    con: duckdb.DuckDBPyConnection,
+    chunk: FileChunk,
+    table_types: dict[str, str],
+    *,
+    evolve: bool = True,
+    lazy: bool = False,
+    sample_lines: list[int] | None = None,
 ) -> Decoded:
+    """``lazy``: JSON may come back as a query (see the module docstring). ``sample_lines``:
+    plan JSON from the chunk itself (never only from the table), with these lines in the sample."""
     if chunk.format == "JSON":
-        return _decode_json(con, chunk.table, table_types, evolve)
+        return _decode_json(con, chunk.table, table_types, evolve, lazy, sample_lines)
     if chunk.format == "CSV":
         return _decode_csv(con, chunk, table_types, evolve)
     return _decode_parquet(con, chunk)
@@ -139,68 +187,134 @@ def _is_utf8(value: bytes) -> bool:
 
 
 def _decode_json(
-    con: duckdb.DuckDBPyConnection, raw: pa.Table, table_types: dict[str, str], evolve: bool
+    con: duckdb.DuckDBPyConnection,
+    raw: pa.Table,
+    table_types: dict[str, str],
+    evolve: bool,
+    lazy: bool,
+    sample_lines: list[int] | None,
 ) -> Decoded:
     raw, bad_utf8 = _valid_utf8(raw)
-    rejected = [bad_utf8]
-    blank = 0
-    con.register("hw_chunk", raw)
+    name = f"hw_chunk_{next(_chunks)}"
+    con.register(name, raw)
     try:
-        # Every top-level key, and the lines without any (malformed, not an object, or an empty
-        # object); only those few are looked at again. (json_valid first: TRY() would make DuckDB
-        # redo a whole vector row by row whenever one line in it is malformed.)
-        groups = con.sql(
-            f"""SELECT k, list({LINE_COLUMN}) FILTER (WHERE k IS NULL OR len(k) = 0) FROM
-                (SELECT {LINE_COLUMN}, CASE WHEN json_valid({RAW_COLUMN}) THEN json_keys({RAW_COLUMN}) END AS k
-                 FROM hw_chunk) GROUP BY k"""
-        ).fetchall()
-        keys = list(dict.fromkeys(key for k, _ in groups if k for key in k))
-        suspects = [line for k, lines in groups if not k for line in (lines or [])]
-        if suspects:
-            is_suspect = pc.is_in(raw[LINE_COLUMN], value_set=pa.array(suspects, pa.int64()))
-            con.register("hw_others", raw.filter(is_suspect))
-            try:
-                problems = con.sql(
-                    f"""SELECT {LINE_COLUMN}, {RAW_COLUMN},
-                        CASE WHEN trim({RAW_COLUMN}, ' \t\r\n') = '' THEN 'blank'
-                             WHEN NOT json_valid({RAW_COLUMN}) THEN 'malformed JSON'
-                             WHEN json_type({RAW_COLUMN}) <> 'OBJECT' THEN 'not a JSON object'
-                        END AS {REASON}
-                    FROM hw_others"""
-                ).to_arrow_table()
-            finally:
-                con.unregister("hw_others")
-            problems = problems.filter(pc.is_valid(problems[REASON]))  # {} is a record, with no values
-            is_blank = pc.equal(problems[REASON], "blank")
-            blank = int(pc.sum(is_blank).as_py() or 0)
-            rejected.append(problems.filter(pc.invert(is_blank)))
-            if problems.num_rows:
-                keep = pc.invert(pc.is_in(raw[LINE_COLUMN], value_set=problems[LINE_COLUMN]))
-                raw = raw.filter(keep)
-                con.unregister("hw_chunk")
-                con.register("hw_chunk", raw)
-        inferred = _infer(con, keys, set(table_types)) if raw.num_rows else {}
-        columns, widen = plan_columns(inferred, table_types, evolve)
-        structure: dict[str, Any] = {}
-        text: set[str] = set()
-        for key, typ in columns.items():
-            nested = (
-                not isinstance(typ, str) or typ.endswith("]") or typ.upper().startswith(("STRUCT", "MAP"))
-            )
-            structure[key] = typ if nested else "VARCHAR"
-            if not nested:
-                text.add(key)
-        spec = json.dumps(structure).replace("'", "''")
+        shapes: dict[int, list[str]] = {}
+        nested = any(_is_nested(t) for t in table_types.values())
+        if lazy and sample_lines is None and table_types and not nested:
+            # The table's columns (else, below, a sample's); the caller checks every record's
+            # shape and plans again from the whole chunk if a key was not planned for.
+            columns: dict[str, Any] = dict(table_types)
+            widen: dict[str, str] = {}
+        else:
+            keys: list[str] = []
+            if not lazy or sample_lines is not None:  # every key of the chunk, not only the sample's
+                shapes = _shapes(con, name)
+                keys = list(dict.fromkeys(k for ks in shapes.values() for k in ks))
+            inferred = _infer(con, name, keys, set(table_types), sample_lines or [])
+            columns, widen = plan_columns(inferred, table_types, evolve)
+        query = _json_query(name, columns)
+        if lazy:
+            rel = con.sql(f"SELECT * EXCLUDE ({LINE_COLUMN}, {SHAPE}, {REJECT}) FROM {query} LIMIT 0")
+            typed = {c: str(t) for c, t in zip(rel.columns, rel.types, strict=True)}
+            return Decoded(query, typed, -1, concat_rejected([bad_utf8]), 0, widen, True, raw, name, shapes)
+        return _materialise(con, query, raw, bad_utf8, widen, name)
+    except BaseException:
+        con.unregister(name)
+        raise
 
-        def source(where: str) -> str:
-            if not structure:
-                return f"(SELECT {LINE_COLUMN} FROM hw_chunk WHERE {where})"
-            return f"(SELECT {LINE_COLUMN}, unnest(json_transform({RAW_COLUMN}, '{spec}')) FROM hw_chunk WHERE {where})"
 
-        name, failures = cast_to_table(con, source, columns, text, LINE_COLUMN, empty_is_null=False)
-        return _finish(con, name, raw, failures, rejected, blank, widen)
+def _is_nested(typ: Any) -> bool:
+    return not isinstance(typ, str) or typ.endswith("]") or typ.upper().startswith(("STRUCT", "MAP"))
+
+
+def _shapes(con: duckdb.DuckDBPyConnection, chunk: str) -> dict[int, list[str]]:
+    """Every distinct set of top-level keys in the chunk, by the hash ``__hw_shape`` uses."""
+    rows = con.sql(
+        f"""SELECT hash(k), k FROM (SELECT DISTINCT CASE WHEN json_valid({RAW_COLUMN})
+            THEN json_keys({RAW_COLUMN}) END AS k FROM {chunk}) WHERE k IS NOT NULL"""
+    ).fetchall()
+    return {int(h): list(k) for h, k in rows}
+
+
+def _exact(text: str, typ: str) -> str:
+    """TRY_CAST of JSON text; for integer types only when it does not round ('1.5' is no BIGINT)."""
+    if typ.upper() not in _INTEGER:
+        return f"TRY_CAST({text} AS {typ})"
+    inexact = " OR ".join(f"contains({text}, '{c}')" for c in ".eExX")
+    return (
+        f"CASE WHEN NOT ({inexact}) THEN TRY_CAST({text} AS {typ}) "
+        f"WHEN TRY_CAST({text} AS DOUBLE) = TRY_CAST({text} AS {typ}) THEN TRY_CAST({text} AS {typ}) END"
+    )
+
+
+def _json_query(chunk: str, columns: dict[str, Any]) -> str:
+    """One query from raw lines to typed columns; blank lines are skipped, unreadable lines
+    kept with ``__hw_reject`` set (JSON functions only ever see valid JSON). Each value is
+    extracted once, cast once, and checked against its text in the next projection."""
+    structure = {k: (t if _is_nested(t) else "VARCHAR") for k, t in columns.items()}
+    spec = json.dumps(structure).replace("'", "''")
+    typed, outputs, bad, reasons = [], [], [], []
+    for i, (key, typ) in enumerate(columns.items()):
+        text = f"struct_extract(__hw_r, '{key.replace(chr(39), chr(39) * 2)}')"
+        if _is_nested(typ) or typ == "VARCHAR":
+            outputs.append(f"{text} AS {quote(key)}")
+            continue
+        typed.append(f"{_exact(text, typ)} AS __hw_t{i}")
+        outputs.append(f"__hw_t{i} AS {quote(key)}")
+        fails = f"({text} IS NOT NULL AND __hw_t{i} IS NULL)"
+        bad.append(fails)
+        reason = f"column {key}: expected {typ}".replace("'", "''")
+        reasons.append(f"CASE WHEN {fails} THEN '{reason}' END")
+    reject = "__hw_kind"
+    if bad:
+        reject = (
+            f"CASE WHEN __hw_kind IS NOT NULL THEN __hw_kind WHEN {' OR '.join(bad)} "
+            f"THEN concat_ws('; ', {', '.join(reasons)}) END"
+        )
+    transform = f"CASE WHEN len(__hw_k) > 0 THEN json_transform({RAW_COLUMN}, '{spec}') END" if structure else "NULL"
+    return f"""(SELECT {LINE_COLUMN}, {SHAPE}, {reject} AS {REJECT}{"".join(", " + c for c in outputs)} FROM (
+      SELECT *{"".join(", " + c for c in typed)} FROM (
+        SELECT {LINE_COLUMN}, CASE WHEN __hw_k IS NOT NULL THEN hash(__hw_k) END AS {SHAPE}, {transform} AS __hw_r,
+            CASE WHEN __hw_k IS NULL THEN 'malformed JSON'
+                 WHEN len(__hw_k) = 0 AND json_type({RAW_COLUMN}) <> 'OBJECT' THEN 'not a JSON object' END AS __hw_kind
+        FROM (SELECT {LINE_COLUMN}, {RAW_COLUMN},
+                CASE WHEN json_valid({RAW_COLUMN}) THEN json_keys({RAW_COLUMN}) END AS __hw_k FROM {chunk})
+        WHERE __hw_k IS NOT NULL OR trim({RAW_COLUMN}, ' \t\r\n') <> '')))"""
+
+
+def _materialise(
+    con: duckdb.DuckDBPyConnection,
+    query: str,
+    raw: pa.Table,
+    bad_utf8: pa.Table,
+    widen: dict[str, str],
+    chunk: str,
+) -> Decoded:
+    """The query as a temp table of readable records; the others come back in ``rejected``."""
+    name = f"hw_typed_{next(_chunks)}"
+    try:
+        con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {query}")
+        bad = con.sql(
+            f"SELECT {LINE_COLUMN}, {REJECT} FROM {name} WHERE {REJECT} IS NOT NULL ORDER BY {LINE_COLUMN}"
+        ).to_arrow_table()
+        lines = con.sql(f"SELECT count(*) FROM {name}").fetchone()
+        total = raw.num_rows
     finally:
-        con.unregister("hw_chunk")
+        con.unregister(chunk)
+    rejected = [bad_utf8]
+    if bad.num_rows:
+        index = pc.index_in(bad[LINE_COLUMN], value_set=raw[LINE_COLUMN].combine_chunks())
+        rejected.append(
+            pa.table({LINE_COLUMN: bad[LINE_COLUMN], RAW_COLUMN: raw[RAW_COLUMN].take(index), REASON: bad[REJECT]})
+        )
+        con.execute(f"DELETE FROM {name} WHERE {REJECT} IS NOT NULL")
+    kept = int(lines[0]) if lines else 0
+    blank = total - kept
+    rel = con.sql(f"SELECT * EXCLUDE ({SHAPE}, {REJECT}) FROM {name} LIMIT 0")
+    typed = {c: str(t) for c, t in zip(rel.columns, rel.types, strict=True) if c != LINE_COLUMN}
+    con.execute(f"ALTER TABLE {name} DROP COLUMN {SHAPE}")
+    con.execute(f"ALTER TABLE {name} DROP COLUMN {REJECT}")
+    return Decoded(name, typed, kept - bad.num_rows, concat_rejected(rejected), blank, widen)
 
 
 def _decode_csv(
@@ -243,28 +357,39 @@ def _decode_parquet(con: duckdb.DuckDBPyConnection, chunk: FileChunk) -> Decoded
     return _finish(con, name, chunk.table, failures, [], 0, {})
 
 
-def _infer(con: duckdb.DuckDBPyConnection, keys: list[str], known: set[str]) -> dict[str, Any]:
-    """The chunk's structure: a sample, plus every top-level key anywhere in the chunk."""
+def _objects(chunk: str) -> str:
+    """The chunk's lines that are JSON objects."""
+    return (
+        f"(FROM {chunk} WHERE CASE WHEN json_valid({RAW_COLUMN}) THEN json_type({RAW_COLUMN}) = 'OBJECT' END)"
+    )
+
+
+def _infer(
+    con: duckdb.DuckDBPyConnection, chunk: str, keys: list[str], known: set[str], lines: list[int]
+) -> dict[str, Any]:
+    """The chunk's structure: a sample (plus ``lines``), and every top-level key anywhere in it."""
+    objects = _objects(chunk)
     # The first lines and every k-th line after them: one cheap scan, spread over the chunk.
-    bounds = con.sql(f"SELECT min({LINE_COLUMN}), count(*) FROM hw_chunk").fetchone()
+    bounds = con.sql(f"SELECT min({LINE_COLUMN}), count(*) FROM {chunk}").fetchone()
     first, count = (int(bounds[0]), int(bounds[1])) if bounds and bounds[0] is not None else (0, 0)
     step = max(1, count // SAMPLE_ROWS)
     row = con.sql(
-        f"""SELECT json_group_structure(json({RAW_COLUMN})) FROM hw_chunk
-            WHERE {LINE_COLUMN} < {first + SAMPLE_ROWS} OR {LINE_COLUMN} % {step} = 0"""
+        f"""SELECT json_group_structure(json({RAW_COLUMN})) FROM {objects}
+            WHERE {LINE_COLUMN} < {first + SAMPLE_ROWS} OR {LINE_COLUMN} % {step} = 0
+                OR list_contains({[int(n) for n in lines]}::BIGINT[], {LINE_COLUMN})"""
     ).fetchone()
     inferred: dict[str, Any] = json.loads(row[0]) if row and row[0] else {}
     unseen = [k for k in keys if k not in inferred]
     if unseen:  # keys missing from the sample: infer them from the rows that carry them
         more = con.execute(
             f"""SELECT json_group_structure(json({RAW_COLUMN})) FROM
-                (FROM hw_chunk WHERE list_has_any(json_keys({RAW_COLUMN}), ?) LIMIT {SAMPLE_ROWS})""",
+                (FROM {objects} WHERE list_has_any(json_keys({RAW_COLUMN}), ?) LIMIT {SAMPLE_ROWS})""",
             [unseen],
         ).fetchone()
         extra = json.loads(more[0]) if more and more[0] else {}
         inferred.update({k: extra.get(k, "NULL") for k in unseen})
     structure = {k: _normalise(v) for k, v in inferred.items()}
-    _detect_temporal(con, structure, known)
+    _detect_temporal(con, objects, structure, known)
     return structure
 
 
@@ -280,7 +405,9 @@ def _normalise(node: Any) -> Any:
     return node
 
 
-def _detect_temporal(con: duckdb.DuckDBPyConnection, structure: dict[str, Any], known: set[str]) -> None:
+def _detect_temporal(
+    con: duckdb.DuckDBPyConnection, objects: str, structure: dict[str, Any], known: set[str]
+) -> None:
     """Top-level VARCHAR keys whose sampled values are all ISO dates/timestamps get that type."""
     # Columns the table already has keep their type: only new text keys are looked at.
     candidates = [k for k, v in structure.items() if v == "VARCHAR" and k not in known]
@@ -297,7 +424,7 @@ def _detect_temporal(con: duckdb.DuckDBPyConnection, structure: dict[str, Any], 
                 AND TRY_CAST({v} AS TIMESTAMPTZ) IS NOT NULL) AS t{i},
             count(*) FILTER (WHERE regexp_matches({v}, '(Z|[+-]\\d{{2}}(:?\\d{{2}})?)$')) AS z{i}"""
         )
-    row = con.sql(f"SELECT {', '.join(checks)} FROM (FROM hw_chunk LIMIT {SAMPLE_ROWS})").fetchone()
+    row = con.sql(f"SELECT {', '.join(checks)} FROM (FROM {objects} LIMIT {SAMPLE_ROWS})").fetchone()
     assert row is not None
     for i, key in enumerate(candidates):
         n, d, t, z = row[4 * i : 4 * i + 4]

@@ -190,6 +190,17 @@ class FilesSource:
             row += table.num_rows
 
 
+def line_numbers(first: int, count: int) -> pa.Array:
+    """first, first + 1, ... as an int64 Arrow array."""
+    return int64_array(np.arange(first, first + count, dtype=np.int64))
+
+
+def int64_array(values: np.ndarray) -> pa.Array:
+    """A numpy integer array as an int64 Arrow array, from its buffer (pa.array would import pandas)."""
+    values = np.ascontiguousarray(values, dtype=np.int64)
+    return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(values)])
+
+
 def _csv_header(path: Path, partition: str, delimiter: str) -> tuple[list[str], int]:
     with open(path, "rb") as f:
         first = f.readline()
@@ -221,7 +232,7 @@ def _split(
         if nlines > len(newlines):
             offsets[-1] = len(body)
         raw = pa.LargeStringArray.from_buffers(nlines, pa.py_buffer(offsets), pa.py_buffer(body))
-        lines = pa.array(np.arange(first_line, first_line + nlines, dtype=np.int64))
+        lines = line_numbers(first_line, nlines)
         table = pa.table({LINE_COLUMN: lines, RAW_COLUMN: raw})
         return pa.Table.from_batches(table.to_batches(max_chunksize=122_880)), nlines, None
     if not header:
