@@ -145,7 +145,9 @@ def evaluate(
         f"(__hw_digest >> 65)::BIGINT AS {KEY_HI}, ((__hw_digest >> 1) & {2**63 - 1}::UHUGEINT)::BIGINT AS {KEY_LO} "
         f"FROM (SELECT {select} FROM {source})"
     )
-    con.execute(f"CREATE TEMP TABLE {table} AS SELECT * EXCLUDE (__hw_b0), __hw_b0 AS {BUCKET} FROM ({staged})")
+    con.execute(
+        f"CREATE TEMP TABLE {table} AS SELECT * EXCLUDE (__hw_b0), __hw_b0 AS {BUCKET} FROM ({staged})"
+    )
     if spec.dedupe:
         # A duplicate: an earlier row of the batch, or a row written within the window, had the
         # same key. Rows without a key (all key columns NULL) are never duplicates. (A window over

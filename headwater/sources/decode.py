@@ -271,7 +271,9 @@ def _json_query(chunk: str, columns: dict[str, Any]) -> str:
             f"CASE WHEN __hw_kind IS NOT NULL THEN __hw_kind WHEN {' OR '.join(bad)} "
             f"THEN concat_ws('; ', {', '.join(reasons)}) END"
         )
-    transform = f"CASE WHEN len(__hw_k) > 0 THEN json_transform({RAW_COLUMN}, '{spec}') END" if structure else "NULL"
+    transform = (
+        f"CASE WHEN len(__hw_k) > 0 THEN json_transform({RAW_COLUMN}, '{spec}') END" if structure else "NULL"
+    )
     return f"""(SELECT {LINE_COLUMN}, {SHAPE}, {reject} AS {REJECT}{"".join(", " + c for c in outputs)} FROM (
       SELECT *{"".join(", " + c for c in typed)} FROM (
         SELECT {LINE_COLUMN}, CASE WHEN __hw_k IS NOT NULL THEN hash(__hw_k) END AS {SHAPE}, {transform} AS __hw_r,
@@ -305,7 +307,9 @@ def _materialise(
     if bad.num_rows:
         index = pc.index_in(bad[LINE_COLUMN], value_set=raw[LINE_COLUMN].combine_chunks())
         rejected.append(
-            pa.table({LINE_COLUMN: bad[LINE_COLUMN], RAW_COLUMN: raw[RAW_COLUMN].take(index), REASON: bad[REJECT]})
+            pa.table(
+                {LINE_COLUMN: bad[LINE_COLUMN], RAW_COLUMN: raw[RAW_COLUMN].take(index), REASON: bad[REJECT]}
+            )
         )
         con.execute(f"DELETE FROM {name} WHERE {REJECT} IS NOT NULL")
     kept = int(lines[0]) if lines else 0
