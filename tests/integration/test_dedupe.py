@@ -224,3 +224,23 @@ def test_the_state_holds_no_key_in_clear(make_project: MakeProject, tmp_path: Pa
     state = project.query("SELECT to_json(d)::VARCHAR FROM headwater.dedupe d").fetchall()
     assert len(state) == 15
     assert not any(e in row[0] for row in state for e in emails)
+
+
+def test_a_lake_from_state_version_1_is_migrated(make_project: MakeProject) -> None:
+    project = make_project(CONNECTION + job("id"))
+    write_jsonl(project.path / "landing/a.jsonl", [{"id": 1}, {"id": 2}])
+    assert project.run(once=True).ok
+    with project.open_lake() as lake:  # what version 1 left behind: keys as BLOBs
+        lake.execute("DROP TABLE lake.headwater.dedupe")
+        lake.execute("CREATE TABLE lake.headwater.dedupe (job VARCHAR, key BLOB, seen_at TIMESTAMPTZ)")
+        lake.execute("INSERT INTO lake.headwater.dedupe VALUES ('load_events', '\\x01'::BLOB, now())")
+        lake.execute("UPDATE lake.headwater.meta SET value = '1' WHERE key = 'state_version'")
+    write_jsonl(project.path / "landing/b.jsonl", [{"id": 3}, {"id": 3}])
+    assert project.run(once=True).ok
+    columns = project.query("SELECT * FROM headwater.dedupe LIMIT 0").columns
+    assert columns == ["job", "key_hi", "key_lo", "seen_at"]
+    assert project.query("SELECT value FROM headwater.meta WHERE key = 'state_version'").fetchall() == [
+        ("2",)
+    ]
+    assert project.query("SELECT count(*) FROM headwater.dedupe").fetchall() == [(1,)]  # id 3, once
+    assert totals(project) == (4, 3, 1)
