@@ -310,7 +310,9 @@ class StatementTimer:
         for name, seconds in sorted(stages.items(), key=lambda kv: -kv[1]):
             print(f"  {seconds:7.2f} s {100 * seconds / total:4.0f}%  {name}", file=out)
         print("slowest statements (seconds, calls, SQL):", file=out)
-        for sql, seconds in sorted(self.times.items(), key=lambda kv: -kv[1])[:15]:
+        for sql, seconds in sorted(self.times.items(), key=lambda kv: -kv[1])[
+            : int(os.environ.get("TRACE_TOP", "15"))
+        ]:
             print(f"  {seconds:7.2f} {self.counts[sql]:>4}  {sql}", file=out)
 
 

@@ -22,12 +22,14 @@ from headwater.dialect.nodes import ColumnTransformation, Dedupe, Expectation
 from headwater.lake import INTERNAL_SCHEMA, LAKE, quote
 from headwater.quality.transforms import SALT_VARIABLE, select_list
 
+# Optional input columns: why the record could not be read (NULL: it could; BLANK: the line is
+# blank, not a record) and a hash of the record's keys (passed through).
+from headwater.sources.decode import BLANK, REJECT, SHAPE
+
 LINE = "__hw_line"
 BUCKET = "__hw_bucket"
 REASON = "__hw_reason"
 KEY_HI, KEY_LO = "__hw_key_hi", "__hw_key_lo"
-REJECT = "__hw_reject"  # optional input column: why the record could not be read (NULL: it could)
-SHAPE = "__hw_shape"  # optional input column: a hash of the record's keys, passed through
 DEDUPE_STATE = f"{LAKE}.{INTERNAL_SCHEMA}.dedupe"
 _RANK = {"ABORT": 4, "QUARANTINE": 3, "DROP": 2, "WARN": 1}
 
@@ -128,7 +130,11 @@ def evaluate(
         source = f"(SELECT *, {nulls} FROM {view})"
     # One statement: values and flags, then the strictest violated action decides the bucket
     # (the reason names every violation), then duplicates among the rows still to write.
-    case = [f"WHEN {REJECT} IS NOT NULL THEN 'reject'"] if REJECT in passed else []
+    case = (
+        [f"WHEN {REJECT} = '{BLANK}' THEN 'blank'", f"WHEN {REJECT} IS NOT NULL THEN 'reject'"]
+        if REJECT in passed
+        else []
+    )
     for action in sorted(_RANK, key=lambda a: -_RANK[a]):
         names = [e.name for e in spec.expectations if e.action == action]
         if names and action != "WARN":
@@ -154,23 +160,26 @@ def evaluate(
         # the keys alone, then an update: far cheaper than a window carrying whole rows.)
         candidates = f"{BUCKET} = 'write' AND {KEY_HI} IS NOT NULL"
         con.execute(
-            f"""UPDATE {table} SET {BUCKET} = 'duplicate' WHERE {candidates} AND (
-                {LINE} IN (SELECT {LINE} FROM (SELECT {LINE}, row_number() OVER
+            f"""UPDATE {table} SET {BUCKET} = 'duplicate' FROM (
+                SELECT {LINE} AS line FROM (SELECT {LINE}, row_number() OVER
                     (PARTITION BY {KEY_HI}, {KEY_LO} ORDER BY {LINE}) AS n FROM {table} WHERE {candidates})
-                    WHERE n > 1)
-                OR ({KEY_HI}, {KEY_LO}) IN (SELECT key_hi, key_lo FROM {DEDUPE_STATE} WHERE job = ? AND seen_at >= ?))""",
+                WHERE n > 1
+                UNION
+                SELECT t.{LINE} FROM {table} t JOIN {DEDUPE_STATE} s ON s.key_hi = t.{KEY_HI} AND s.key_lo = t.{KEY_LO}
+                WHERE s.job = ? AND s.seen_at >= ? AND t.{BUCKET} = 'write') d
+            WHERE {table}.{LINE} = d.line""",
             [job, now - timedelta(seconds=spec.dedupe.window.seconds)],
         )
     output_names = [c for c in con.sql(f"SELECT * FROM {table} LIMIT 0").columns if not c.startswith("__hw_")]
 
     counts_sql = [
         f"count(*) FILTER (WHERE {BUCKET} = '{b}')"
-        for b in ("write", "quarantine", "drop", "duplicate", "abort", "reject")
+        for b in ("write", "quarantine", "drop", "duplicate", "abort", "reject", "blank")
     ]
     counts_sql += [f"count(*) FILTER (WHERE {quote('__hw_x_' + e.name)})" for e in spec.expectations]
     row = con.sql(f"SELECT count(*), {', '.join(counts_sql)} FROM {table}").fetchone()
     assert row is not None
-    total, written, quarantined, dropped, duplicates, aborts, rejected, *violations = row
+    total, written, quarantined, dropped, duplicates, aborts, rejected, blank, *violations = row
     aborted = None
     if aborts:
         names = [e.name for e in spec.expectations if e.action == "ABORT"]
@@ -183,7 +192,7 @@ def evaluate(
         aborted = (failed, int(first[0]))
     return Outcome(
         table,
-        int(total),
+        int(total) - int(blank),  # a blank line is not a record
         int(written),
         int(quarantined),
         int(dropped),

@@ -32,7 +32,8 @@ from headwater.sources.files import LINE_COLUMN, RAW_COLUMN, FileChunk, int64_ar
 from headwater.sources.typing import BAD, REASON, cast_to_table, infer_text_types, plan_columns
 
 SAMPLE_ROWS = 20_000
-REJECT = "__hw_reject"  # why a line could not be read (NULL: it could)
+REJECT = "__hw_reject"  # why a line could not be read (NULL: it could; BLANK: not a record)
+BLANK = ""
 SHAPE = "__hw_shape"  # hash of a record's top-level keys
 _chunks = itertools.count()
 _INTEGER = {
@@ -248,8 +249,9 @@ def _exact(text: str, typ: str) -> str:
 
 
 def _json_query(chunk: str, columns: dict[str, Any]) -> str:
-    """One query from raw lines to typed columns; blank lines are skipped, unreadable lines
-    kept with ``__hw_reject`` set (JSON functions only ever see valid JSON). Each value is
+    """One query from raw lines to typed columns; unreadable lines are kept with ``__hw_reject``
+    set, blank lines with it empty (JSON functions only ever see valid JSON; a filter here
+    would be pushed down and make DuckDB compute the keys twice). Each value is
     extracted once, cast once, and checked against its text in the next projection."""
     structure = {k: (t if _is_nested(t) else "VARCHAR") for k, t in columns.items()}
     spec = json.dumps(structure).replace("'", "''")
@@ -277,11 +279,12 @@ def _json_query(chunk: str, columns: dict[str, Any]) -> str:
     return f"""(SELECT {LINE_COLUMN}, {SHAPE}, {reject} AS {REJECT}{"".join(", " + c for c in outputs)} FROM (
       SELECT *{"".join(", " + c for c in typed)} FROM (
         SELECT {LINE_COLUMN}, CASE WHEN __hw_k IS NOT NULL THEN hash(__hw_k) END AS {SHAPE}, {transform} AS __hw_r,
-            CASE WHEN __hw_k IS NULL THEN 'malformed JSON'
-                 WHEN len(__hw_k) = 0 AND json_type({RAW_COLUMN}) <> 'OBJECT' THEN 'not a JSON object' END AS __hw_kind
+            CASE WHEN __hw_k IS NOT NULL THEN
+                    CASE WHEN len(__hw_k) = 0 AND json_type({RAW_COLUMN}) <> 'OBJECT' THEN 'not a JSON object' END
+                 WHEN trim({RAW_COLUMN}, ' \t\r\n') = '' THEN '{BLANK}'
+                 ELSE 'malformed JSON' END AS __hw_kind
         FROM (SELECT {LINE_COLUMN}, {RAW_COLUMN},
-                CASE WHEN json_valid({RAW_COLUMN}) THEN json_keys({RAW_COLUMN}) END AS __hw_k FROM {chunk})
-        WHERE __hw_k IS NOT NULL OR trim({RAW_COLUMN}, ' \t\r\n') <> '')))"""
+                CASE WHEN json_valid({RAW_COLUMN}) THEN json_keys({RAW_COLUMN}) END AS __hw_k FROM {chunk}))))"""
 
 
 def _materialise(
@@ -296,6 +299,7 @@ def _materialise(
     name = f"hw_typed_{next(_chunks)}"
     try:
         con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {query}")
+        con.execute(f"DELETE FROM {name} WHERE {REJECT} = '{BLANK}'")
         bad = con.sql(
             f"SELECT {LINE_COLUMN}, {REJECT} FROM {name} WHERE {REJECT} IS NOT NULL ORDER BY {LINE_COLUMN}"
         ).to_arrow_table()

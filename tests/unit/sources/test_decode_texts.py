@@ -40,9 +40,11 @@ def test_a_lazy_chunk_classifies_every_line() -> None:
         decoded.drop(con)
     assert got == [
         (1, 1, None),
+        (2, None, ""),  # blank: not a record
         (3, None, "malformed JSON"),
         (4, None, "not a JSON object"),
         (5, None, None),  # {} is a record without values
         (6, None, "column a: expected BIGINT"),
+        (7, None, ""),
         (8, None, "not a JSON object"),
-    ]  # lines 2 and 7 are blank: not records
+    ]
