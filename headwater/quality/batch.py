@@ -145,7 +145,12 @@ def evaluate(
         f"CASE WHEN {quote('__hw_x_' + e.name)} THEN 'expectation {e.name} ({e.action}) failed' END"
         for e in spec.expectations
     ]
-    reason = f"concat_ws('; ', {', '.join(reason_parts)})" if reason_parts else "NULL::VARCHAR"
+    any_flag = " OR ".join(quote("__hw_x_" + e.name) for e in spec.expectations)
+    reason = (
+        f"CASE WHEN {any_flag} THEN concat_ws('; ', {', '.join(reason_parts)}) END"
+        if reason_parts
+        else "NULL::VARCHAR"
+    )
     staged = (
         f"SELECT * EXCLUDE (__hw_digest), {bucket} AS __hw_b0, {reason} AS {REASON}, "
         f"(__hw_digest >> 65)::BIGINT AS {KEY_HI}, ((__hw_digest >> 1) & {2**63 - 1}::UHUGEINT)::BIGINT AS {KEY_LO} "
@@ -160,14 +165,11 @@ def evaluate(
         # the keys alone, then an update: far cheaper than a window carrying whole rows.)
         candidates = f"{BUCKET} = 'write' AND {KEY_HI} IS NOT NULL"
         con.execute(
-            f"""UPDATE {table} SET {BUCKET} = 'duplicate' FROM (
-                SELECT {LINE} AS line FROM (SELECT {LINE}, row_number() OVER
+            f"""UPDATE {table} SET {BUCKET} = 'duplicate' WHERE {candidates} AND (
+                {LINE} IN (SELECT {LINE} FROM (SELECT {LINE}, row_number() OVER
                     (PARTITION BY {KEY_HI}, {KEY_LO} ORDER BY {LINE}) AS n FROM {table} WHERE {candidates})
-                WHERE n > 1
-                UNION
-                SELECT t.{LINE} FROM {table} t JOIN {DEDUPE_STATE} s ON s.key_hi = t.{KEY_HI} AND s.key_lo = t.{KEY_LO}
-                WHERE s.job = ? AND s.seen_at >= ? AND t.{BUCKET} = 'write') d
-            WHERE {table}.{LINE} = d.line""",
+                    WHERE n > 1)
+                OR ({KEY_HI}, {KEY_LO}) IN (SELECT key_hi, key_lo FROM {DEDUPE_STATE} WHERE job = ? AND seen_at >= ?))""",
             [job, now - timedelta(seconds=spec.dedupe.window.seconds)],
         )
     output_names = [c for c in con.sql(f"SELECT * FROM {table} LIMIT 0").columns if not c.startswith("__hw_")]

@@ -211,7 +211,7 @@ def _decode_json(
             if not lazy or sample_lines is not None:  # every key of the chunk, not only the sample's
                 shapes = _shapes(con, name)
                 keys = list(dict.fromkeys(k for ks in shapes.values() for k in ks))
-            inferred = _infer(con, name, keys, set(table_types), sample_lines or [])
+            inferred = _infer(con, name, raw, keys, set(table_types), sample_lines or [])
             columns, widen = plan_columns(inferred, table_types, evolve)
         query = _json_query(name, columns)
         if lazy:
@@ -373,19 +373,27 @@ def _objects(chunk: str) -> str:
 
 
 def _infer(
-    con: duckdb.DuckDBPyConnection, chunk: str, keys: list[str], known: set[str], lines: list[int]
+    con: duckdb.DuckDBPyConnection,
+    chunk: str,
+    raw: pa.Table,
+    keys: list[str],
+    known: set[str],
+    lines: list[int],
 ) -> dict[str, Any]:
     """The chunk's structure: a sample (plus ``lines``), and every top-level key anywhere in it."""
     objects = _objects(chunk)
-    # The first lines and every k-th line after them: one cheap scan, spread over the chunk.
-    bounds = con.sql(f"SELECT min({LINE_COLUMN}), count(*) FROM {chunk}").fetchone()
-    first, count = (int(bounds[0]), int(bounds[1])) if bounds and bounds[0] is not None else (0, 0)
-    step = max(1, count // SAMPLE_ROWS)
-    row = con.sql(
-        f"""SELECT json_group_structure(json({RAW_COLUMN})) FROM {objects}
-            WHERE {LINE_COLUMN} < {first + SAMPLE_ROWS} OR {LINE_COLUMN} % {step} = 0
-                OR list_contains({[int(n) for n in lines]}::BIGINT[], {LINE_COLUMN})"""
-    ).fetchone()
+    # The first lines and every k-th line after them (and ``lines``), taken out of the chunk
+    # first so that only they are parsed.
+    numbers = np.concatenate([c.to_numpy() for c in raw[LINE_COLUMN].chunks] or [np.empty(0, np.int64)])
+    step = max(1, len(numbers) // SAMPLE_ROWS)
+    keep = (np.arange(len(numbers)) < SAMPLE_ROWS) | (numbers % step == 0) | np.isin(numbers, lines)
+    con.register("hw_sample", raw.filter(pa.array(keep)))
+    try:
+        row = con.sql(
+            f"SELECT json_group_structure(json({RAW_COLUMN})) FROM {_objects('hw_sample')}"
+        ).fetchone()
+    finally:
+        con.unregister("hw_sample")
     inferred: dict[str, Any] = json.loads(row[0]) if row and row[0] else {}
     unseen = [k for k in keys if k not in inferred]
     if unseen:  # keys missing from the sample: infer them from the rows that carry them
