@@ -27,7 +27,7 @@ from headwater.quality.errors import JobStopped
 from headwater.runner.context import RunContext, expand_env
 from headwater.runner.errors import RunnerError
 from headwater.runner.schema import Conformed, conform
-from headwater.sources.decode import SHAPE, Decoded, concat_rejected, decode
+from headwater.sources.decode import SHAPE, Decoded, concat_rejected, decode, json_path
 from headwater.sources.files import LINE_COLUMN, RAW_COLUMN, FileChunk, FilePosition, FilesSource
 from headwater.sources.prefetch import prefetch
 from headwater.sources.typing import REASON
@@ -203,12 +203,18 @@ class Batch:
                 [unknown],
             )
             lines = [int(r[0]) for r in firsts]
-            keys = lake.fetchall(
-                f"SELECT json_keys({RAW_COLUMN}) FROM {decoded.registered} WHERE list_contains(?, {LINE_COLUMN})",
+            structs = list(decoded.structs)
+            nested = "".join(f", json_keys({RAW_COLUMN}, {json_path(c)})" for c in structs)
+            found = lake.fetchall(
+                f"SELECT json_keys({RAW_COLUMN}){nested} FROM {decoded.registered} "
+                f"WHERE list_contains(?, {LINE_COLUMN})",
                 [lines],
             )
-            if any(k not in decoded.columns for (ks,) in keys for k in ks):
-                return lines
+            for top, *inner in found:
+                if any(k not in decoded.columns for k in top) or any(
+                    not set(keys or []) <= decoded.structs[c] for c, keys in zip(structs, inner, strict=True)
+                ):
+                    return lines
             self.schema.shapes.update(unknown)
         if self.schema.evolve and outcome.rejected:
             # A value that does not fit an integer column may need the column widened.

@@ -65,6 +65,7 @@ class Decoded:
     raw: pa.Table | None = None  # the chunk's lines (__hw_line, __hw_raw), for rejected texts
     registered: str | None = None
     shapes: dict[int, list[str]] = field(default_factory=dict)  # key-set hash -> keys, if known
+    structs: dict[str, set[str]] = field(default_factory=dict)  # STRUCT column -> its fields
 
     def drop(self, con: duckdb.DuckDBPyConnection) -> None:
         if self.lazy:
@@ -200,8 +201,8 @@ def _decode_json(
     con.register(name, raw)
     try:
         shapes: dict[int, list[str]] = {}
-        nested = any(_is_nested(t) for t in table_types.values())
-        if lazy and sample_lines is None and table_types and not nested:
+        checkable = all(not _is_nested(t) or _flat_struct(t) for t in table_types.values())
+        if lazy and sample_lines is None and table_types and checkable:
             # The table's columns (else, below, a sample's); the caller checks every record's
             # shape and plans again from the whole chunk if a key was not planned for.
             columns: dict[str, Any] = dict(table_types)
@@ -209,15 +210,23 @@ def _decode_json(
         else:
             keys: list[str] = []
             if not lazy or sample_lines is not None:  # every key of the chunk, not only the sample's
-                shapes = _shapes(con, name)
-                keys = list(dict.fromkeys(k for ks in shapes.values() for k in ks))
+                keys = list(dict.fromkeys(k for ks in _shapes(con, name).values() for k in ks))
             inferred = _infer(con, name, raw, keys, set(table_types), sample_lines or [])
             columns, widen = plan_columns(inferred, table_types, evolve)
         query = _json_query(name, columns)
         if lazy:
             rel = con.sql(f"SELECT * EXCLUDE ({LINE_COLUMN}, {SHAPE}, {REJECT}) FROM {query} LIMIT 0")
             typed = {c: str(t) for c, t in zip(rel.columns, rel.types, strict=True)}
-            return Decoded(query, typed, -1, concat_rejected([bad_utf8]), 0, widen, True, raw, name, shapes)
+            structs = {
+                c: {str(n) for n, _ in t.children}
+                for c, t in zip(rel.columns, rel.types, strict=True)
+                if t.id == "struct"
+            }
+            decoded = Decoded(
+                query, typed, -1, concat_rejected([bad_utf8]), 0, widen, True, raw, name, shapes
+            )
+            decoded.structs = structs
+            return decoded
         return _materialise(con, query, raw, bad_utf8, widen, name)
     except BaseException:
         con.unregister(name)
@@ -226,6 +235,23 @@ def _decode_json(
 
 def _is_nested(typ: Any) -> bool:
     return not isinstance(typ, str) or typ.endswith("]") or typ.upper().startswith(("STRUCT", "MAP"))
+
+
+def _is_struct(typ: Any) -> bool:
+    return isinstance(typ, dict) or (isinstance(typ, str) and typ.upper().startswith("STRUCT("))
+
+
+def _flat_struct(typ: Any) -> bool:
+    """A STRUCT of scalars: every record's fields in it are checked (see ``_json_query``)."""
+    if not (isinstance(typ, str) and typ.upper().startswith("STRUCT(")):
+        return False
+    inner = typ[len("STRUCT(") :].upper()
+    return "STRUCT(" not in inner and "[]" not in inner and "MAP(" not in inner
+
+
+def json_path(key: str) -> str:
+    """The JSON path of a top-level key, as SQL text."""
+    return "'" + ("$." + json.dumps(key)).replace("'", "''") + "'"
 
 
 def _shapes(con: duckdb.DuckDBPyConnection, chunk: str) -> dict[int, list[str]]:
@@ -276,9 +302,12 @@ def _json_query(chunk: str, columns: dict[str, Any]) -> str:
     transform = (
         f"CASE WHEN len(__hw_k) > 0 THEN json_transform({RAW_COLUMN}, '{spec}') END" if structure else "NULL"
     )
+    # The shape: the record's keys, and those of the objects in its STRUCT columns.
+    structs = [f"json_keys({RAW_COLUMN}, {json_path(k)})" for k, t in columns.items() if _is_struct(t)]
+    shape = ", ".join(["__hw_k", *structs])
     return f"""(SELECT {LINE_COLUMN}, {SHAPE}, {reject} AS {REJECT}{"".join(", " + c for c in outputs)} FROM (
       SELECT *{"".join(", " + c for c in typed)} FROM (
-        SELECT {LINE_COLUMN}, CASE WHEN __hw_k IS NOT NULL THEN hash(__hw_k) END AS {SHAPE}, {transform} AS __hw_r,
+        SELECT {LINE_COLUMN}, CASE WHEN __hw_k IS NOT NULL THEN hash({shape}) END AS {SHAPE}, {transform} AS __hw_r,
             CASE WHEN __hw_k IS NOT NULL THEN
                     CASE WHEN len(__hw_k) = 0 AND json_type({RAW_COLUMN}) <> 'OBJECT' THEN 'not a JSON object' END
                  WHEN trim({RAW_COLUMN}, ' \t\r\n') = '' THEN '{BLANK}'

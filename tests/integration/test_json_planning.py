@@ -88,3 +88,25 @@ def test_a_value_that_does_not_fit_is_quarantined_not_widened(
     got = project.query("SELECT $source, reason FROM system.quarantine").fetchall()
     assert got == [(f"file:landing/b.jsonl:{RARE}", "column amount: expected BIGINT")]
     assert counts(project) == (2 * LINES, 1)
+
+
+def test_a_new_field_of_an_object_column_is_added(make_project: Callable[..., hw.Project]) -> None:
+    project = make_project(JOB)
+
+    def nested(first_id: int, rare: bool) -> list[dict[str, object]]:
+        out: list[dict[str, object]] = [
+            {"id": first_id + i, "customer": {"id": i, "email": "x"}} for i in range(LINES)
+        ]
+        if rare:
+            out[RARE - 1]["customer"] = {"id": 1, "email": "y", "tier": "gold"}
+        return out
+
+    write_jsonl(project.path / "landing/a.jsonl", nested(0, False))
+    assert project.run(once=True).ok
+    write_jsonl(project.path / "landing/b.jsonl", nested(LINES, True))
+    assert project.run(once=True).ok
+    got = project.query(
+        "SELECT id, customer.tier FROM bronze.events WHERE customer.tier IS NOT NULL"
+    ).fetchall()
+    assert got == [(LINES + RARE - 1, "gold")]
+    assert counts(project) == (2 * LINES, 0)
