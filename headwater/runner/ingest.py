@@ -59,8 +59,6 @@ class TargetSchema:
             for col, typ in decoded.columns.items():
                 self.types.setdefault(col, typ)
             self.types.update(decoded.widen)
-        planned = set(decoded.columns)
-        self.shapes.update(h for h, keys in decoded.shapes.items() if set(keys) <= planned)
 
 
 def files_source(ctx: RunContext, stmt: CreateIngestJob) -> FilesSource:
@@ -196,7 +194,7 @@ class Batch:
             int(r[0])
             for r in lake.fetchall(f"SELECT DISTINCT {SHAPE} FROM {outcome.table} WHERE {SHAPE} IS NOT NULL")
         }
-        unknown = sorted(seen - self.schema.shapes - set(decoded.shapes))
+        unknown = sorted(seen - self.schema.shapes)
         if unknown:
             firsts = lake.fetchall(
                 f"SELECT min({LINE_COLUMN}) FROM {outcome.table} WHERE list_contains(?, {SHAPE}) GROUP BY {SHAPE}",

@@ -64,7 +64,6 @@ class Decoded:
     lazy: bool = False  # ``table`` is a query over ``raw`` (registered as ``registered``)
     raw: pa.Table | None = None  # the chunk's lines (__hw_line, __hw_raw), for rejected texts
     registered: str | None = None
-    shapes: dict[int, list[str]] = field(default_factory=dict)  # key-set hash -> keys, if known
     structs: dict[str, set[str]] = field(default_factory=dict)  # STRUCT column -> its fields
 
     def drop(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -200,7 +199,6 @@ def _decode_json(
     name = f"hw_chunk_{next(_chunks)}"
     con.register(name, raw)
     try:
-        shapes: dict[int, list[str]] = {}
         checkable = all(not _is_nested(t) or _flat_struct(t) for t in table_types.values())
         if lazy and sample_lines is None and table_types and checkable:
             # The table's columns (else, below, a sample's); the caller checks every record's
@@ -210,7 +208,7 @@ def _decode_json(
         else:
             keys: list[str] = []
             if not lazy or sample_lines is not None:  # every key of the chunk, not only the sample's
-                keys = list(dict.fromkeys(k for ks in _shapes(con, name).values() for k in ks))
+                keys = _all_keys(con, name)
             inferred = _infer(con, name, raw, keys, set(table_types), sample_lines or [])
             columns, widen = plan_columns(inferred, table_types, evolve)
         query = _json_query(name, columns)
@@ -222,9 +220,7 @@ def _decode_json(
                 for c, t in zip(rel.columns, rel.types, strict=True)
                 if t.id == "struct"
             }
-            decoded = Decoded(
-                query, typed, -1, concat_rejected([bad_utf8]), 0, widen, True, raw, name, shapes
-            )
+            decoded = Decoded(query, typed, -1, concat_rejected([bad_utf8]), 0, widen, True, raw, name)
             decoded.structs = structs
             return decoded
         return _materialise(con, query, raw, bad_utf8, widen, name)
@@ -254,13 +250,13 @@ def json_path(key: str) -> str:
     return "'" + ("$." + json.dumps(key)).replace("'", "''") + "'"
 
 
-def _shapes(con: duckdb.DuckDBPyConnection, chunk: str) -> dict[int, list[str]]:
-    """Every distinct set of top-level keys in the chunk, by the hash ``__hw_shape`` uses."""
+def _all_keys(con: duckdb.DuckDBPyConnection, chunk: str) -> list[str]:
+    """Every top-level key anywhere in the chunk, in order of first appearance in a key set."""
     rows = con.sql(
-        f"""SELECT hash(k), k FROM (SELECT DISTINCT CASE WHEN json_valid({RAW_COLUMN})
-            THEN json_keys({RAW_COLUMN}) END AS k FROM {chunk}) WHERE k IS NOT NULL"""
+        f"""SELECT DISTINCT CASE WHEN json_valid({RAW_COLUMN}) THEN json_keys({RAW_COLUMN}) END AS k
+            FROM {chunk}"""
     ).fetchall()
-    return {int(h): list(k) for h, k in rows}
+    return list(dict.fromkeys(key for (k,) in rows if k for key in k))
 
 
 def _exact(text: str, typ: str) -> str:
