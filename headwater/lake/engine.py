@@ -7,7 +7,11 @@ packages; nothing is downloaded at run time.
 from __future__ import annotations
 
 import contextlib
+import importlib
+import importlib.util
 import os
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,6 +45,13 @@ def _catalog_uri(catalog: str) -> tuple[str, bool]:
     return f"ducklake:{catalog}", False
 
 
+def _warm_pandas() -> None:
+    """DuckDB imports pandas (when installed) on the first query with parameters or Arrow
+    data, ~0.2 s: start that import now, in the background, while the lake opens."""
+    if "pandas" not in sys.modules and importlib.util.find_spec("pandas") is not None:
+        threading.Thread(target=importlib.import_module, args=("pandas",), daemon=True).start()
+
+
 class Lake:
     """A connection to the project's lake. Use as a context manager, or call ``close``."""
 
@@ -67,6 +78,10 @@ class Lake:
         }
         if threads:
             config["threads"] = threads
+        import json as _j
+
+        config.update(_j.loads(os.environ.get("HW_EXP_CONFIG", "{}")))
+        _warm_pandas()
         self.con = duckdb.connect(config=config)
         try:
             _load_extension(self.con, "ducklake")

@@ -72,6 +72,17 @@ def ensure_table(lake: Lake, table: TableName, columns: dict[str, str]) -> dict[
     return lake.columns(table.schema, table.name)
 
 
+def widen_columns(lake: Lake, table: TableName, widen: dict[str, str]) -> None:
+    """Give the columns in ``widen`` (name -> type) that type, where the table has another."""
+    if not widen:
+        return
+    have = lake.columns(table.schema, table.name)
+    name = qualified(table.schema, table.name)
+    for col, typ in widen.items():
+        if col in have and have[col] != typ:
+            lake.execute(f"ALTER TABLE {name} ALTER COLUMN {quote(col)} SET DATA TYPE {typ}")
+
+
 def new_struct_fields(have: str, want: str, path: list[str]) -> list[tuple[list[str], str]]:
     """Fields of struct type ``want`` that struct type ``have`` lacks, as (path, type)."""
     have_t, want_t = duckdb.sql(f"SELECT NULL::{have}").types[0], duckdb.sql(f"SELECT NULL::{want}").types[0]

@@ -77,8 +77,6 @@ def evaluate(
     view: str,
     spec: QualitySpec,
     *,
-    job: str,
-    now: datetime,
     extras: dict[str, str] | None = None,
     columns_in: list[str] | None = None,
     table: str = "hw_quality",
@@ -129,7 +127,7 @@ def evaluate(
         nulls = ", ".join(f"NULL AS {quote(c)}" for c in missing)
         source = f"(SELECT *, {nulls} FROM {view})"
     # One statement: values and flags, then the strictest violated action decides the bucket
-    # (the reason names every violation), then duplicates among the rows still to write.
+    # (the reason names every violation). Duplicates are marked later: ``mark_duplicates``.
     case = (
         [f"WHEN {REJECT} = '{BLANK}' THEN 'blank'", f"WHEN {REJECT} IS NOT NULL THEN 'reject'"]
         if REJECT in passed
@@ -159,19 +157,6 @@ def evaluate(
     con.execute(
         f"CREATE TEMP TABLE {table} AS SELECT * EXCLUDE (__hw_b0), __hw_b0 AS {BUCKET} FROM ({staged})"
     )
-    if spec.dedupe:
-        # A duplicate: an earlier row of the batch, or a row written within the window, had the
-        # same key. Rows without a key (all key columns NULL) are never duplicates. (A window over
-        # the keys alone, then an update: far cheaper than a window carrying whole rows.)
-        candidates = f"{BUCKET} = 'write' AND {KEY_HI} IS NOT NULL"
-        con.execute(
-            f"""UPDATE {table} SET {BUCKET} = 'duplicate' WHERE {candidates} AND (
-                {LINE} IN (SELECT {LINE} FROM (SELECT {LINE}, row_number() OVER
-                    (PARTITION BY {KEY_HI}, {KEY_LO} ORDER BY {LINE}) AS n FROM {table} WHERE {candidates})
-                    WHERE n > 1)
-                OR ({KEY_HI}, {KEY_LO}) IN (SELECT key_hi, key_lo FROM {DEDUPE_STATE} WHERE job = ? AND seen_at >= ?))""",
-            [job, now - timedelta(seconds=spec.dedupe.window.seconds)],
-        )
     output_names = [c for c in con.sql(f"SELECT * FROM {table} LIMIT 0").columns if not c.startswith("__hw_")]
 
     counts_sql = [
@@ -204,6 +189,30 @@ def evaluate(
         output_names,
         rejected=int(rejected),
     )
+
+
+def mark_duplicates(
+    con: duckdb.DuckDBPyConnection, outcome: Outcome, dedupe: Dedupe, *, job: str, now: datetime
+) -> int:
+    """Inside the batch's transaction: mark the rows to write whose key an earlier row of the
+    batch, or a row written within the window (committed, or earlier in this transaction), had.
+    Rows without a key (all key columns NULL) are never duplicates. Updates and returns
+    ``outcome.deduplicated``. (A window over the keys alone, then an update: far cheaper than a
+    window carrying whole rows.)"""
+    table = outcome.table
+    candidates = f"{BUCKET} = 'write' AND {KEY_HI} IS NOT NULL"
+    row = con.execute(
+        f"""UPDATE {table} SET {BUCKET} = 'duplicate' WHERE {candidates} AND (
+            {LINE} IN (SELECT {LINE} FROM (SELECT {LINE}, row_number() OVER
+                (PARTITION BY {KEY_HI}, {KEY_LO} ORDER BY {LINE}) AS n FROM {table} WHERE {candidates})
+                WHERE n > 1)
+            OR ({KEY_HI}, {KEY_LO}) IN (SELECT key_hi, key_lo FROM {DEDUPE_STATE} WHERE job = ? AND seen_at >= ?))""",
+        [job, now - timedelta(seconds=dedupe.window.seconds)],
+    ).fetchone()
+    marked = int(row[0]) if row else 0
+    outcome.deduplicated += marked
+    outcome.written -= marked
+    return marked
 
 
 def _column(path: str) -> exp.Expression:

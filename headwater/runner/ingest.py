@@ -4,6 +4,7 @@ the dedupe keys, the counts and the new position together, in one lake transacti
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import time
@@ -19,7 +20,7 @@ from headwater.catalog.model import Entry
 from headwater.dialect import to_duckdb
 from headwater.dialect.nodes import CreateIngestJob
 from headwater.lake import qualified, quote
-from headwater.lake.tables import ensure_table, user_columns
+from headwater.lake.tables import ensure_table, user_columns, widen_columns
 from headwater.observe.events import BatchCommitted
 from headwater.quality import batch as quality
 from headwater.quality import quarantine
@@ -33,6 +34,7 @@ from headwater.sources.prefetch import prefetch
 from headwater.sources.typing import REASON
 from headwater.state import failpoints, store
 
+_tables = itertools.count()
 START_MARK = "__start__"  # offsets row recording that START_FROM was applied
 EVENT = "__hw_event_time"
 
@@ -53,6 +55,10 @@ class TargetSchema:
         exists = ctx.lake.table_exists(stmt.target.schema, stmt.target.name)
         types = user_columns(ctx.lake.columns(stmt.target.schema, stmt.target.name)) if exists else {}
         return cls(types, stmt.options.on_schema_change == "EVOLVE", exists)
+
+    def table_columns(self) -> dict[str, str] | None:
+        """The table's columns as of this batch (None: it has none yet)."""
+        return self.types if self.exists else None
 
     def learn(self, decoded: Decoded) -> None:
         if self.evolve or not self.types:
@@ -133,10 +139,33 @@ def run_ingest(ctx: RunContext, entry: Entry) -> int:
     return written
 
 
+@dataclass
+class _Staged:
+    """A chunk classified before the batch's transaction opens, waiting to be written. (Its temp
+    tables are then committed ones, which the lake write scans on every thread; a temp table made
+    inside the transaction is scanned on one.)"""
+
+    outcome: quality.Outcome
+    decoded: Decoded | None  # kept while ``outcome`` reads from it
+    widen: dict[str, str]
+    quarantine: list[quarantine.QuarantineBatch]
+    prefix: str
+    position: tuple[str, tuple[int, int]] | None  # (partition, (offset, line)) once written
+
+    def drop(self, con: duckdb.DuckDBPyConnection) -> None:
+        with contextlib.suppress(duckdb.Error):
+            self.outcome.drop(con)
+            if self.decoded is not None:
+                self.decoded.drop(con)
+
+
 class Batch:
-    """One lake transaction: each chunk's rows, quarantine, dedupe keys and expectation counts
-    as it is added; the run record and the new positions (and, for a replay, the quarantine
-    records it replays) on commit."""
+    """One lake transaction. Each chunk added is read and classified at once (values,
+    expectations, the rows to quarantine; a failed ABORT expectation stops the job before anything
+    is written); on commit the transaction writes every chunk's rows, quarantine and dedupe keys
+    (duplicates are found there, against the keys already committed and those of the earlier
+    chunks), the expectation counts, the run record and the new positions (and, for a replay,
+    the quarantine records it replays) together."""
 
     def __init__(self, ctx: RunContext, entry: Entry, schema: TargetSchema) -> None:
         stmt = entry.statement
@@ -150,10 +179,13 @@ class Batch:
         self.positions: dict[str, tuple[int, int]] = {}
         self.violations = {e.name: 0 for e in self.spec.expectations}
         self.nbytes = 0
-        ctx.lake.execute("BEGIN TRANSACTION")
-        self.open = True
+        self.staged: list[_Staged] = []
+        self.open = False  # the lake transaction
 
     def rollback(self) -> None:
+        for staged in self.staged:
+            staged.drop(self.ctx.lake.con)
+        self.staged = []
         if self.open:
             self.open = False
             with contextlib.suppress(duckdb.Error):
@@ -161,7 +193,7 @@ class Batch:
 
     def add(self, chunk: FileChunk) -> None:
         try:
-            self._add(chunk)
+            self.staged.append(self._stage(chunk))
         except BaseException:
             self.rollback()
             raise
@@ -173,16 +205,15 @@ class Batch:
 
     def _evaluate(self, chunk: FileChunk, decoded: Decoded) -> tuple[Conformed, quality.Outcome]:
         stmt = self.stmt
-        view = conform(self.ctx, stmt, decoded, chunk.prefix)
+        view = conform(stmt, decoded, self.ctx.lake, chunk.prefix, self.schema.table_columns())
         extras = {EVENT: _event_time(stmt)} if stmt.options.event_time is not None else {}
         outcome = quality.evaluate(
             self.ctx.lake.con,
             view.name,
             self.spec,
-            job=stmt.name,
-            now=self.commit_time,
             extras=extras,
             columns_in=view.columns,
+            table=f"hw_quality_{next(_tables)}",
         )
         return view, outcome
 
@@ -226,13 +257,13 @@ class Batch:
             return lines or None
         return None
 
-    def _add(self, chunk: FileChunk) -> None:
-        stmt, lake, run, spec = self.stmt, self.ctx.lake, self.run, self.spec
+    def _stage(self, chunk: FileChunk) -> _Staged:
+        stmt, lake, run = self.stmt, self.ctx.lake, self.run
         assert stmt.target is not None
         self.nbytes += chunk.nbytes
         prefix = chunk.prefix
         decoded = self._decode(chunk)
-        view, outcome = None, None
+        outcome = None
         try:
             view, outcome = self._evaluate(chunk, decoded)
             if decoded.lazy:
@@ -243,6 +274,7 @@ class Batch:
                     decoded = self._decode(chunk, sample_lines=lines)
                     view, outcome = self._evaluate(chunk, decoded)
             self.schema.learn(decoded)
+            self.schema.exists = True  # (once this batch commits)
             # (a materialised chunk's rows: before ON_SCHEMA_CHANGE set some aside)
             run.rows_read += (outcome.rows if decoded.lazy else decoded.rows) + decoded.rejected.num_rows
             if outcome.aborted:
@@ -251,18 +283,6 @@ class Batch:
                     f"job {stmt.name} stopped: expectation {name} (ON VIOLATION ABORT) failed for record "
                     f"{prefix}{line}; nothing of this batch was committed",
                     hint=f"fix the data or the job's SQL, then `headwater resume {stmt.name}`: it continues from the same position",
-                )
-            types = {
-                c: t
-                for c, t in zip(*_describe_table(self.ctx, outcome.table), strict=True)
-                if c in outcome.output_columns
-            }
-            ensure_table(lake, stmt.target, {c: t for c, t in types.items() if not c.startswith("$")})
-            self.schema.exists = True
-            run.rows_written += _write(self.ctx, stmt, outcome, prefix, self.commit_time, run.run_id)
-            if spec.dedupe:
-                quality.remember_keys(
-                    lake.con, outcome.table, stmt.name, self.commit_time, spec.dedupe.window.seconds
                 )
             rejected = [decoded.rejected]
             if outcome.rejected:
@@ -281,34 +301,68 @@ class Batch:
                 )
             to_quarantine = [_rejected(chunk, concat_rejected(rejected)), *view.quarantined]
             if outcome.quarantined:
-                to_quarantine.append(_quarantined_records(self.ctx, outcome, view, decoded, spec.private))
-            run.rows_quarantined += quarantine.write(
-                lake,
-                to_quarantine,
-                job=stmt.name,
-                run_id=run.run_id,
-                at=self.commit_time,
-                source_prefix=prefix,
-                sealer=self.sealer,
-                first=run.rows_quarantined,
-            )
+                to_quarantine.append(
+                    _quarantined_records(self.ctx, outcome, view, decoded, self.spec.private)
+                )
             run.rows_dropped += outcome.dropped
-            run.rows_deduplicated += outcome.deduplicated
             for name, n in outcome.violations.items():
                 self.violations[name] += n
-            if chunk.tracked:
-                self.positions[chunk.partition] = (chunk.end.offset, chunk.end.line)
-        finally:  # (after an error the transaction is aborted and is rolled back whole)
+            position = (chunk.partition, (chunk.end.offset, chunk.end.line)) if chunk.tracked else None
+            keep = None if outcome.owned else decoded  # a trivial outcome reads the decoded rows
+            if keep is None:
+                decoded.drop(lake.con)
+            return _Staged(outcome, keep, decoded.widen, to_quarantine, prefix, position)
+        except BaseException:
             with contextlib.suppress(duckdb.Error):
                 if outcome is not None:
                     outcome.drop(lake.con)
                 decoded.drop(lake.con)
+            raise
+
+    def _write(self, staged: _Staged) -> None:
+        """Inside the transaction: one staged chunk's rows, dedupe keys and quarantine."""
+        stmt, lake, run, spec, outcome = self.stmt, self.ctx.lake, self.run, self.spec, staged.outcome
+        assert stmt.target is not None
+        types = {
+            c: t
+            for c, t in zip(*_describe_table(self.ctx, outcome.table), strict=True)
+            if c in outcome.output_columns
+        }
+        ensure_table(lake, stmt.target, {c: t for c, t in types.items() if not c.startswith("$")})
+        widen_columns(lake, stmt.target, staged.widen)
+        if spec.dedupe:
+            quality.mark_duplicates(lake.con, outcome, spec.dedupe, job=stmt.name, now=self.commit_time)
+        run.rows_written += _write(self.ctx, stmt, outcome, staged.prefix, self.commit_time, run.run_id)
+        if spec.dedupe:
+            quality.remember_keys(
+                lake.con, outcome.table, stmt.name, self.commit_time, spec.dedupe.window.seconds
+            )
+        run.rows_deduplicated += outcome.deduplicated
+        run.rows_quarantined += quarantine.write(
+            lake,
+            staged.quarantine,
+            job=stmt.name,
+            run_id=run.run_id,
+            at=self.commit_time,
+            source_prefix=staged.prefix,
+            sealer=self.sealer,
+            first=run.rows_quarantined,
+        )
+        if staged.position is not None:
+            partition, position = staged.position
+            self.positions[partition] = position
 
     def commit(self, *, replayed: list[int] | None = None) -> int:
-        """Commit the transaction; returns the rows written."""
+        """Write the staged chunks and commit, in one transaction; returns the rows written."""
         stmt, lake, run = self.stmt, self.ctx.lake, self.run
         assert stmt.target is not None
         try:
+            lake.execute("BEGIN TRANSACTION")
+            self.open = True
+            for staged in self.staged:
+                self._write(staged)
+                staged.drop(lake.con)
+            self.staged = []
             run.check_accounting()
             if replayed:
                 quarantine.mark_replayed(lake, replayed, run.run_id, self.commit_time)

@@ -1,5 +1,6 @@
-"""ON_SCHEMA_CHANGE for one decoded chunk: EVOLVE widens/adds columns, QUARANTINE sets aside the
-records that do not fit the table, FAIL stops the job at the first such record."""
+"""ON_SCHEMA_CHANGE for one decoded chunk: QUARANTINE sets aside the records that do not fit
+the table, FAIL stops the job at the first such record. (EVOLVE's new and widened columns are
+added to the table when the rows are written: ``lake.tables``.)"""
 
 from __future__ import annotations
 
@@ -8,11 +9,9 @@ from dataclasses import dataclass, field
 import pyarrow.compute as pc
 
 from headwater.dialect.nodes import CreateIngestJob
-from headwater.lake import qualified, quote
-from headwater.lake.tables import user_columns
+from headwater.lake import Lake, quote
 from headwater.quality.errors import JobStopped
 from headwater.quality.quarantine import QuarantineBatch
-from headwater.runner.context import RunContext
 from headwater.sources.decode import Decoded
 from headwater.sources.files import LINE_COLUMN
 from headwater.sources.typing import REASON
@@ -32,21 +31,23 @@ def _stop(stmt: CreateIngestJob, where: str, what: str) -> JobStopped:
     )
 
 
-def conform(ctx: RunContext, stmt: CreateIngestJob, decoded: Decoded, prefix: str) -> Conformed:
+def conform(
+    stmt: CreateIngestJob, decoded: Decoded, lake: Lake, prefix: str, have: dict[str, str] | None
+) -> Conformed:
+    """``have``: the table's columns (None: no table yet). Under EVOLVE nothing is changed here:
+    the columns ``decoded.widen`` names are widened when the rows are written."""
     assert stmt.target is not None
-    lake = ctx.lake
     mode = stmt.options.on_schema_change
-    exists = lake.table_exists(stmt.target.schema, stmt.target.name)
-    have = user_columns(lake.columns(stmt.target.schema, stmt.target.name)) if exists else {}
     columns = list(decoded.columns)
     quarantined: list[QuarantineBatch] = []
-    if exists and mode != "EVOLVE":
+    if have is not None and mode != "EVOLVE":
         if mode == "FAIL":
             casts = decoded.rejected.filter(pc.starts_with(decoded.rejected[REASON], "column "))
             if casts.num_rows:
                 first = casts.slice(0, 1).to_pylist()[0]
                 raise _stop(stmt, f"{prefix}{first[LINE_COLUMN]}", first[REASON])
-        lowered = {c.lower() for c in have}
+        # (a column the job excludes is never stored, so it is never new)
+        lowered = {c.lower() for c in have} | {c.lower() for c in stmt.options.exclude_columns}
         new = [c for c in columns if c.lower() not in lowered]
         if new:
             present = " OR ".join(f"{quote(c)} IS NOT NULL" for c in new)
@@ -56,19 +57,16 @@ def conform(ctx: RunContext, stmt: CreateIngestJob, decoded: Decoded, prefix: st
                     raise _stop(
                         stmt, f"{prefix}{first[0]}", f"new column(s) {', '.join(new)} not in {stmt.target}"
                     )
-                quarantined.append(_not_in_table(ctx, decoded.table, columns, new, present, str(stmt.target)))
+                quarantined.append(
+                    _not_in_table(lake, decoded.table, columns, new, present, str(stmt.target))
+                )
                 lake.execute(f"DELETE FROM {decoded.table} WHERE {present}")
             columns = [c for c in columns if c not in new]
-    elif exists and decoded.widen:
-        name = qualified(stmt.target.schema, stmt.target.name)
-        for col, typ in decoded.widen.items():
-            if have.get(col) != typ:
-                lake.execute(f"ALTER TABLE {name} ALTER COLUMN {quote(col)} SET DATA TYPE {typ}")
     return Conformed(decoded.table, columns, quarantined)
 
 
 def _not_in_table(
-    ctx: RunContext, table: str, columns: list[str], new: list[str], present: str, target: str
+    lake: Lake, table: str, columns: list[str], new: list[str], present: str, target: str
 ) -> QuarantineBatch:
     pack = ", ".join(f"{quote(c)} := {quote(c)}" for c in columns)
     reason = (
@@ -76,7 +74,7 @@ def _not_in_table(
         + ", ".join(f"CASE WHEN {quote(c)} IS NOT NULL THEN '{c}' END" for c in new)
         + ")"
     )
-    out = ctx.lake.con.sql(
+    out = lake.con.sql(
         f"SELECT {LINE_COLUMN}, to_json(struct_pack({pack}))::VARCHAR AS record, {reason} AS reason "
         f"FROM {table} WHERE {present} ORDER BY {LINE_COLUMN}"
     ).to_arrow_table()

@@ -192,7 +192,7 @@ def _write_window(
     """Expectations on the window's output (registered as hw_window), then the write."""
     lake = ctx.lake
     spec = ctx.quality_spec(ctx.catalog.job(stmt.name))  # type: ignore[arg-type]
-    outcome = quality.evaluate(lake.con, "hw_window", spec, job=stmt.name, now=commit_time)
+    outcome = quality.evaluate(lake.con, "hw_window", spec)
     prefix = f"job:{stmt.name}:{run.window_start.isoformat() if run.window_start else ''}:"
     if outcome.aborted:
         name, line = outcome.aborted

@@ -184,6 +184,44 @@ def test_integer_column_widens_to_double_under_evolve(make_project: Callable[...
     assert project.query("SELECT v FROM bronze.m ORDER BY v").fetchall() == [(1.0,), (1.5,)]
 
 
+def test_widening_within_one_batch(make_project: Callable[..., hw.Project]) -> None:
+    # Both files are read into one commit: the table the first creates is widened by the second.
+    project = make_project(
+        "CREATE FILES CONNECTION landing PATH = 'landing';\nCREATE JOB j AS COPY FROM landing INTO bronze.m;"
+    )
+    write_jsonl(project.path / "landing/a.jsonl", [{"v": 1}, {"v": 2}])
+    write_jsonl(project.path / "landing/b.jsonl", [{"v": 1.5, "w": "x"}])
+    assert project.run(once=True).ok
+    assert project.query("SELECT count(*) FROM system.runs WHERE job = 'j'").fetchall() == [(1,)]
+    assert project.query("SELECT typeof(v), v, w FROM bronze.m ORDER BY v").fetchall() == [
+        ("DOUBLE", 1.0, None),
+        ("DOUBLE", 1.5, "x"),
+        ("DOUBLE", 2.0, None),
+    ]
+
+
+def test_schema_quarantine_checks_later_files_against_the_first(
+    make_project: Callable[..., hw.Project],
+) -> None:
+    # No declared columns: the first file makes the table; a column the second file brings in the
+    # same commit is not in it, so those records are quarantined. An excluded column is never new.
+    project = make_project(
+        "CREATE FILES CONNECTION landing PATH = 'landing';\n"
+        "CREATE JOB j ON_SCHEMA_CHANGE = QUARANTINE EXCLUDE_COLUMNS = (secret) "
+        "AS COPY FROM landing INTO bronze.m;"
+    )
+    write_jsonl(project.path / "landing/a.jsonl", [{"id": 1, "secret": "s1"}])
+    write_jsonl(project.path / "landing/b.jsonl", [{"id": 2, "secret": "s2"}, {"id": 3, "extra": 1}])
+    assert project.run(once=True).ok
+    write_jsonl(project.path / "landing/c.jsonl", [{"id": 4, "secret": "s4"}])
+    assert project.run(once=True).ok
+    assert project.query("SELECT id FROM bronze.m ORDER BY id").fetchall() == [(1,), (2,), (4,)]
+    assert project.query('SELECT "$source", reason FROM system.quarantine').fetchall() == [
+        ("file:landing/b.jsonl:2", "columns not in bronze.m: extra")
+    ]
+    assert "secret" not in project.query("SELECT * FROM bronze.m").columns
+
+
 def test_replay_after_a_fix_is_exactly_once(make_project: Callable[..., hw.Project]) -> None:
     project = project_with(
         make_project, expectations="WITH EXPECTATION known EXPECT status IN ('new') ON VIOLATION QUARANTINE"
