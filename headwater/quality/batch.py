@@ -10,6 +10,7 @@ as a violation of each.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -104,18 +105,8 @@ def evaluate(
         f"({readable} AND NOT coalesce(({to_duckdb(e.predicate)})::BOOLEAN, false)) AS {quote('__hw_x_' + e.name)}"
         for e in spec.expectations
     ]
-    digest = "NULL::UHUGEINT"
-    if spec.dedupe:
-        # 126 bits of a salted MD5 of the key columns, kept as two BIGINTs (cheap to hash, store).
-        parts = ", ".join(f"CAST(({to_duckdb(_column(c))}) AS VARCHAR)" for c in spec.dedupe.columns)
-        all_null = " AND ".join(f"({to_duckdb(_column(c))}) IS NULL" for c in spec.dedupe.columns)
-        digest = (
-            f"CASE WHEN {all_null} THEN NULL "
-            f"ELSE md5_number(getvariable('{SALT_VARIABLE}') || to_json(list_value({parts}))) END"
-        )
     con.execute(f"DROP TABLE IF EXISTS {table}")
     more = [f"{sql} AS {quote(name)}" for name, sql in (extras or {}).items()]
-    select = ", ".join([*outputs, LINE, *passed, *more, *flags, f"{digest} AS __hw_digest"])
     # A column that expectations or keys name but this batch lacks reads as NULL.
     present = {c.lower() for c, _ in columns}
     referenced = {
@@ -126,6 +117,16 @@ def evaluate(
     if missing:
         nulls = ", ".join(f"NULL AS {quote(c)}" for c in missing)
         source = f"(SELECT *, {nulls} FROM {view})"
+    digest = "NULL::UHUGEINT"
+    if spec.dedupe:
+        # 126 bits of a salted MD5 of the key columns, kept as two BIGINTs (cheap to hash, store).
+        keys = [to_duckdb(_column(c)) for c in spec.dedupe.columns]
+        all_null = " AND ".join(f"({k}) IS NULL" for k in keys)
+        digest = (
+            f"CASE WHEN {all_null} THEN NULL "
+            f"ELSE md5_number(getvariable('{SALT_VARIABLE}') || {key_text(con, source, keys)}) END"
+        )
+    select = ", ".join([*outputs, LINE, *passed, *more, *flags, f"{digest} AS __hw_digest"])
     # One statement: values and flags, then the strictest violated action decides the bucket
     # (the reason names every violation). Duplicates are marked later: ``mark_duplicates``.
     case = (
@@ -213,6 +214,28 @@ def mark_duplicates(
     outcome.deduplicated += marked
     outcome.written -= marked
     return marked
+
+
+# Types whose text never needs escaping in JSON (digits, signs, dots, dashes, colons, letters).
+_PLAIN_TEXT = re.compile(
+    r"(U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|FLOAT|DOUBLE|DECIMAL\(\d+,\d+\)|BOOLEAN|DATE|TIME"
+    r"|TIMESTAMP(_S|_MS|_NS)?|TIMESTAMP WITH TIME ZONE|TIME WITH TIME ZONE|INTERVAL|UUID)"
+)
+
+
+def key_text(con: duckdb.DuckDBPyConnection, source: str, keys: list[str]) -> str:
+    """SQL for the dedupe key's text: the key values as a JSON list of strings,
+    ``to_json(list_value(CAST(k AS VARCHAR), ...))`` — written out with concatenation where a
+    value's text needs no escaping (that is the costly part of ``to_json``)."""
+    types = con.sql(f"SELECT {', '.join(f'({k})' for k in keys)} FROM {source} LIMIT 0").types
+    parts = []
+    for k, typ in zip(keys, types, strict=True):
+        text = f"CAST(({k}) AS VARCHAR)"
+        if _PLAIN_TEXT.fullmatch(str(typ).upper()):
+            parts.append(f"""CASE WHEN ({k}) IS NULL THEN 'null' ELSE '"' || {text} || '"' END""")
+        else:
+            parts.append(f"coalesce(to_json({text}), 'null')")
+    return "concat('[', " + ", ',', ".join(parts) + ", ']')"
 
 
 def _column(path: str) -> exp.Expression:

@@ -42,10 +42,9 @@ def translate(expression: exp.Expression) -> str:
             if len(args) != 2 or not (isinstance(args[1], exp.Literal) and args[1].is_int):
                 raise QualityError("MASK takes a column and a whole number: MASK(col, 4)")
             value, keep = _text(args[0]), int(args[1].this)
+            # the last ``keep`` characters, padded on the left with '*' to the value's length
             return exp.maybe_parse(
-                f"CASE WHEN {value} IS NULL THEN NULL "
-                f"ELSE repeat('*', greatest(length({value}) - {keep}, 0)) || right({value}, {keep}) END",
-                dialect="duckdb",
+                f"lpad(right({value}, {keep}), CAST(length({value}) AS INTEGER), '*')", dialect="duckdb"
             )
         if name == "REDACT":
             if len(args) != 1:

@@ -260,13 +260,16 @@ def _all_keys(con: duckdb.DuckDBPyConnection, chunk: str) -> list[str]:
 
 
 def _exact(text: str, typ: str) -> str:
-    """TRY_CAST of JSON text; for integer types only when it does not round ('1.5' is no BIGINT)."""
+    """TRY_CAST of JSON text; for integer types only when it does not round ('1.5' is no BIGINT).
+    (An integer written the way DuckDB writes it is taken at once; only other texts — '1e3',
+    '0x10', '007', '2.0' — are looked at more closely.)"""
+    cast = f"TRY_CAST({text} AS {typ})"
     if typ.upper() not in _INTEGER:
-        return f"TRY_CAST({text} AS {typ})"
+        return cast
     inexact = " OR ".join(f"contains({text}, '{c}')" for c in ".eExX")
     return (
-        f"CASE WHEN NOT ({inexact}) THEN TRY_CAST({text} AS {typ}) "
-        f"WHEN TRY_CAST({text} AS DOUBLE) = TRY_CAST({text} AS {typ}) THEN TRY_CAST({text} AS {typ}) END"
+        f"CASE WHEN CAST({cast} AS VARCHAR) = {text} OR NOT ({inexact}) THEN {cast} "
+        f"WHEN TRY_CAST({text} AS DOUBLE) = {cast} THEN {cast} END"
     )
 
 
