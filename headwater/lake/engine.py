@@ -78,9 +78,6 @@ class Lake:
         }
         if threads:
             config["threads"] = threads
-        import json as _j
-
-        config.update(_j.loads(os.environ.get("HW_EXP_CONFIG", "{}")))
         _warm_pandas()
         self.con = duckdb.connect(config=config)
         try:
