@@ -97,12 +97,13 @@ def write_data(landing: Path, rows: int, files: int, seed: int = 7) -> int:
 STEPS = (
     ("plan and deploy", "headwater.runner.loop", "Runner._deploy"),
     ("read files, cut into lines (a thread, alongside)", "headwater.sources.files", "FilesSource.poll"),
-    ("ingest each chunk", "headwater.runner.ingest", "Batch._add"),
+    ("classify each chunk (before the transaction)", "headwater.runner.ingest", "Batch._stage"),
     ("  plan the chunk (UTF-8 check, sample)", "headwater.runner.ingest", "decode"),
     ("  one query: typed, transformed, classified", "headwater.quality.batch", "evaluate"),
+    ("write the chunks and commit (one transaction)", "headwater.runner.ingest", "Batch.commit"),
+    ("  mark duplicates", "headwater.quality.batch", "mark_duplicates"),
     ("  INSERT into the lake (Parquet)", "headwater.runner.ingest", "_write"),
     ("  quarantine", "headwater.quality.quarantine", "write"),
-    ("commit (run record, offsets)", "headwater.runner.ingest", "Batch.commit"),
 )
 # Steps that run in another thread, at the same time as the others: not part of the sum.
 CONCURRENT = {"read files, cut into lines (a thread, alongside)"}
