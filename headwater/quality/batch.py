@@ -243,15 +243,17 @@ def _column(path: str) -> exp.Expression:
     return exp.column(parts[-1], table=parts[0]) if len(parts) == 2 else exp.column(path)
 
 
-def remember_keys(
-    con: duckdb.DuckDBPyConnection, table: str, job: str, at: datetime, window_seconds: int
-) -> None:
-    """Inside the batch's transaction: add the written keys, expire keys older than the window."""
+def remember_keys(con: duckdb.DuckDBPyConnection, table: str, job: str, at: datetime) -> None:
+    """Inside the batch's transaction: add the keys of the rows written."""
     con.execute(
         f"INSERT INTO {DEDUPE_STATE} SELECT ?, {KEY_HI}, {KEY_LO}, ? FROM {table} "
         f"WHERE {BUCKET} = 'write' AND {KEY_HI} IS NOT NULL",
         [job, at],
     )
+
+
+def expire_keys(con: duckdb.DuckDBPyConnection, job: str, at: datetime, window_seconds: int) -> None:
+    """Inside the batch's transaction: forget the keys older than the window."""
     con.execute(
         f"DELETE FROM {DEDUPE_STATE} WHERE job = ? AND seen_at < ?",
         [job, at - timedelta(seconds=window_seconds)],

@@ -180,6 +180,7 @@ class Batch:
         self.violations = {e.name: 0 for e in self.spec.expectations}
         self.nbytes = 0
         self.staged: list[_Staged] = []
+        self.table_columns: dict[str, str] | None = None  # the target's, once this batch has written
         self.open = False  # the lake transaction
 
     def rollback(self) -> None:
@@ -328,15 +329,16 @@ class Batch:
             for c, t in zip(*_describe_table(self.ctx, outcome.table), strict=True)
             if c in outcome.output_columns
         }
-        ensure_table(lake, stmt.target, {c: t for c, t in types.items() if not c.startswith("$")})
-        widen_columns(lake, stmt.target, staged.widen)
+        wanted = {c: t for c, t in types.items() if not c.startswith("$")}
+        have = self.table_columns
+        if have is None or staged.widen or any(have.get(c) != t for c, t in wanted.items()):
+            self.table_columns = ensure_table(lake, stmt.target, wanted)
+            widen_columns(lake, stmt.target, staged.widen)
         if spec.dedupe:
             quality.mark_duplicates(lake.con, outcome, spec.dedupe, job=stmt.name, now=self.commit_time)
         run.rows_written += _write(self.ctx, stmt, outcome, staged.prefix, self.commit_time, run.run_id)
         if spec.dedupe:
-            quality.remember_keys(
-                lake.con, outcome.table, stmt.name, self.commit_time, spec.dedupe.window.seconds
-            )
+            quality.remember_keys(lake.con, outcome.table, stmt.name, self.commit_time)
         run.rows_deduplicated += outcome.deduplicated
         run.rows_quarantined += quarantine.write(
             lake,
@@ -364,6 +366,8 @@ class Batch:
                 staged.drop(lake.con)
             self.staged = []
             run.check_accounting()
+            if self.spec.dedupe:
+                quality.expire_keys(lake.con, stmt.name, self.commit_time, self.spec.dedupe.window.seconds)
             if replayed:
                 quarantine.mark_replayed(lake, replayed, run.run_id, self.commit_time)
             store.save_offsets(lake, stmt.name, self.positions, store.utcnow())
