@@ -25,11 +25,9 @@ import importlib
 import inspect
 import itertools
 import json
-import os
-import platform
+import pstats
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,6 +37,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+from _common import machine, new_project, run_child, run_once
 
 from headwater.demo.data import COUNTRIES, STATUS_SHARES, STATUSES, iso_utc, pick
 
@@ -171,56 +170,27 @@ def measure_duckdb(work: Path) -> dict[str, Any]:
 
 def measure_headwater(work: Path, profile: bool) -> dict[str, Any]:
     from headwater.api import Project
-    from headwater.observe.events import BatchCommitted, CaptureConsole
 
-    project_dir = work / "project"
-    shutil.rmtree(project_dir, ignore_errors=True)
-    project_dir.mkdir()
-    (project_dir / "pipeline.sql").write_text(PROJECT_SQL.format(landing=work / "landing"))
-    console = CaptureConsole()
+    project_dir = new_project(work, PROJECT_SQL.format(landing=work / "landing"))
     steps: dict[str, float] = collections.defaultdict(float)
     instrument(steps)
-    profiler = None
-    if profile:
-        import cProfile
-
-        profiler = cProfile.Profile()
-        profiler.enable()
-    started = time.perf_counter()
-    result = Project(project_dir, console=console).run(once=True)
-    seconds = time.perf_counter() - started
+    seconds, batches, profiler = run_once(project_dir, profile)
     if profiler is not None:
-        import pstats
-
-        profiler.disable()
         stats = pstats.Stats(profiler, stream=sys.stderr)
         stats.sort_stats("cumulative").print_stats(35)
         stats.sort_stats("tottime").print_stats(15)
-    if not result.ok:
-        raise SystemExit(f"the ingestion job failed: {result.failed_jobs}")
     ((count,),) = Project(project_dir).query("SELECT count(*) FROM bronze.orders").fetchall()
-    batches = [e for e in console.events if isinstance(e, BatchCommitted)]
     return {
         "seconds": seconds,
         "rows": int(count),
-        "batches": len(batches),
+        "batches": batches,
         "steps": steps,
     }
 
 
 def run_worker(kind: str, work: Path, profile: bool) -> tuple[dict[str, Any], int]:
     """Run one measurement in a child process; returns its result and its peak RSS in bytes."""
-    cmd = [sys.executable, __file__, "--worker", kind, "--work", str(work)]
-    if profile:
-        cmd.append("--profile")
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE)
-    assert proc.stdout is not None
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise SystemExit(f"the {kind} measurement failed (exit {proc.returncode})")
-    return json.loads(out), usage.ru_maxrss * 1024  # Linux reports KiB
+    return run_child(__file__, kind, work, ["--profile"] if profile else [])
 
 
 # -- main --------------------------------------------------------------------------------------
@@ -268,12 +238,7 @@ def main() -> None:
         for res, _ in runs:
             if res["rows"] != args.rows:
                 raise SystemExit(f"{name} holds {res['rows']:,} rows, expected {args.rows:,}")
-    import duckdb
-
-    print(
-        f"\nmachine: {os.cpu_count()} cores, {_memory_gib():.0f} GiB, {platform.system()} "
-        f"{platform.machine()}, Python {platform.python_version()}, DuckDB {duckdb.__version__}"
-    )
+    print("\n" + machine())
     runs = f", median of {args.repeat} runs" if args.repeat > 1 else ""
     print(f"{args.rows:,} rows, {size / 1e6:,.0f} MB of JSON lines{runs}")
     header = f"{'':<32}{'seconds':>9}{'rows/s':>13}{'MB/s':>9}{'peak RSS':>13}"
@@ -322,13 +287,6 @@ def print_steps(run: dict[str, Any]) -> None:
     rows.append(("other (open the lake, state, queries)", total - top))
     for label, seconds in rows:
         print(f"  {label:<42}{seconds:>7.2f} s{100 * seconds / total:>6.0f} %")
-
-
-def _memory_gib() -> float:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    except (ValueError, OSError):
-        return 0.0
 
 
 if __name__ == "__main__":

@@ -35,11 +35,9 @@ import argparse
 import itertools
 import json
 import os
-import platform
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -50,6 +48,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from _common import machine, new_project, run_child, run_once
 
 FILES = 4
 KINDS = ("raw", "hand", "headwater", "dlt")
@@ -229,34 +228,14 @@ def measure_hand(work: Path) -> dict[str, Any]:
 
 
 def measure_headwater(work: Path, profile: str | None, trace: bool) -> dict[str, Any]:
-    from headwater.api import Project
-    from headwater.observe.events import BatchCommitted, CaptureConsole
-
     tracer = StatementTimer() if trace else None
-
-    project_dir = work / "project"
-    shutil.rmtree(project_dir, ignore_errors=True)
-    project_dir.mkdir()
-    (project_dir / "pipeline.sql").write_text(PROJECT_SQL.format(landing=work / "landing"))
-    console = CaptureConsole()
-    profiler = None
-    if profile:
-        import cProfile
-
-        profiler = cProfile.Profile()
-        profiler.enable()
-    started = time.perf_counter()
-    result = Project(project_dir, console=console).run(once=True)
-    seconds = time.perf_counter() - started
-    if profiler is not None:
-        profiler.disable()
+    project_dir = new_project(work, PROJECT_SQL.format(landing=work / "landing"))
+    seconds, batches, profiler = run_once(project_dir, bool(profile))
+    if profiler is not None and profile:
         profiler.dump_stats(profile)
     if tracer is not None:
         tracer.report(seconds)
-    if not result.ok:
-        raise SystemExit(f"the ingestion job failed: {result.failed_jobs}")
-    batches = [e for e in console.events if isinstance(e, BatchCommitted)]
-    return {"seconds": seconds, "batches": len(batches), **check_headwater(project_dir)}
+    return {"seconds": seconds, "batches": batches, **check_headwater(project_dir)}
 
 
 # Stages of Headwater's ingestion, told apart by the SQL they run (first match wins).
@@ -460,14 +439,7 @@ def measure_dlt(work: Path, rows: int) -> dict[str, Any]:
 
 def run_worker(kind: str, work: Path, extra: list[str]) -> tuple[dict[str, Any], int]:
     """Run one step in a child process; returns its result and its peak RSS in bytes."""
-    cmd = [sys.executable, __file__, "--worker", kind, "--work", str(work), *extra]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE)
-    assert proc.stdout is not None
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"the {kind} step failed (exit {os.waitstatus_to_exitcode(status)})")
-    return json.loads(out), usage.ru_maxrss * 1024  # Linux reports KiB
+    return run_child(__file__, kind, work, extra)
 
 
 # -- main --------------------------------------------------------------------------------------
@@ -550,13 +522,10 @@ def report(
     load: tuple[float, float],
 ) -> None:
     import dlt
-    import duckdb
 
     repeat = len(runs["headwater"])
     print(
-        f"\nmachine: {os.cpu_count()} cores, {_memory_gib():.0f} GiB, {platform.system()} "
-        f"{platform.machine()}, Python {platform.python_version()}, DuckDB {duckdb.__version__}, "
-        f"dlt {dlt.__version__}; load average {load[0]:.1f} before, {load[1]:.1f} after"
+        "\n" + machine(f"dlt {dlt.__version__}") + f"; load average {load[0]:.1f} before, {load[1]:.1f} after"
     )
     print(
         f"{rows:,} lines, {expected['bytes'] / 1e6:,.0f} MB of JSON lines (rows/s = lines read / s)"
@@ -658,13 +627,6 @@ def report(
         print(f"  [{'ok' if ok else 'FAIL'}] {text}: {detail}")
     if not all(ok for _, ok, _ in checks):
         raise SystemExit(1)
-
-
-def _memory_gib() -> float:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    except (ValueError, OSError):
-        return 0.0
 
 
 if __name__ == "__main__":
