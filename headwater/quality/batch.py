@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 
 import duckdb
 import pyarrow as pa
@@ -128,7 +127,7 @@ def evaluate(
         )
     select = ", ".join([*outputs, LINE, *passed, *more, *flags, f"{digest} AS __hw_digest"])
     # One statement: values and flags, then the strictest violated action decides the bucket
-    # (the reason names every violation). Duplicates are marked later: ``mark_duplicates``.
+    # (the reason names every violation). Duplicates are marked later (``quality.dedupe``).
     case = (
         [f"WHEN {REJECT} = '{BLANK}' THEN 'blank'", f"WHEN {REJECT} IS NOT NULL THEN 'reject'"]
         if REJECT in passed
@@ -192,30 +191,6 @@ def evaluate(
     )
 
 
-def mark_duplicates(
-    con: duckdb.DuckDBPyConnection, outcome: Outcome, dedupe: Dedupe, *, job: str, now: datetime
-) -> int:
-    """Inside the batch's transaction: mark the rows to write whose key an earlier row of the
-    batch, or a row written within the window (committed, or earlier in this transaction), had.
-    Rows without a key (all key columns NULL) are never duplicates. Updates and returns
-    ``outcome.deduplicated``. (A window over the keys alone, then an update: far cheaper than a
-    window carrying whole rows.)"""
-    table = outcome.table
-    candidates = f"{BUCKET} = 'write' AND {KEY_HI} IS NOT NULL"
-    row = con.execute(
-        f"""UPDATE {table} SET {BUCKET} = 'duplicate' WHERE {candidates} AND (
-            {LINE} IN (SELECT {LINE} FROM (SELECT {LINE}, row_number() OVER
-                (PARTITION BY {KEY_HI}, {KEY_LO} ORDER BY {LINE}) AS n FROM {table} WHERE {candidates})
-                WHERE n > 1)
-            OR ({KEY_HI}, {KEY_LO}) IN (SELECT key_hi, key_lo FROM {DEDUPE_STATE} WHERE job = ? AND seen_at >= ?))""",
-        [job, now - timedelta(seconds=dedupe.window.seconds)],
-    ).fetchone()
-    marked = int(row[0]) if row else 0
-    outcome.deduplicated += marked
-    outcome.written -= marked
-    return marked
-
-
 # Types whose text never needs escaping in JSON (digits, signs, dots, dashes, colons, letters).
 _PLAIN_TEXT = re.compile(
     r"(U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|FLOAT|DOUBLE|DECIMAL\(\d+,\d+\)|BOOLEAN|DATE|TIME"
@@ -241,23 +216,6 @@ def key_text(con: duckdb.DuckDBPyConnection, source: str, keys: list[str]) -> st
 def _column(path: str) -> exp.Expression:
     parts = path.split(".")
     return exp.column(parts[-1], table=parts[0]) if len(parts) == 2 else exp.column(path)
-
-
-def remember_keys(con: duckdb.DuckDBPyConnection, table: str, job: str, at: datetime) -> None:
-    """Inside the batch's transaction: add the keys of the rows written."""
-    con.execute(
-        f"INSERT INTO {DEDUPE_STATE} SELECT ?, {KEY_HI}, {KEY_LO}, ? FROM {table} "
-        f"WHERE {BUCKET} = 'write' AND {KEY_HI} IS NOT NULL",
-        [job, at],
-    )
-
-
-def expire_keys(con: duckdb.DuckDBPyConnection, job: str, at: datetime, window_seconds: int) -> None:
-    """Inside the batch's transaction: forget the keys older than the window."""
-    con.execute(
-        f"DELETE FROM {DEDUPE_STATE} WHERE job = ? AND seen_at < ?",
-        [job, at - timedelta(seconds=window_seconds)],
-    )
 
 
 def rows_as_json(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], where: str) -> pa.Table:

@@ -24,6 +24,7 @@ from headwater.lake.tables import ensure_table, user_columns, widen_columns
 from headwater.observe.events import BatchCommitted
 from headwater.quality import batch as quality
 from headwater.quality import quarantine
+from headwater.quality.dedupe import BatchKeys
 from headwater.quality.errors import JobStopped
 from headwater.runner.context import RunContext, expand_env
 from headwater.runner.errors import RunnerError
@@ -151,6 +152,7 @@ class _Staged:
     quarantine: list[quarantine.QuarantineBatch]
     prefix: str
     position: tuple[str, tuple[int, int]] | None  # (partition, (offset, line)) once written
+    number: int  # the chunk's place in the batch
 
     def drop(self, con: duckdb.DuckDBPyConnection) -> None:
         with contextlib.suppress(duckdb.Error):
@@ -180,17 +182,24 @@ class Batch:
         self.violations = {e.name: 0 for e in self.spec.expectations}
         self.nbytes = 0
         self.staged: list[_Staged] = []
+        self.keys = BatchKeys(ctx.lake.con, self.spec.dedupe, stmt.name) if self.spec.dedupe else None
         self.table_columns: dict[str, str] | None = None  # the target's, once this batch has written
         self.open = False  # the lake transaction
 
     def rollback(self) -> None:
-        for staged in self.staged:
-            staged.drop(self.ctx.lake.con)
-        self.staged = []
+        self._drop_staged()
         if self.open:
             self.open = False
             with contextlib.suppress(duckdb.Error):
                 self.ctx.lake.execute("ROLLBACK")
+
+    def _drop_staged(self) -> None:
+        for staged in self.staged:
+            staged.drop(self.ctx.lake.con)
+        self.staged = []
+        if self.keys is not None:
+            with contextlib.suppress(duckdb.Error):
+                self.keys.drop()
 
     def add(self, chunk: FileChunk) -> None:
         try:
@@ -309,10 +318,13 @@ class Batch:
             for name, n in outcome.violations.items():
                 self.violations[name] += n
             position = (chunk.partition, (chunk.end.offset, chunk.end.line)) if chunk.tracked else None
+            number = len(self.staged)
+            if self.keys is not None:
+                self.keys.add(number, outcome)
             keep = None if outcome.owned else decoded  # a trivial outcome reads the decoded rows
             if keep is None:
                 decoded.drop(lake.con)
-            return _Staged(outcome, keep, decoded.widen, to_quarantine, prefix, position)
+            return _Staged(outcome, keep, decoded.widen, to_quarantine, prefix, position, number)
         except BaseException:
             with contextlib.suppress(duckdb.Error):
                 if outcome is not None:
@@ -321,8 +333,8 @@ class Batch:
             raise
 
     def _write(self, staged: _Staged) -> None:
-        """Inside the transaction: one staged chunk's rows, dedupe keys and quarantine."""
-        stmt, lake, run, spec, outcome = self.stmt, self.ctx.lake, self.run, self.spec, staged.outcome
+        """Inside the transaction: one staged chunk's rows (its duplicates set aside) and quarantine."""
+        stmt, lake, run, outcome = self.stmt, self.ctx.lake, self.run, staged.outcome
         assert stmt.target is not None
         types = {
             c: t
@@ -334,11 +346,9 @@ class Batch:
         if have is None or staged.widen or any(have.get(c) != t for c, t in wanted.items()):
             self.table_columns = ensure_table(lake, stmt.target, wanted)
             widen_columns(lake, stmt.target, staged.widen)
-        if spec.dedupe:
-            quality.mark_duplicates(lake.con, outcome, spec.dedupe, job=stmt.name, now=self.commit_time)
+        if self.keys is not None:
+            self.keys.mark(staged.number, outcome)
         run.rows_written += _write(self.ctx, stmt, outcome, staged.prefix, self.commit_time, run.run_id)
-        if spec.dedupe:
-            quality.remember_keys(lake.con, outcome.table, stmt.name, self.commit_time)
         run.rows_deduplicated += outcome.deduplicated
         run.rows_quarantined += quarantine.write(
             lake,
@@ -361,13 +371,14 @@ class Batch:
         try:
             lake.execute("BEGIN TRANSACTION")
             self.open = True
+            if self.keys is not None:
+                self.keys.find(self.commit_time)
             for staged in self.staged:
                 self._write(staged)
-                staged.drop(lake.con)
-            self.staged = []
+            if self.keys is not None:
+                self.keys.remember(self.commit_time)
+            self._drop_staged()
             run.check_accounting()
-            if self.spec.dedupe:
-                quality.expire_keys(lake.con, stmt.name, self.commit_time, self.spec.dedupe.window.seconds)
             if replayed:
                 quarantine.mark_replayed(lake, replayed, run.run_id, self.commit_time)
             store.save_offsets(lake, stmt.name, self.positions, store.utcnow())
