@@ -5,6 +5,7 @@ unparseable one only sealed."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -41,12 +42,13 @@ def write(
     job: str,
     run_id: int,
     at: datetime,
-    source_prefix: str,
+    source_of: Callable[[pa.Array], pa.Array],
     sealer: Sealer | None,
     first: int = 0,
 ) -> int:
-    """Insert the batches; returns how many records were quarantined. Ids are
-    ``run_id * ID_STRIDE + first + n``: pass how many this run has quarantined so far."""
+    """Insert the batches; returns how many records were quarantined. ``source_of`` gives the
+    ``$source`` of each line. Ids are ``run_id * ID_STRIDE + first + n``: pass how many this run
+    has quarantined so far."""
     tables = []
     n = first
     for b in batches:
@@ -63,7 +65,7 @@ def write(
             )
             if b.originals is None:  # unparseable: nothing shown in clear
                 texts = pa.array([SEALED_TEXT] * len(b), pa.string())
-        sources = pc.binary_join_element_wise(pa.scalar(source_prefix), pc.cast(b.lines, pa.string()), "")
+        sources = source_of(b.lines)
         tables.append(
             pa.table(
                 {

@@ -30,13 +30,24 @@ from headwater.runner.context import RunContext, expand_env
 from headwater.runner.errors import RunnerError
 from headwater.runner.schema import Conformed, conform
 from headwater.sources.decode import SHAPE, Decoded, concat_rejected, decode, json_path
-from headwater.sources.files import LINE_COLUMN, RAW_COLUMN, FileChunk, FilePosition, FilesSource
+from headwater.sources.files import (
+    LINE_COLUMN,
+    RAW_COLUMN,
+    FileChunk,
+    FilePosition,
+    FilesSource,
+    Sources,
+    combine,
+)
 from headwater.sources.prefetch import prefetch
 from headwater.sources.typing import REASON
 from headwater.state import failpoints, store
 
 _tables = itertools.count()
-START_MARK = "__start__"  # offsets row recording that START_FROM was applied
+START_MARK = "__start__"
+COMBINE_BYTES = (
+    16 * 1024 * 1024
+)  # small files are read together, up to this many bytes a chunk  # offsets row recording that START_FROM was applied
 EVENT = "__hw_event_time"
 
 
@@ -122,7 +133,9 @@ def run_ingest(ctx: RunContext, entry: Entry) -> int:
     written = 0
     batch: Batch | None = None
     try:
-        for chunk in prefetch(source.poll(positions, drain=ctx.drain)):
+        limit = min(COMBINE_BYTES, ctx.settings.run.batch_bytes)  # (a commit is never larger)
+        chunks = combine(source.poll(positions, drain=ctx.drain), limit)
+        for chunk in prefetch(chunks):
             if batch is None:
                 batch = Batch(ctx, entry, schema)
             batch.add(chunk)
@@ -150,8 +163,8 @@ class _Staged:
     decoded: Decoded | None  # kept while ``outcome`` reads from it
     widen: dict[str, str]
     quarantine: list[quarantine.QuarantineBatch]
-    prefix: str
-    position: tuple[str, tuple[int, int]] | None  # (partition, (offset, line)) once written
+    sources: Sources
+    positions: list[tuple[str, FilePosition]]  # each file's, once written
     number: int  # the chunk's place in the batch
 
     def drop(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -215,7 +228,7 @@ class Batch:
 
     def _evaluate(self, chunk: FileChunk, decoded: Decoded) -> tuple[Conformed, quality.Outcome]:
         stmt = self.stmt
-        view = conform(stmt, decoded, self.ctx.lake, chunk.prefix, self.schema.table_columns())
+        view = conform(stmt, decoded, self.ctx.lake, chunk.sources.text, self.schema.table_columns())
         extras = {EVENT: _event_time(stmt)} if stmt.options.event_time is not None else {}
         outcome = quality.evaluate(
             self.ctx.lake.con,
@@ -271,7 +284,7 @@ class Batch:
         stmt, lake, run = self.stmt, self.ctx.lake, self.run
         assert stmt.target is not None
         self.nbytes += chunk.nbytes
-        prefix = chunk.prefix
+        sources = chunk.sources
         decoded = self._decode(chunk)
         outcome = None
         try:
@@ -291,7 +304,7 @@ class Batch:
                 name, line = outcome.aborted
                 raise JobStopped(
                     f"job {stmt.name} stopped: expectation {name} (ON VIOLATION ABORT) failed for record "
-                    f"{prefix}{line}; nothing of this batch was committed",
+                    f"{sources.text(line)}; nothing of this batch was committed",
                     hint=f"fix the data or the job's SQL, then `headwater resume {stmt.name}`: it continues from the same position",
                 )
             rejected = [decoded.rejected]
@@ -317,14 +330,13 @@ class Batch:
             run.rows_dropped += outcome.dropped
             for name, n in outcome.violations.items():
                 self.violations[name] += n
-            position = (chunk.partition, (chunk.end.offset, chunk.end.line)) if chunk.tracked else None
             number = len(self.staged)
             if self.keys is not None:
                 self.keys.add(number, outcome)
             keep = None if outcome.owned else decoded  # a trivial outcome reads the decoded rows
             if keep is None:
                 decoded.drop(lake.con)
-            return _Staged(outcome, keep, decoded.widen, to_quarantine, prefix, position, number)
+            return _Staged(outcome, keep, decoded.widen, to_quarantine, sources, chunk.positions(), number)
         except BaseException:
             with contextlib.suppress(duckdb.Error):
                 if outcome is not None:
@@ -348,7 +360,7 @@ class Batch:
             widen_columns(lake, stmt.target, staged.widen)
         if self.keys is not None:
             self.keys.mark(staged.number, outcome)
-        run.rows_written += _write(self.ctx, stmt, outcome, staged.prefix, self.commit_time, run.run_id)
+        run.rows_written += _write(self.ctx, stmt, outcome, staged.sources, self.commit_time, run.run_id)
         run.rows_deduplicated += outcome.deduplicated
         run.rows_quarantined += quarantine.write(
             lake,
@@ -356,13 +368,12 @@ class Batch:
             job=stmt.name,
             run_id=run.run_id,
             at=self.commit_time,
-            source_prefix=staged.prefix,
+            source_of=staged.sources.arrow,
             sealer=self.sealer,
             first=run.rows_quarantined,
         )
-        if staged.position is not None:
-            partition, position = staged.position
-            self.positions[partition] = position
+        for partition, position in staged.positions:
+            self.positions[partition] = (position.offset, position.line)
 
     def commit(self, *, replayed: list[int] | None = None) -> int:
         """Write the staged chunks and commit, in one transaction; returns the rows written."""
@@ -421,7 +432,7 @@ def _write(
     ctx: RunContext,
     stmt: CreateIngestJob,
     outcome: quality.Outcome,
-    prefix: str,
+    sources: Sources,
     commit_time: datetime,
     run_id: int,
 ) -> int:
@@ -434,7 +445,7 @@ def _write(
     else:
         event = f"coalesce({EVENT}, {commit_lit})"
     cols = ", ".join(quote(c) for c in outcome.output_columns if not c.startswith("$"))
-    source = "'" + prefix.replace("'", "''") + "' || " + quality.LINE
+    source = sources.sql(quality.LINE)
     select = (
         f'SELECT {cols + ", " if cols else ""}{event} AS "$event_time", {commit_lit} AS "$commit_time", '
         f'{source} AS "$source", {run_id}::BIGINT AS "$run_id" '
@@ -448,8 +459,7 @@ def _write(
         )
     except Exception as e:
         raise RunnerError(
-            f"job {stmt.name}: cannot write {prefix.removeprefix('file:').rstrip(':')} into {stmt.target}: "
-            f"{type(e).__name__}",
+            f"job {stmt.name}: cannot write {sources.describe()} into {stmt.target}: {type(e).__name__}",
             hint="check the table's declared column types against the data",
         ) from None
     return int(row[0]) if row else 0

@@ -4,6 +4,7 @@ added to the table when the rows are written: ``lake.tables``.)"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pyarrow.compute as pc
@@ -32,9 +33,13 @@ def _stop(stmt: CreateIngestJob, where: str, what: str) -> JobStopped:
 
 
 def conform(
-    stmt: CreateIngestJob, decoded: Decoded, lake: Lake, prefix: str, have: dict[str, str] | None
+    stmt: CreateIngestJob,
+    decoded: Decoded,
+    lake: Lake,
+    source: Callable[[int], str],
+    have: dict[str, str] | None,
 ) -> Conformed:
-    """``have``: the table's columns (None: no table yet). Under EVOLVE nothing is changed here:
+    """``source`` gives a line's ``$source``; ``have``: the table's columns (None: no table yet). Under EVOLVE nothing is changed here:
     the columns ``decoded.widen`` names are widened when the rows are written."""
     assert stmt.target is not None
     mode = stmt.options.on_schema_change
@@ -45,7 +50,7 @@ def conform(
             casts = decoded.rejected.filter(pc.starts_with(decoded.rejected[REASON], "column "))
             if casts.num_rows:
                 first = casts.slice(0, 1).to_pylist()[0]
-                raise _stop(stmt, f"{prefix}{first[LINE_COLUMN]}", first[REASON])
+                raise _stop(stmt, source(int(first[LINE_COLUMN])), first[REASON])
         # (a column the job excludes is never stored, so it is never new)
         lowered = {c.lower() for c in have} | {c.lower() for c in stmt.options.exclude_columns}
         new = [c for c in columns if c.lower() not in lowered]
@@ -55,7 +60,7 @@ def conform(
             if first and first[0] is not None:
                 if mode == "FAIL":
                     raise _stop(
-                        stmt, f"{prefix}{first[0]}", f"new column(s) {', '.join(new)} not in {stmt.target}"
+                        stmt, source(int(first[0])), f"new column(s) {', '.join(new)} not in {stmt.target}"
                     )
                 quarantined.append(
                     _not_in_table(lake, decoded.table, columns, new, present, str(stmt.target))

@@ -28,6 +28,7 @@ from headwater.runner.context import RunContext
 from headwater.runner.errors import RunnerError
 from headwater.runner.ingest import parse_timestamp
 from headwater.runner.windows import bind_window, floor_window, ts_literal
+from headwater.sources.files import Sources
 from headwater.state import failpoints, store
 
 
@@ -222,7 +223,13 @@ def _write_window(
         )
         batch = quarantine.QuarantineBatch(shown[quality.LINE], shown["record"], shown["reason"], "record")
         quarantine.write(
-            lake, [batch], job=stmt.name, run_id=run.run_id, at=commit_time, source_prefix=prefix, sealer=None
+            lake,
+            [batch],
+            job=stmt.name,
+            run_id=run.run_id,
+            at=commit_time,
+            source_of=Sources((prefix,)).arrow,
+            sealer=None,
         )
     store.record_expectations(lake, stmt.name, run.run_id, spec.expectations, outcome.violations)
     outcome.drop(lake.con)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -46,10 +47,58 @@ class FilePosition:
     line: int  # number of the next line (JSON/CSV) or row (Parquet), 1-based
 
 
+FILE_BITS = 40  # in a chunk of several files, __hw_line is (file number << FILE_BITS) | line
+_LINE_MASK = (1 << FILE_BITS) - 1
+
+
+@dataclass(frozen=True)
+class Sources:
+    """How a chunk's ``__hw_line`` values become ``$source`` texts: ``prefix || line`` for one
+    file; for several, the file number in the high bits picks the prefix."""
+
+    prefixes: tuple[str, ...]
+
+    @property
+    def several(self) -> bool:
+        return len(self.prefixes) > 1
+
+    def sql(self, line: str) -> str:
+        """SQL for the $source of the line in SQL expression ``line``."""
+        if not self.several:
+            return f"{_literal(self.prefixes[0])} || {line}"
+        items = ", ".join(_literal(p) for p in self.prefixes)
+        return f"[{items}][({line} >> {FILE_BITS}) + 1] || ({line} & {_LINE_MASK})"
+
+    def arrow(self, lines: pa.Array | pa.ChunkedArray) -> pa.Array:
+        """The $source of each line, as a string array."""
+        values = np.asarray(lines.to_numpy(), dtype=np.int64)
+        if not self.several:
+            texts = pc.cast(int64_array(values), pa.string())
+            return pc.binary_join_element_wise(pa.scalar(self.prefixes[0]), texts, "")
+        prefixes = pa.array(self.prefixes, pa.string()).take(int64_array(values >> FILE_BITS))
+        texts = pc.cast(int64_array(values & _LINE_MASK), pa.string())
+        return pc.binary_join_element_wise(prefixes, texts, "")
+
+    def text(self, line: int) -> str:
+        if not self.several:
+            return f"{self.prefixes[0]}{line}"
+        return f"{self.prefixes[line >> FILE_BITS]}{line & _LINE_MASK}"
+
+    def describe(self) -> str:
+        """The file(s), for messages."""
+        names = [p.removeprefix("file:").rstrip(":") for p in self.prefixes]
+        return names[0] if len(names) == 1 else f"{names[0]} (and {len(names) - 1} more files)"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
 @dataclass
 class FileChunk:
-    """New records of one file. ``table`` has ``__hw_line`` plus either ``__hw_raw``
-    (one JSON text per line) or the parsed columns (CSV, Parquet)."""
+    """New records of one file, or of several small ones (``parts``). ``table`` has
+    ``__hw_line`` plus either ``__hw_raw`` (one JSON text per line) or the parsed columns (CSV,
+    Parquet)."""
 
     partition: str  # the file's path as shown in $source
     format: Format
@@ -60,10 +109,71 @@ class FileChunk:
     rejected: pa.Table | None = None  # lines that are not records: __hw_line, __hw_raw, __hw_reason
     source_prefix: str | None = None  # $source = prefix || line; default file:<partition>:
     tracked: bool = True  # False for records replayed from the quarantine: no position to save
+    parts: tuple[tuple[str, FilePosition], ...] = ()  # several files: (partition, end) of each
 
     @property
     def prefix(self) -> str:
         return self.source_prefix if self.source_prefix is not None else f"file:{self.partition}:"
+
+    @property
+    def sources(self) -> Sources:
+        if self.parts:
+            return Sources(tuple(f"file:{partition}:" for partition, _ in self.parts))
+        return Sources((self.prefix,))
+
+    def positions(self) -> list[tuple[str, FilePosition]]:
+        """The position of each file read, once this chunk is committed."""
+        if not self.tracked:
+            return []
+        return list(self.parts) if self.parts else [(self.partition, self.end)]
+
+
+def combine(chunks: Iterable[FileChunk], limit: int, max_files: int = 1000) -> Iterator[FileChunk]:
+    """Consecutive JSON chunks smaller than ``limit`` bytes, as one chunk of at most ``limit``
+    bytes and ``max_files`` files (each chunk is a DuckDB query with fixed costs: a folder of
+    many small files would otherwise pay them per file). Others pass as they are."""
+    pending: list[FileChunk] = []
+    size = 0
+
+    def flush() -> Iterator[FileChunk]:
+        nonlocal pending, size
+        if len(pending) == 1:
+            yield pending[0]
+        elif pending:
+            yield _combined(pending)
+        pending, size = [], 0
+
+    for chunk in chunks:
+        small = chunk.format == "JSON" and chunk.tracked and not chunk.parts and chunk.source_prefix is None
+        if not small or chunk.nbytes >= limit:
+            yield from flush()
+            yield chunk
+            continue
+        if size + chunk.nbytes > limit or len(pending) >= max_files:
+            yield from flush()
+        pending.append(chunk)
+        size += chunk.nbytes
+    yield from flush()
+
+
+def _combined(chunks: list[FileChunk]) -> FileChunk:
+    tables = []
+    for number, chunk in enumerate(chunks):
+        lines = np.concatenate(
+            [c.to_numpy() for c in chunk.table[LINE_COLUMN].chunks] or [np.empty(0, np.int64)]
+        )
+        encoded = int64_array((np.int64(number) << FILE_BITS) | lines.astype(np.int64))
+        tables.append(pa.table({LINE_COLUMN: encoded, RAW_COLUMN: chunk.table[RAW_COLUMN].combine_chunks()}))
+    first, last = chunks[0], chunks[-1]
+    return FileChunk(
+        first.partition,
+        "JSON",
+        pa.concat_tables(tables),
+        first.start,
+        last.end,
+        sum(c.nbytes for c in chunks),
+        parts=tuple((c.partition, c.end) for c in chunks),
+    )
 
 
 def detect_format(path: Path, content_type: str) -> Format | None:

@@ -200,24 +200,33 @@ def test_widening_within_one_batch(make_project: Callable[..., hw.Project]) -> N
     ]
 
 
-def test_schema_quarantine_checks_later_files_against_the_first(
+def test_schema_quarantine_checks_later_chunks_against_the_first(
     make_project: Callable[..., hw.Project],
 ) -> None:
-    # No declared columns: the first file makes the table; a column the second file brings in the
-    # same commit is not in it, so those records are quarantined. An excluded column is never new.
+    # No declared columns: the first chunk makes the table (two small files read together are
+    # one chunk); a column a later chunk brings is not in it, so those records are quarantined,
+    # in the same commit or a later one. An excluded column is never new.
     project = make_project(
         "CREATE FILES CONNECTION landing PATH = 'landing';\n"
         "CREATE JOB j ON_SCHEMA_CHANGE = QUARANTINE EXCLUDE_COLUMNS = (secret) "
-        "AS COPY FROM landing INTO bronze.m;"
+        "AS COPY FROM landing INTO bronze.m;",
+        toml="[run]\nbatch_bytes = 200\n",
     )
     write_jsonl(project.path / "landing/a.jsonl", [{"id": 1, "secret": "s1"}])
-    write_jsonl(project.path / "landing/b.jsonl", [{"id": 2, "secret": "s2"}, {"id": 3, "extra": 1}])
+    write_jsonl(project.path / "landing/b.jsonl", [{"id": 2, "secret": "s2", "tag": "x"}])
+    write_jsonl(project.path / "landing/c.jsonl", [{"id": 3, "pad": "p" * 150}, {"id": 4, "extra": 1}])
     assert project.run(once=True).ok
-    write_jsonl(project.path / "landing/c.jsonl", [{"id": 4, "secret": "s4"}])
+    write_jsonl(project.path / "landing/d.jsonl", [{"id": 5, "secret": "s5"}, {"id": 6, "more": 1}])
     assert project.run(once=True).ok
-    assert project.query("SELECT id FROM bronze.m ORDER BY id").fetchall() == [(1,), (2,), (4,)]
-    assert project.query('SELECT "$source", reason FROM system.quarantine').fetchall() == [
-        ("file:landing/b.jsonl:2", "columns not in bronze.m: extra")
+    assert project.query("SELECT id, tag FROM bronze.m ORDER BY id").fetchall() == [
+        (1, None),
+        (2, "x"),
+        (5, None),
+    ]
+    assert project.query('SELECT "$source", reason FROM system.quarantine ORDER BY 1').fetchall() == [
+        ("file:landing/c.jsonl:1", "columns not in bronze.m: pad"),
+        ("file:landing/c.jsonl:2", "columns not in bronze.m: extra"),
+        ("file:landing/d.jsonl:2", "columns not in bronze.m: more"),
     ]
     assert "secret" not in project.query("SELECT * FROM bronze.m").columns
 
