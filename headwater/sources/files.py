@@ -129,49 +129,67 @@ class FileChunk:
 
 
 def combine(chunks: Iterable[FileChunk], limit: int, max_files: int = 1000) -> Iterator[FileChunk]:
-    """Consecutive JSON chunks smaller than ``limit`` bytes, as one chunk of at most ``limit``
-    bytes and ``max_files`` files (each chunk is a DuckDB query with fixed costs: a folder of
-    many small files would otherwise pay them per file). Others pass as they are."""
+    """Consecutive chunks smaller than ``limit`` bytes, of the same kind (JSON; CSV with the same
+    header and delimiter; Parquet with the same schema), as one chunk of at most ``limit`` bytes
+    and ``max_files`` files: each chunk is a DuckDB query with fixed costs, which a folder of many
+    small files would otherwise pay per file. Others pass as they are."""
     pending: list[FileChunk] = []
+    kind: tuple[object, ...] | None = None
     size = 0
 
     def flush() -> Iterator[FileChunk]:
-        nonlocal pending, size
+        nonlocal pending, size, kind
         if len(pending) == 1:
             yield pending[0]
         elif pending:
             yield _combined(pending)
-        pending, size = [], 0
+        pending, size, kind = [], 0, None
 
     for chunk in chunks:
-        small = chunk.format == "JSON" and chunk.tracked and not chunk.parts and chunk.source_prefix is None
-        if not small or chunk.nbytes >= limit:
+        key = _kind(chunk)
+        if key is None or chunk.nbytes >= limit:
             yield from flush()
             yield chunk
             continue
-        if size + chunk.nbytes > limit or len(pending) >= max_files:
+        if key != kind or size + chunk.nbytes > limit or len(pending) >= max_files:
             yield from flush()
         pending.append(chunk)
+        kind = key
         size += chunk.nbytes
     yield from flush()
 
 
+def _kind(chunk: FileChunk) -> tuple[object, ...] | None:
+    """Chunks of the same kind can be read as one (None: this one cannot)."""
+    if not chunk.tracked or chunk.parts or chunk.source_prefix is not None:
+        return None
+    if chunk.format == "CSV":
+        return ("CSV", chunk.partition.lower().endswith(".tsv"), tuple(chunk.table.column_names))
+    if chunk.format == "PARQUET":
+        return ("PARQUET", str(chunk.table.schema))
+    return (chunk.format,)
+
+
+def _numbered(table: pa.Table, number: int) -> pa.Table:
+    """``table`` with its line numbers moved into file ``number``'s range."""
+    lines = np.concatenate([c.to_numpy() for c in table[LINE_COLUMN].chunks] or [np.empty(0, np.int64)])
+    encoded = int64_array((np.int64(number) << FILE_BITS) | lines.astype(np.int64))
+    table = table.set_column(table.schema.get_field_index(LINE_COLUMN), LINE_COLUMN, encoded)
+    return table.combine_chunks()
+
+
 def _combined(chunks: list[FileChunk]) -> FileChunk:
-    tables = []
-    for number, chunk in enumerate(chunks):
-        lines = np.concatenate(
-            [c.to_numpy() for c in chunk.table[LINE_COLUMN].chunks] or [np.empty(0, np.int64)]
-        )
-        encoded = int64_array((np.int64(number) << FILE_BITS) | lines.astype(np.int64))
-        tables.append(pa.table({LINE_COLUMN: encoded, RAW_COLUMN: chunk.table[RAW_COLUMN].combine_chunks()}))
+    tables = [_numbered(c.table, n) for n, c in enumerate(chunks)]
+    rejected = [_numbered(c.rejected, n) for n, c in enumerate(chunks) if c.rejected is not None]
     first, last = chunks[0], chunks[-1]
     return FileChunk(
         first.partition,
-        "JSON",
+        first.format,
         pa.concat_tables(tables),
         first.start,
         last.end,
         sum(c.nbytes for c in chunks),
+        pa.concat_tables(rejected) if rejected else None,
         parts=tuple((c.partition, c.end) for c in chunks),
     )
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 import headwater as hw
@@ -92,3 +94,51 @@ def test_abort_in_a_small_file_names_it(make_project: Callable[..., hw.Project])
     assert project.query(
         "SELECT count(*) FROM system.offsets WHERE \"partition\" <> '__start__'"
     ).fetchall() == [(0,)]
+
+
+def test_small_csv_and_parquet_files_are_read_together(
+    make_project: Callable[..., hw.Project], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read: list[tuple[str, int]] = []  # (format, files) per chunk
+
+    def recording(chunks: Iterable[FileChunk], limit: int) -> Iterator[FileChunk]:
+        for chunk in files.combine(chunks, limit):
+            read.append((chunk.format, len(chunk.parts) or 1))
+            yield chunk
+
+    monkeypatch.setattr(ingest, "combine", recording)
+    project = make_project(
+        "CREATE FILES CONNECTION landing PATH = 'landing';\n"
+        "CREATE JOB c AS COPY FROM landing PATTERN = 'csv/*.csv' INTO bronze.c;\n"
+        "CREATE JOB p AS COPY FROM landing PATTERN = 'pq/*.parquet' INTO bronze.p;"
+    )
+    landing = project.path / "landing"
+    (landing / "csv").mkdir()
+    (landing / "pq").mkdir()
+    for f in range(12):
+        bad = '\n"unbalanced,1\n' if f == 4 else "\n"
+        (landing / f"csv/f{f:02d}.csv").write_text(f"id,name\n{f * 10},a\n{f * 10 + 1},b{bad}")
+        pq.write_table(
+            pa.table({"id": [f * 10, f * 10 + 1], "v": [1.5, 2.5]}), landing / f"pq/f{f:02d}.parquet"
+        )
+    assert project.run(once=True).ok
+    assert sorted(read) == [("CSV", 12), ("PARQUET", 12)]
+    assert project.query('SELECT "$source" FROM bronze.c WHERE id = 71').fetchall() == [
+        ("file:landing/csv/f07.csv:3",)
+    ]
+    assert project.query('SELECT "$source" FROM bronze.p WHERE id = 91').fetchall() == [
+        ("file:landing/pq/f09.parquet:2",)
+    ]
+    assert project.query("SELECT count(*) FROM bronze.c").fetchall() == [(24,)]
+    assert project.query("SELECT count(*) FROM bronze.p").fetchall() == [(24,)]
+    assert project.query('SELECT "$source", reason FROM system.quarantine').fetchall() == [
+        ("file:landing/csv/f04.csv:4", "unbalanced quotes")
+    ]
+    offsets = project.query(
+        "SELECT job, count(*) FROM system.offsets WHERE \"partition\" <> '__start__' GROUP BY job ORDER BY job"
+    ).fetchall()
+    assert offsets == [("c", 12), ("p", 12)]
+    # nothing is read again
+    read.clear()
+    assert project.run(once=True).ok
+    assert project.query("SELECT count(*) FROM bronze.c").fetchall() == [(24,)]
