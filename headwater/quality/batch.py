@@ -150,13 +150,11 @@ def evaluate(
         else "NULL::VARCHAR"
     )
     staged = (
-        f"SELECT * EXCLUDE (__hw_digest), {bucket} AS __hw_b0, {reason} AS {REASON}, "
+        f"SELECT * EXCLUDE (__hw_digest), {bucket} AS {BUCKET}, {reason} AS {REASON}, "
         f"(__hw_digest >> 65)::BIGINT AS {KEY_HI}, ((__hw_digest >> 1) & {2**63 - 1}::UHUGEINT)::BIGINT AS {KEY_LO} "
         f"FROM (SELECT {select} FROM {source})"
     )
-    con.execute(
-        f"CREATE TEMP TABLE {table} AS SELECT * EXCLUDE (__hw_b0), __hw_b0 AS {BUCKET} FROM ({staged})"
-    )
+    con.execute(f"CREATE TEMP TABLE {table} AS {staged}")
     output_names = [c for c in con.sql(f"SELECT * FROM {table} LIMIT 0").columns if not c.startswith("__hw_")]
 
     counts_sql = [

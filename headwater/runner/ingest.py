@@ -44,10 +44,8 @@ from headwater.sources.typing import REASON
 from headwater.state import failpoints, store
 
 _tables = itertools.count()
-START_MARK = "__start__"
-COMBINE_BYTES = (
-    16 * 1024 * 1024
-)  # small files are read together, up to this many bytes a chunk  # offsets row recording that START_FROM was applied
+START_MARK = "__start__"  # offsets row recording that START_FROM was applied
+COMBINE_BYTES = 16 * 1024 * 1024  # small files are read together, up to this many bytes a chunk
 EVENT = "__hw_event_time"
 
 

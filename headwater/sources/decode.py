@@ -141,17 +141,17 @@ def _finish(
 ) -> Decoded:
     """Attach raw text to cast failures (looked up by line) and describe the typed table."""
     if cast_failures.num_rows:
-        index = pc.index_in(cast_failures[LINE_COLUMN], value_set=raw[LINE_COLUMN].combine_chunks())
-        texts = raw[RAW_COLUMN].take(index)
-        rejected.append(
-            pa.table(
-                {LINE_COLUMN: cast_failures[LINE_COLUMN], RAW_COLUMN: texts, REASON: cast_failures[REASON]}
-            )
-        )
+        rejected.append(_rejected_lines(raw, cast_failures[LINE_COLUMN], cast_failures[REASON]))
     rel = con.sql(f"SELECT * EXCLUDE ({BAD}) FROM {name} LIMIT 0")
     columns = {c: str(t) for c, t in zip(rel.columns, rel.types, strict=True) if c != LINE_COLUMN}
     count = con.sql(f"SELECT count(*) FROM {name}").fetchone()
     return Decoded(name, columns, int(count[0]) if count else 0, concat_rejected(rejected), blank, widen)
+
+
+def _rejected_lines(raw: pa.Table, lines: pa.ChunkedArray, reasons: pa.ChunkedArray) -> pa.Table:
+    """``lines`` of the chunk ``raw`` with their raw text (looked up by line) and ``reasons``."""
+    index = pc.index_in(lines, value_set=raw[LINE_COLUMN].combine_chunks())
+    return pa.table({LINE_COLUMN: lines, RAW_COLUMN: raw[RAW_COLUMN].take(index), REASON: reasons})
 
 
 def _valid_utf8(raw: pa.Table) -> tuple[pa.Table, pa.Table]:
@@ -337,12 +337,7 @@ def _materialise(
         con.unregister(chunk)
     rejected = [bad_utf8]
     if bad.num_rows:
-        index = pc.index_in(bad[LINE_COLUMN], value_set=raw[LINE_COLUMN].combine_chunks())
-        rejected.append(
-            pa.table(
-                {LINE_COLUMN: bad[LINE_COLUMN], RAW_COLUMN: raw[RAW_COLUMN].take(index), REASON: bad[REJECT]}
-            )
-        )
+        rejected.append(_rejected_lines(raw, bad[LINE_COLUMN], bad[REJECT]))
         con.execute(f"DELETE FROM {name} WHERE {REJECT} IS NOT NULL")
     kept = int(lines[0]) if lines else 0
     blank = total - kept

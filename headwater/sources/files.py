@@ -173,9 +173,8 @@ def _kind(chunk: FileChunk) -> tuple[object, ...] | None:
 def _numbered(table: pa.Table, number: int) -> pa.Table:
     """``table`` with its line numbers moved into file ``number``'s range."""
     lines = np.concatenate([c.to_numpy() for c in table[LINE_COLUMN].chunks] or [np.empty(0, np.int64)])
-    encoded = int64_array((np.int64(number) << FILE_BITS) | lines.astype(np.int64))
-    table = table.set_column(table.schema.get_field_index(LINE_COLUMN), LINE_COLUMN, encoded)
-    return table.combine_chunks()
+    encoded = int64_array((np.int64(number) << FILE_BITS) | lines)
+    return table.set_column(table.schema.get_field_index(LINE_COLUMN), LINE_COLUMN, encoded)
 
 
 def _combined(chunks: list[FileChunk]) -> FileChunk:
