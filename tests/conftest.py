@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import headwater as hw
+from tests.services.kafka import KafkaBroker, start_kafka
 from tests.services.postgres import PostgresServer, start_postgres
 
 
@@ -38,3 +39,13 @@ def postgres() -> Iterator[PostgresServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
+    """One broker for the session, its data in a temporary folder; tests may stop and restart it."""
+    broker = start_kafka(tmp_path_factory.mktemp("kafka"))
+    try:
+        yield broker
+    finally:
+        broker.stop()
