@@ -111,8 +111,10 @@ ensure_jars() {
   fi
   local got
   got="$(find "$staging/jars" -name '*.jar' | wc -l)"
-  [ -f "$staging/jars/kafka_$SCALA_VERSION-$KAFKA_VERSION.jar" ] && [ "$got" -ge 40 ] ||
-    die "Maven finished but $staging/jars holds $got jars, not Kafka's 45: run again"
+  if [ ! -f "$staging/jars/kafka_$SCALA_VERSION-$KAFKA_VERSION.jar" ] || [ "$got" -lt 40 ]; then
+    rm -rf "$staging"
+    die "Maven finished but fetched $got jars, not Kafka's 45: run again"
+  fi
   mv -T "$staging/jars" "$JARS"
   rm -rf "$staging"
   exec 8>&-
@@ -188,6 +190,8 @@ cds_options() {
     CDS=(-XX:SharedArchiveFile="$archive")
   elif [ "${1:-}" = create ]; then
     abandon_archive
+    # Left by brokers whose folder was deleted before they were stopped with this script.
+    find "$(dirname "$archive")" -maxdepth 1 -name 'kafka-java-*.jsa.partial.*' -mmin +60 -delete
     pending="$archive.partial.$$"
     echo "$pending" >"$DIR/cds.pending"
     CDS=(-XX:ArchiveClassesAtExit="$pending")
@@ -200,7 +204,11 @@ keep_archive() {
   [ -f "$DIR/cds.pending" ] || return 0
   pending="$(cat "$DIR/cds.pending")"
   rm -f "$DIR/cds.pending"
-  if [ -s "$pending" ]; then mv -f "$pending" "${pending%.partial.*}"; fi
+  if [ -s "$pending" ]; then
+    mv -f "$pending" "${pending%.partial.*}"
+    # Archives of earlier Java builds are of no use any more.
+    find "$(dirname "$pending")" -maxdepth 1 -name 'kafka-java-*.jsa' ! -path "${pending%.partial.*}" -delete
+  fi
 }
 
 abandon_archive() {
@@ -288,6 +296,12 @@ start() {
     port="$(cat "$DIR/port")"
     [ -z "$PORT" ] || [ "$PORT" = "$port" ] ||
       die "the broker of $DIR is running on 127.0.0.1:$port, not $PORT: stop it first to change its port"
+    # Still starting (an earlier start was interrupted): it accepts clients once it is ready.
+    local deadline=$((SECONDS + TIMEOUT))
+    until port_accepts "$port"; do
+      [ "$SECONDS" -lt "$deadline" ] || die "the broker (pid $pid) runs but does not accept clients on 127.0.0.1:$port after ${TIMEOUT}s: see $DIR/kafka.log"
+      sleep 0.2
+    done
     echo "127.0.0.1:$port"
     return 0
   fi

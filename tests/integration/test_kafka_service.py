@@ -5,13 +5,16 @@ producers, read_committed, offsets_for_times, and data that survives a restart a
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 import time
 from collections import defaultdict
 from pathlib import Path
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
-from tests.services.kafka import KafkaBroker, run_script
+from tests.services.kafka import SCRIPT, KafkaBroker, run_script
 
 
 def _deliver(broker: KafkaBroker, topic: str, messages: list[tuple[str, str]], **conf: object) -> None:
@@ -187,3 +190,73 @@ def test_a_port_in_use_is_a_clear_error(kafka: KafkaBroker, tmp_path: Path) -> N
         in out.stderr
     )
     assert not (tmp_path / "second" / "kafka.pid").exists()
+
+
+_FAKE_MVN = """#!/usr/bin/env bash
+# Stands in for Maven: writes the jars Maven would, then does what $FAKE_MVN says.
+for arg in "$@"; do
+  case "$arg" in -DoutputDirectory=*) out="${arg#-DoutputDirectory=}" ;; esac
+done
+mkdir -p "$out"
+for i in $(seq 1 43); do echo jar >"$out/dependency-$i.jar"; done
+echo jar >"$out/kafka_2.13-4.4.0.jar"
+echo jar >"$out/log4j-slf4j-impl-2.25.5.jar"
+case "$FAKE_MVN" in
+  fail) echo "[ERROR] Could not transfer artifact" >&2; exit 1 ;;
+  hang) touch "$out/../written"; sleep 60 ;;
+esac
+"""
+
+
+def _resolve_jars(tmp_path: Path, mode: str) -> subprocess.Popen[str]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "mvn").write_text(_FAKE_MVN)
+    (bin_dir / "mvn").chmod(0o755)
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "HEADWATER_KAFKA_JARS": str(tmp_path / "cache" / "jars"),
+        "FAKE_MVN": mode,
+    }
+    return subprocess.Popen(
+        ["bash", str(SCRIPT), "jars"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def test_the_jars_appear_only_once_completely_resolved(tmp_path: Path) -> None:
+    jars = tmp_path / "cache" / "jars"
+    # Maven fails after writing some jars: nothing is taken for the jars.
+    failed = _resolve_jars(tmp_path, "fail")
+    _, err = failed.communicate(timeout=30)
+    assert failed.returncode == 1
+    assert "[ERROR] Could not transfer artifact" in err
+    assert "kafka: Maven could not fetch the jars (its output is above)" in err
+    assert not jars.exists()
+    assert list((tmp_path / "cache").glob(".staging.*")) == []
+
+    # Interrupted (killed) while Maven is writing: still no jars, and the next resolve cleans up.
+    hung = _resolve_jars(tmp_path, "hang")
+    deadline = time.monotonic() + 30
+    while not list((tmp_path / "cache").glob(".staging.*/written")):
+        assert time.monotonic() < deadline and hung.poll() is None
+        time.sleep(0.05)
+    os.killpg(hung.pid, signal.SIGKILL)
+    hung.communicate(timeout=30)
+    assert not jars.exists()
+    assert len(list((tmp_path / "cache").glob(".staging.*"))) == 1
+
+    done = _resolve_jars(tmp_path, "succeed")
+    out, err = done.communicate(timeout=30)
+    assert done.returncode == 0, err
+    assert out.strip() == str(jars)
+    assert len(list(jars.glob("*.jar"))) == 45
+    assert list((tmp_path / "cache").glob(".staging.*")) == []
+    # Resolved: Maven is not run again.
+    again = _resolve_jars(tmp_path, "fail")
+    assert again.communicate(timeout=30)[0].strip() == str(jars) and again.returncode == 0
