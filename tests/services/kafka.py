@@ -101,8 +101,8 @@ class KafkaBroker:
         (self.dir / "kafka.pid").unlink(missing_ok=True)
 
     def conf(self, **conf: Any) -> dict[str, Any]:
-        """Client settings: the bootstrap address plus CONF (dots spelt as underscores allowed)."""
-        return {"bootstrap.servers": self.bootstrap, **{k.replace("_", "."): v for k, v in conf.items()}}
+        """Client settings: the bootstrap address plus CONF, as in `producer(**{"acks": "all"})`."""
+        return {"bootstrap.servers": self.bootstrap, **conf}
 
     def admin(self) -> AdminClient:
         # Kept on the broker: a temporary AdminClient is destroyed before its futures resolve.
