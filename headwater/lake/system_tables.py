@@ -33,8 +33,11 @@ INTERNAL_TABLES: dict[str, str] = {
     # Per-job progress of transformation jobs, and pause/fail flags of every job.
     "job_state": """job VARCHAR, next_window TIMESTAMPTZ, paused BOOLEAN, failed BOOLEAN,
         error VARCHAR, updated_at TIMESTAMPTZ""",
-    # Per-table commit clock: $commit_time never goes backwards and respects windows sealed early.
+    # Per-table commit clock: $commit_time never goes backwards. (sealed_until: no longer used.)
     "clocks": "table_name VARCHAR, last_commit TIMESTAMPTZ, sealed_until TIMESTAMPTZ",
+    # Windows of transformation jobs that ran before they were final; replaced when run again.
+    "provisional": """job VARCHAR, run_id BIGINT, window_start TIMESTAMPTZ, window_end TIMESTAMPTZ,
+        target VARCHAR, commit_time TIMESTAMPTZ""",
     # Keys written by jobs with DEDUPLICATE_WITH, salted and hashed; expired past the window.
     "dedupe": "job VARCHAR, key_hi BIGINT, key_lo BIGINT, seen_at TIMESTAMPTZ",
     # Interactive ALTER JOB ... ADD/DROP EXPECTATION, applied on top of the project's files.

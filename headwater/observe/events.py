@@ -36,6 +36,7 @@ class WindowCommitted(Event):
     window_end: datetime
     rows_read: int
     rows_written: int
+    provisional: bool = False  # the window was not final: it runs again, replacing this output
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ def _apply(lake: Lake, catalog: Catalog, change: Change) -> None:
         schema, _, name = change.name.partition(".")
         lake.execute(f"DROP TABLE IF EXISTS {qualified(schema, name)}")
         lake.execute(f"DELETE FROM {LAKE}.{INTERNAL_SCHEMA}.clocks WHERE table_name = ?", [change.name])
+        lake.execute(f"DELETE FROM {LAKE}.{INTERNAL_SCHEMA}.provisional WHERE target = ?", [change.name])
         if change.kind == "materialized_view":
             lake.execute(f"DELETE FROM {LAKE}.{INTERNAL_SCHEMA}.views WHERE view_name = ?", [change.name])
     elif change.kind in ("ingest_job", "transform_job") and change.action == "drop":

@@ -188,7 +188,7 @@ class Batch:
         self.spec = ctx.quality_spec(entry)
         self.sealer = ctx.sealer() if self.spec.private else None
         self.run = store.RunRecord(stmt.name, ctx.new_run_id(), store.utcnow())
-        self.commit_time = store.next_commit_time(ctx.lake, [str(stmt.target)])
+        self.commit_time = store.utcnow()  # set again when the transaction opens
         self.positions: dict[str, tuple[int, int]] = {}
         self.violations = {e.name: 0 for e in self.spec.expectations}
         self.nbytes = 0
@@ -380,6 +380,8 @@ class Batch:
         try:
             lake.execute("BEGIN TRANSACTION")
             self.open = True
+            # As close as possible to the moment the rows become visible.
+            self.commit_time = store.next_commit_time(lake)
             if self.keys is not None:
                 self.keys.find(self.commit_time)
             for staged in self.staged:

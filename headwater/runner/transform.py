@@ -1,9 +1,9 @@
 """Transformation jobs: INSERT ... SELECT and MERGE, once per RUN_INTERVAL window on $commit_time.
 
 Each window's output, the job's progress and its run record commit in one transaction. With
-``run --once`` a window that is still open but has data runs now, and the input tables are
-sealed up to its end: rows committed to them later get a ``$commit_time`` at or after the end,
-so the window's result never changes.
+``run --once`` a window that is not final yet (still open, or reading rows an upstream window
+may still replace) runs now, provisionally, and is run again later, replacing its output
+(see ``runner/provisional.py``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from sqlglot import exp
 from headwater.catalog.model import Entry
 from headwater.dialect import to_duckdb
 from headwater.dialect.nodes import CreateTransformJob, TableName
-from headwater.lake import qualified, quote
+from headwater.lake import INTERNAL_SCHEMA, LAKE, qualified, quote
 from headwater.lake.tables import ensure_table, user_columns
 from headwater.observe.events import JobSkipped, WindowCommitted
 from headwater.quality import batch as quality
@@ -27,6 +27,7 @@ from headwater.quality.errors import JobStopped
 from headwater.runner.context import RunContext
 from headwater.runner.errors import RunnerError
 from headwater.runner.ingest import parse_timestamp
+from headwater.runner.provisional import is_final, label_commit, undo
 from headwater.runner.windows import bind_window, floor_window, ts_literal
 from headwater.sources.files import Sources
 from headwater.state import failpoints, store
@@ -64,11 +65,16 @@ def initial_window(ctx: RunContext, stmt: CreateTransformJob, tables: list[Table
 
 
 def run_transform(ctx: RunContext, entry: Entry) -> int:
-    """Run every window that is due. Returns the rows written."""
+    """Run every window that is due, in order. Returns the rows written.
+
+    Closed windows whose inputs are final run for good; with ``run --once`` (``ctx.drain``) the
+    windows after them run too, provisionally. A window that ran provisionally runs again at
+    the job's next pass that reaches it, replacing its output in the same transaction."""
     stmt: CreateTransformJob = entry.statement  # type: ignore[assignment]
-    interval = stmt.options.run_interval.seconds
+    interval = timedelta(seconds=stmt.options.run_interval.seconds)
     state = store.load_job_state(ctx.lake, stmt.name)
     tables = lake_inputs(ctx, entry)
+    provisional = store.load_provisional(ctx.lake, stmt.name)
     start = state.next_window or initial_window(ctx, stmt, tables)
     if start is None:
         return 0
@@ -76,19 +82,27 @@ def run_transform(ctx: RunContext, entry: Entry) -> int:
         state.next_window = start
         with ctx.lake.transaction():
             store.save_job_state(ctx.lake, state)
+    final_until = store.final_until(ctx.lake, [str(t) for t in tables])
     written = 0
     while True:
         nxt = next_data_time(ctx, tables, start)
+        redo = min((w for w in provisional if w >= start), default=None)
+        if redo is not None and (nxt is None or redo < nxt):
+            nxt = redo
         if nxt is None:
             break
-        if nxt >= start + timedelta(seconds=interval):
-            start = floor_window(nxt, interval)  # skip empty windows
-        end = start + timedelta(seconds=interval)
-        seal = end > store.utcnow()
-        if seal and not ctx.drain:
+        if nxt >= start + interval:
+            start = floor_window(nxt, int(interval.total_seconds()))  # skip empty windows
+        end = start + interval
+        final = is_final(end, store.utcnow(), final_until)
+        if not final and not ctx.drain:
             break
+        replaces = provisional.pop(start, None)
+        if replaces is not None and not final and not _changed_since(ctx, tables, replaces.commit_time):
+            start = end  # nothing new in it: its provisional output stands
+            continue
         try:
-            written += _run_window(ctx, stmt, tables, start, end, seal)
+            written += _run_window(ctx, stmt, tables, start, end, final, replaces)
         except WaitingForData as e:
             ctx.emit(JobSkipped(stmt.name, str(e)))
             break
@@ -98,21 +112,32 @@ def run_transform(ctx: RunContext, entry: Entry) -> int:
     return written
 
 
+def _changed_since(ctx: RunContext, tables: list[TableName], at: datetime) -> bool:
+    """Whether any input committed after ``at`` (new rows, or rows replaced upstream)."""
+    row = ctx.lake.fetchone(
+        f"SELECT max(last_commit) FROM {LAKE}.{INTERNAL_SCHEMA}.clocks WHERE list_contains(?, table_name)",
+        [[str(t) for t in tables]],
+    )
+    return bool(row and row[0] is not None and row[0] > at)
+
+
 def _run_window(
     ctx: RunContext,
     stmt: CreateTransformJob,
     tables: list[TableName],
     start: datetime,
     end: datetime,
-    seal: bool,
+    final: bool,
+    replaces: store.ProvisionalRun | None,
 ) -> int:
     lake = ctx.lake
     run = store.RunRecord(stmt.name, ctx.new_run_id(), store.utcnow(), start, end)
+    if not final:
+        run.status = "provisional"
     with lake.transaction():
-        if seal:
-            for t in tables:
-                store.advance_clock(lake, str(t), start, sealed_until=end)
-        commit_time = store.next_commit_time(lake, [str(stmt.target)])
+        if replaces is not None:
+            undo(lake, replaces)
+        commit_time = store.next_commit_time(lake)
         body = bind_window(stmt.body, start, end)
         try:
             if isinstance(body, exp.Merge):
@@ -123,15 +148,26 @@ def _run_window(
             _raise_query_error(ctx, stmt, tables, e)
         run.check_accounting()
         progress = store.load_job_state(lake, stmt.name)
-        progress.next_window = end
-        store.save_job_state(lake, progress)
+        if final:
+            progress.next_window = end
+            store.save_job_state(lake, progress)
+        else:
+            target = str(stmt.target)
+            store.save_provisional(
+                lake, store.ProvisionalRun(stmt.name, run.run_id, start, end, target, commit_time)
+            )
+            label_commit(lake, stmt.name, run.run_id)
         store.record_run(lake, run)
         store.advance_clock(lake, str(stmt.target), commit_time)
         lag = (store.utcnow() - end).total_seconds()
         store.set_job_status(lake, stmt.name, "transform", str(stmt.target), "running", lag=max(lag, 0.0))
         failpoints.hit("transform.before_commit")
     failpoints.hit("transform.after_commit")
-    ctx.emit(WindowCommitted(stmt.name, run.run_id, start, end, run.rows_read, run.rows_written))
+    ctx.emit(
+        WindowCommitted(
+            stmt.name, run.run_id, start, end, run.rows_read, run.rows_written, provisional=not final
+        )
+    )
     return run.rows_written
 
 

@@ -58,7 +58,7 @@ def refresh_view(ctx: RunContext, entry: Entry) -> int | None:
     run = store.RunRecord(view.name if view.schema == "main" else str(view), ctx.new_run_id(), store.utcnow())
     query = to_duckdb(qualify_system_tables(stmt.query))
     with lake.transaction():
-        commit_time = store.next_commit_time(lake, [str(view)])
+        commit_time = store.next_commit_time(lake)
         ensure_schema(lake, view.schema)
         try:
             inner = lake.con.sql(f"SELECT * FROM ({query}) LIMIT 0").columns

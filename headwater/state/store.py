@@ -48,6 +48,7 @@ def clear_job(lake: Lake, job: str) -> None:
     lake.execute(f"DELETE FROM {SYS}.jobs WHERE name = ?", [job])
     lake.execute(f"DELETE FROM {INT}.job_overrides WHERE job = ?", [job])
     lake.execute(f"DELETE FROM {INT}.dedupe WHERE job = ?", [job])
+    lake.execute(f"DELETE FROM {INT}.provisional WHERE job = ?", [job])
 
 
 # -- job state -------------------------------------------------------------------------------
@@ -161,29 +162,64 @@ def set_job_status(
 
 
 # -- commit clocks ---------------------------------------------------------------------------
-def next_commit_time(lake: Lake, tables: list[str]) -> datetime:
-    """A commit time for writing ``tables``: now, but never before an earlier commit to them
-    nor inside a window that was sealed early (``run --once`` on an open window)."""
+def next_commit_time(lake: Lake) -> datetime:
+    """The ``$commit_time`` of a commit about to be made: the clock's time, but never at or
+    before an earlier commit to any table of the lake (so it never goes backwards, and two
+    commits never share a time). It is never ahead of the clock by more than those steps."""
     t = utcnow()
-    if not tables:
-        return t
-    row = lake.fetchone(
-        f"SELECT max(last_commit), max(sealed_until) FROM {INT}.clocks WHERE list_contains(?, table_name)",
-        [tables],
-    )
-    if row:
-        if row[0] is not None and row[0] + EPSILON > t:
-            t = row[0] + EPSILON
-        if row[1] is not None and row[1] > t:
-            t = row[1]
+    row = lake.fetchone(f"SELECT max(last_commit) FROM {INT}.clocks")
+    if row and row[0] is not None and row[0] + EPSILON > t:
+        t = row[0] + EPSILON
     return t
 
 
-def advance_clock(lake: Lake, table: str, at: datetime, sealed_until: datetime | None = None) -> None:
-    row = lake.fetchone(f"SELECT last_commit, sealed_until FROM {INT}.clocks WHERE table_name = ?", [table])
-    last, sealed = (row[0], row[1]) if row else (None, None)
-    last = max(x for x in (last, at) if x is not None)
-    if sealed_until is not None:
-        sealed = max(x for x in (sealed, sealed_until) if x is not None)
+def advance_clock(lake: Lake, table: str, at: datetime) -> None:
+    row = lake.fetchone(f"SELECT last_commit FROM {INT}.clocks WHERE table_name = ?", [table])
+    last = at if row is None or row[0] is None else max(row[0], at)
     lake.execute(f"DELETE FROM {INT}.clocks WHERE table_name = ?", [table])
-    lake.execute(f"INSERT INTO {INT}.clocks VALUES (?, ?, ?)", [table, last, sealed])
+    lake.execute(f"INSERT INTO {INT}.clocks VALUES (?, ?, NULL)", [table, last])
+
+
+# -- provisional windows ---------------------------------------------------------------------
+@dataclass
+class ProvisionalRun:
+    """A window that ran before it was final (``run --once`` on an open window, or on rows an
+    upstream job may still replace). Its output is replaced when the window runs again."""
+
+    job: str
+    run_id: int
+    window_start: datetime
+    window_end: datetime
+    target: str
+    commit_time: datetime
+
+
+def load_provisional(lake: Lake, job: str) -> dict[datetime, ProvisionalRun]:
+    rows = lake.fetchall(
+        f"SELECT run_id, window_start, window_end, target, commit_time FROM {INT}.provisional WHERE job = ?",
+        [job],
+    )
+    return {r[1]: ProvisionalRun(job, int(r[0]), r[1], r[2], r[3], r[4]) for r in rows}
+
+
+def save_provisional(lake: Lake, run: ProvisionalRun) -> None:
+    lake.execute(
+        f"INSERT INTO {INT}.provisional VALUES (?, ?, ?, ?, ?, ?)",
+        [run.job, run.run_id, run.window_start, run.window_end, run.target, run.commit_time],
+    )
+
+
+def forget_provisional(lake: Lake, run: ProvisionalRun) -> None:
+    lake.execute(f"DELETE FROM {INT}.provisional WHERE job = ? AND run_id = ?", [run.job, run.run_id])
+    lake.execute(
+        f"UPDATE {SYS}.runs SET status = 'replaced' WHERE job = ? AND run_id = ?", [run.job, run.run_id]
+    )
+
+
+def final_until(lake: Lake, tables: list[str]) -> datetime | None:
+    """Rows of ``tables`` committed before this time are final: no provisional window wrote
+    them. None when no provisional output is in any of them."""
+    row = lake.fetchone(
+        f"SELECT min(commit_time) FROM {INT}.provisional WHERE list_contains(?, target)", [tables]
+    )
+    return row[0] if row else None
