@@ -24,9 +24,10 @@ from headwater.dialect.nodes import (
     Statement,
     TableName,
 )
+from headwater.sources.base import check_source
 
 EntryKind = Literal["connection", "table", "ingest_job", "transform_job", "materialized_view"]
-SUPPORTED_SOURCES = ("FILES",)
+SUPPORTED_SOURCES = ("FILES", "KAFKA")
 
 
 @dataclass
@@ -177,6 +178,9 @@ def _check_references(catalog: Catalog, existing: set[TableName]) -> None:
             raise CatalogError(f"job {stmt.name!r}: INTO SCHEMA is only for CDC sources", pos=stmt.pos)
         if conn.kind == "FILES" and "PATH" not in conn.options:
             raise CatalogError(f"connection {conn.name!r} needs PATH = '<folder>'", pos=conn.pos)
+        problem = check_source(stmt, conn)
+        if problem is not None:
+            raise CatalogError(problem[0], pos=stmt.pos, hint=problem[1])
     for entry in catalog.of_kind("transform_job"):
         tstmt: CreateTransformJob = entry.statement  # type: ignore[assignment]
         if tstmt.options.run_interval.seconds <= 0:

@@ -24,6 +24,8 @@ DropKind = Literal["JOB", "TABLE", "CONNECTION", "MATERIALIZED VIEW"]
 
 SYSTEM_COLUMNS = ("$event_time", "$commit_time", "$source", "$run_id")
 CDC_COLUMNS = ("$op", "$valid_from", "$valid_to")
+# Tables fed from Kafka: each message's key, timestamp and headers.
+KAFKA_COLUMNS = ("$kafka_key", "$kafka_timestamp", "$kafka_headers")
 
 
 @dataclass(frozen=True)

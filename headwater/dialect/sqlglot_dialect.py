@@ -22,9 +22,9 @@ from sqlglot.generators.duckdb import DuckDBGenerator
 from sqlglot.parsers.duckdb import DuckDBParser
 from sqlglot.tokens import Token, TokenType
 
-from headwater.dialect.nodes import CDC_COLUMNS, SYSTEM_COLUMNS
+from headwater.dialect.nodes import CDC_COLUMNS, KAFKA_COLUMNS, SYSTEM_COLUMNS
 
-ALL_SYSTEM_COLUMNS: tuple[str, ...] = SYSTEM_COLUMNS + CDC_COLUMNS
+ALL_SYSTEM_COLUMNS: tuple[str, ...] = SYSTEM_COLUMNS + KAFKA_COLUMNS + CDC_COLUMNS
 _SYSTEM_COLUMN_SET = frozenset(ALL_SYSTEM_COLUMNS)
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from headwater.catalog.model import Entry
 from headwater.dialect import to_duckdb
-from headwater.dialect.nodes import CreateIngestJob
+from headwater.dialect.nodes import KAFKA_COLUMNS, CreateIngestJob
 from headwater.lake import qualified, quote
 from headwater.lake.tables import ensure_table, user_columns, widen_columns
 from headwater.observe.events import BatchCommitted
@@ -119,6 +119,10 @@ def run_ingest(ctx: RunContext, entry: Entry) -> int:
     """Drain the job's source. Returns the rows written."""
     stmt: CreateIngestJob = entry.statement  # type: ignore[assignment]
     assert stmt.target is not None
+    if ctx.catalog.connections[stmt.source.connection].kind != "FILES":
+        from headwater.runner.drain import open_source, run_source
+
+        return run_source(ctx, entry, open_source(ctx, stmt))
     source = files_source(ctx, stmt)
     offsets = store.load_offsets(ctx.lake, stmt.name)
     if START_MARK not in offsets:
@@ -164,12 +168,15 @@ class _Staged:
     sources: Sources
     positions: list[tuple[str, FilePosition]]  # each file's, once written
     number: int  # the chunk's place in the batch
+    system: str | None = None  # the chunk's system columns, registered (see ``_with_system``)
 
     def drop(self, con: duckdb.DuckDBPyConnection) -> None:
         with contextlib.suppress(duckdb.Error):
             self.outcome.drop(con)
             if self.decoded is not None:
                 self.decoded.drop(con)
+            if self.system is not None:
+                con.unregister(self.system)
 
 
 class Batch:
@@ -224,9 +231,13 @@ class Batch:
         lazy = schema.evolve or not schema.exists
         return decode(self.ctx.lake.con, chunk, schema.types, evolve=schema.evolve, lazy=lazy, **kwargs)
 
-    def _evaluate(self, chunk: FileChunk, decoded: Decoded) -> tuple[Conformed, quality.Outcome]:
+    def _evaluate(
+        self, chunk: FileChunk, decoded: Decoded, system: str | None = None
+    ) -> tuple[Conformed, quality.Outcome]:
         stmt = self.stmt
         view = conform(stmt, decoded, self.ctx.lake, chunk.sources.text, self.schema.table_columns())
+        if system is not None and chunk.system is not None:
+            view = _with_system(view, system, chunk.system.column_names)
         extras = {EVENT: _event_time(stmt)} if stmt.options.event_time is not None else {}
         outcome = quality.evaluate(
             self.ctx.lake.con,
@@ -283,17 +294,21 @@ class Batch:
         assert stmt.target is not None
         self.nbytes += chunk.nbytes
         sources = chunk.sources
+        system = None
+        if chunk.system is not None:
+            system = f"hw_system_{next(_tables)}"
+            lake.con.register(system, chunk.system)
         decoded = self._decode(chunk)
         outcome = None
         try:
-            view, outcome = self._evaluate(chunk, decoded)
+            view, outcome = self._evaluate(chunk, decoded, system)
             if decoded.lazy:
                 lines = self._replan(decoded, outcome)
                 if lines is not None:  # plan again from this chunk's own keys and values
                     outcome.drop(lake.con)
                     decoded.drop(lake.con)
                     decoded = self._decode(chunk, sample_lines=lines)
-                    view, outcome = self._evaluate(chunk, decoded)
+                    view, outcome = self._evaluate(chunk, decoded, system)
             self.schema.learn(decoded)
             self.schema.exists = True  # (once this batch commits)
             # (a materialised chunk's rows: before ON_SCHEMA_CHANGE set some aside)
@@ -334,12 +349,16 @@ class Batch:
             keep = None if outcome.owned else decoded  # a trivial outcome reads the decoded rows
             if keep is None:
                 decoded.drop(lake.con)
-            return _Staged(outcome, keep, decoded.widen, to_quarantine, sources, chunk.positions(), number)
+            return _Staged(
+                outcome, keep, decoded.widen, to_quarantine, sources, chunk.positions(), number, system
+            )
         except BaseException:
             with contextlib.suppress(duckdb.Error):
                 if outcome is not None:
                     outcome.drop(lake.con)
                 decoded.drop(lake.con)
+                if system is not None:
+                    lake.con.unregister(system)
             raise
 
     def _write(self, staged: _Staged) -> None:
@@ -351,7 +370,7 @@ class Batch:
             for c, t in zip(*_describe_table(self.ctx, outcome.table), strict=True)
             if c in outcome.output_columns
         }
-        wanted = {c: t for c, t in types.items() if not c.startswith("$")}
+        wanted = {c: t for c, t in types.items() if _stored(c)}
         have = self.table_columns
         if have is None or staged.widen or any(have.get(c) != t for c, t in wanted.items()):
             self.table_columns = ensure_table(lake, stmt.target, wanted)
@@ -418,6 +437,23 @@ class Batch:
         return run.rows_written
 
 
+def _stored(column: str) -> bool:
+    """A column of the batch written as it is: the record's, and a source's system columns
+    (the others, $event_time..., are computed when writing)."""
+    return not column.startswith("$") or column in KAFKA_COLUMNS
+
+
+def _with_system(view: Conformed, system: str, columns: list[str]) -> Conformed:
+    """The chunk's rows with its source's system columns ($kafka_key...), joined by line, so
+    that EVENT_TIME, expectations, keys and transformations can name them."""
+    extra = [c for c in columns if c != LINE_COLUMN]
+    picked = ", ".join(f"s.{quote(c)}" for c in extra)
+    joined = (
+        f"(SELECT d.*, {picked} FROM {view.name} d LEFT JOIN {system} s ON d.{LINE_COLUMN} = s.{LINE_COLUMN})"
+    )
+    return Conformed(joined, [*view.columns, *extra], view.quarantined)
+
+
 def _describe_table(ctx: RunContext, table: str) -> tuple[list[str], list[str]]:
     rel = ctx.lake.con.sql(f"SELECT * FROM {table} LIMIT 0")
     return rel.columns, [str(t) for t in rel.types]
@@ -444,7 +480,7 @@ def _write(
         event = f"coalesce({_event_time(stmt)}, {commit_lit})"
     else:
         event = f"coalesce({EVENT}, {commit_lit})"
-    cols = ", ".join(quote(c) for c in outcome.output_columns if not c.startswith("$"))
+    cols = ", ".join(quote(c) for c in outcome.output_columns if _stored(c))
     source = sources.sql(quality.LINE)
     select = (
         f'SELECT {cols + ", " if cols else ""}{event} AS "$event_time", {commit_lit} AS "$commit_time", '
@@ -482,7 +518,9 @@ def _quarantined_records(
     )
     shown = shown.sort_by(quality.LINE)
     original_texts = None
-    if private and decoded.lazy:  # the lines as they arrived, sealed, for replay
+    if private and decoded.lazy and not set(view.columns) & set(KAFKA_COLUMNS):
+        # the lines as they arrived, sealed, for replay (with a source's system columns: the
+        # original values, below, which keep them)
         original_texts = decoded.texts(shown[quality.LINE])
     elif private:  # the original values, sealed, so that replay can run them through the job again
         pack = ", ".join(f"{quote(c)} := o.{quote(c)}" for c in view.columns)

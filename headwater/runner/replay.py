@@ -17,6 +17,7 @@ from headwater.runner.context import RunContext
 from headwater.runner.ingest import Batch, TargetSchema
 from headwater.sources.csv_lines import split_csv
 from headwater.sources.files import LINE_COLUMN, RAW_COLUMN, FileChunk, FilePosition
+from headwater.sources.kafka_system import kafka_system
 
 
 @dataclass
@@ -26,7 +27,16 @@ class ReplayResult:
     run_id: int | None
 
 
+def _split_source(source: str) -> tuple[str, int]:
+    """A ``$source`` as (prefix, line): ``file:<path>:<line>``, ``kafka:<topic>/<partition>/<offset>``."""
+    sep = "/" if source.startswith("kafka:") else ":"
+    prefix, _, line = source.rpartition(sep)
+    return prefix + sep, int(line)
+
+
 def _chunk(prefix: str, fmt: str, lines: list[int], texts: list[str]) -> FileChunk:
+    """``prefix``: the $source of each line is ``prefix || line``."""
+    partition = prefix[:-1]
     numbers = np.array(lines, dtype=np.int64)
     nbytes = sum(len(t) for t in texts)
     pos = FilePosition(0, 0)
@@ -44,9 +54,9 @@ def _chunk(prefix: str, fmt: str, lines: list[int], texts: list[str]) -> FileChu
         rejected = rejected.set_column(
             0, LINE_COLUMN, pa.array(numbers[rejected[LINE_COLUMN].to_numpy()], pa.int64())
         )
-        return FileChunk(prefix, "CSV", table, pos, pos, nbytes, rejected, prefix + ":", tracked=False)
+        return FileChunk(partition, "CSV", table, pos, pos, nbytes, rejected, prefix, tracked=False)
     table = pa.table({LINE_COLUMN: pa.array(numbers), RAW_COLUMN: pa.array(texts, pa.large_string())})
-    return FileChunk(prefix, "JSON", table, pos, pos, nbytes, None, prefix + ":", tracked=False)
+    return FileChunk(partition, "JSON", table, pos, pos, nbytes, None, prefix, tracked=False)
 
 
 def replay(ctx: RunContext, entry: Entry, ids: list[int] | None = None) -> ReplayResult:
@@ -70,15 +80,21 @@ def replay(ctx: RunContext, entry: Entry, ids: list[int] | None = None) -> Repla
     groups: dict[tuple[str, str], tuple[list[int], list[str]]] = {}
     for _id, source, raw, fmt, sealed in rows:
         text = sealer.open(sealed) if sealed else raw
-        prefix, _, line = str(source).rpartition(":")
+        prefix, line = _split_source(str(source))
         lines, texts = groups.setdefault((prefix, str(fmt)), ([], []))
-        lines.append(int(line))
+        lines.append(line)
         texts.append(text)
     stmt = entry.statement
     assert isinstance(stmt, CreateIngestJob)
     batch = Batch(ctx, entry, TargetSchema.of(ctx, stmt))
     for (prefix, fmt), (lines, texts) in groups.items():
-        batch.add(_chunk(prefix, fmt, lines, texts))
+        if prefix.startswith("kafka:"):
+            texts, system = kafka_system(ctx.lake.con, lines, texts, fmt)
+            chunk = _chunk(prefix, fmt, lines, texts)
+            chunk.system = system
+            batch.add(chunk)
+        else:
+            batch.add(_chunk(prefix, fmt, lines, texts))
     written = batch.commit(replayed=[int(r[0]) for r in rows])
     last = ctx.lake.fetchone(
         f"SELECT max(run_id) FROM {LAKE}.{SYSTEM_SCHEMA}.runs WHERE job = ?", [entry.name]

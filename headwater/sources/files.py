@@ -110,6 +110,10 @@ class FileChunk:
     source_prefix: str | None = None  # $source = prefix || line; default file:<partition>:
     tracked: bool = True  # False for records replayed from the quarantine: no position to save
     parts: tuple[tuple[str, FilePosition], ...] = ()  # several files: (partition, end) of each
+    # Other sources: the $source prefixes (several: the prefix number is in __hw_line's high
+    # bits, as for several files), and their system columns by __hw_line ($kafka_key...).
+    source_prefixes: tuple[str, ...] = ()
+    system: pa.Table | None = None
 
     @property
     def prefix(self) -> str:
@@ -117,6 +121,8 @@ class FileChunk:
 
     @property
     def sources(self) -> Sources:
+        if self.source_prefixes:
+            return Sources(self.source_prefixes)
         if self.parts:
             return Sources(tuple(f"file:{partition}:" for partition, _ in self.parts))
         return Sources((self.prefix,))

@@ -1,0 +1,65 @@
+"""Ingestion from a source plug (``headwater.sources.base.Source``): open it at the lake's
+positions, add its chunks to batches, commit each batch (rows, quarantine, counts and the new
+positions in one lake transaction: ``Batch.commit``), then tell the source."""
+
+from __future__ import annotations
+
+from headwater.catalog.model import Entry
+from headwater.dialect.nodes import CreateIngestJob
+from headwater.runner.context import RunContext, expand_env
+from headwater.runner.ingest import START_MARK, Batch, TargetSchema
+from headwater.sources.base import Source
+from headwater.state import store
+
+
+def open_source(ctx: RunContext, stmt: CreateIngestJob) -> Source:
+    """The source of a job whose connection is not a files one."""
+    conn = ctx.catalog.connections[stmt.source.connection]
+    assert conn.kind == "KAFKA" and stmt.source.topic is not None
+    from headwater.sources.kafka import KafkaSource
+    from headwater.sources.kafka_settings import hosts, properties
+
+    text = conn.options.get("CONSUMER_PROPERTIES")
+    props = properties(text, f"connection {conn.name}") if isinstance(text, str) else {}
+    props = {k: expand_env(v, what=f"connection {conn.name} ({k})") for k, v in props.items()}
+    return KafkaSource(
+        stmt.name, conn.name, hosts(conn), props, stmt.source.topic, ctx.settings.run.batch_bytes
+    )
+
+
+def run_source(ctx: RunContext, entry: Entry, source: Source) -> int:
+    """Drain the job's source plug. Returns the rows written."""
+    stmt = entry.statement
+    assert isinstance(stmt, CreateIngestJob)
+    try:
+        offsets = store.load_offsets(ctx.lake, stmt.name)
+        if START_MARK not in offsets:  # the job's first run: where START_FROM says
+            marks = {START_MARK: (0, 0), **source.start(stmt.options.start_from)}
+            with ctx.lake.transaction():
+                store.save_offsets(ctx.lake, stmt.name, marks, store.utcnow())
+            offsets.update(marks)
+        source.open(offsets)
+        schema = TargetSchema.of(ctx, stmt)
+        written = 0
+        batch: Batch | None = None
+        try:
+            for chunk in source.poll(drain=ctx.drain):
+                if batch is None:
+                    batch = Batch(ctx, entry, schema)
+                batch.add(chunk)
+                if batch.nbytes >= ctx.settings.run.batch_bytes:
+                    written += batch.commit()
+                    source.committed(batch.positions)
+                    batch = None
+                    if ctx.stop.is_set():
+                        return written
+            if batch is not None:
+                written += batch.commit()
+                source.committed(batch.positions)
+                batch = None
+        finally:
+            if batch is not None:
+                batch.rollback()
+        return written
+    finally:
+        source.close()

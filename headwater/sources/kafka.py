@@ -1,0 +1,321 @@
+"""Kafka source: one topic, every partition, read from the offsets the lake committed.
+
+Partitions are assigned by the job itself (no group rebalancing): each starts at the lake's
+position for ``<topic>/<partition>`` (the next offset to read), a partition the lake does not
+know yet at its beginning. Only committed transactional messages are read (read_committed);
+aborted messages and transaction markers leave gaps in the offsets, so positions are taken from
+the consumer's position, never from the last offset + 1. Messages cross into the runner as
+Arrow: the values as raw text (decoded like file lines), the key, timestamp and headers as the
+system columns ``$kafka_key``, ``$kafka_timestamp``, ``$kafka_headers``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from headwater.dialect.nodes import StartFrom
+from headwater.sources.base import Positions
+from headwater.sources.errors import SourceError
+from headwater.sources.files import FILE_BITS, LINE_COLUMN, RAW_COLUMN, FileChunk, FilePosition, int64_array
+
+TIMEOUT_S = 5.0  # a broker that has not answered by then is unreachable
+BATCH_MESSAGES = 10_000  # messages taken from the consumer at once
+IDLE_S = 10.0  # draining: a partition that gives nothing for this long has no more to give
+CHECK_HINT = (
+    "check that the broker is running and reachable from this machine, that HOSTS lists its "
+    "host:port as the broker advertises it, and the security settings in CONSUMER_PROPERTIES"
+)
+SYSTEM_SCHEMA = pa.schema(
+    [
+        (LINE_COLUMN, pa.int64()),
+        ("$kafka_key", pa.string()),
+        ("$kafka_timestamp", pa.timestamp("ms", tz="UTC")),
+        ("$kafka_headers", pa.map_(pa.string(), pa.string())),
+    ]
+)
+_quiet = logging.getLogger("headwater.kafka")
+_quiet.addHandler(logging.NullHandler())
+_quiet.propagate = False
+
+
+class KafkaSource:
+    def __init__(
+        self,
+        job: str,
+        connection: str,
+        hosts: tuple[str, ...],
+        properties: dict[str, str],
+        topic: str,
+        batch_bytes: int,
+    ) -> None:
+        self.job, self.connection, self.hosts, self.topic = job, connection, hosts, topic
+        self.batch_bytes = batch_bytes
+        self.errors: list[str] = []
+        conf: dict[str, Any] = {
+            "group.id": f"headwater-{job}",
+            **properties,
+            "bootstrap.servers": ",".join(hosts),
+            "isolation.level": "read_committed",
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "error_cb": lambda err: self.errors.append(str(err)),
+            "logger": _quiet,
+        }
+        self.consumer = Consumer(conf)
+        self._known: list[int] | None = None
+        self.ends: dict[int, int] = {}  # partition -> high watermark when opened
+        self.positions: dict[int, int] = {}
+
+    # -- metadata ---------------------------------------------------------------------------
+    def _unreachable(self, what: str, e: KafkaException | None = None) -> SourceError:
+        seen = self.errors[-1] if self.errors else (str(e.args[0]) if e is not None else "no answer")
+        return SourceError(
+            f"job {self.job}: Kafka connection {self.connection} (HOSTS {', '.join(self.hosts)}) did not "
+            f"answer {what} within {TIMEOUT_S:g} s: {seen}",
+            hint=CHECK_HINT,
+        )
+
+    @property
+    def partitions(self) -> list[int]:
+        """The topic's partitions (asked once: a partition added later is read from the next run)."""
+        if self._known is None:
+            self._known = self._partitions()
+        return self._known
+
+    def _partitions(self) -> list[int]:
+        try:
+            meta = self.consumer.list_topics(self.topic, timeout=TIMEOUT_S)
+        except KafkaException as e:
+            raise self._unreachable("a metadata request", e) from None
+        if not meta.brokers:
+            raise self._unreachable("a metadata request")
+        topic = meta.topics.get(self.topic)
+        if topic is None or topic.error is not None or not topic.partitions:
+            raise SourceError(
+                f"job {self.job}: topic {self.topic!r} does not exist on Kafka connection {self.connection} "
+                f"(HOSTS {', '.join(self.hosts)})",
+                hint="create the topic, or fix TOPIC in the job",
+            )
+        return sorted(topic.partitions)
+
+    def _watermarks(self, partition: int) -> tuple[int, int]:
+        try:
+            low, high = self.consumer.get_watermark_offsets(
+                TopicPartition(self.topic, partition), timeout=TIMEOUT_S, cached=False
+            )
+        except KafkaException as e:
+            raise self._unreachable(f"for the offsets of {self.topic}/{partition}", e) from None
+        return int(low), int(high)
+
+    def name(self, partition: int) -> str:
+        return f"{self.topic}/{partition}"
+
+    # -- the protocol -----------------------------------------------------------------------
+    def start(self, start_from: StartFrom | None) -> Positions:
+        marks: Positions = {}
+        for p in self.partitions:
+            low, high = self._watermarks(p)
+            if start_from is None or start_from.kind == "BEGINNING":
+                offset = low
+            elif start_from.kind == "NOW":
+                offset = high
+            else:
+                offset = self._offset_at(p, _millis(str(start_from.timestamp)), high)
+            marks[self.name(p)] = (offset, offset)
+        return marks
+
+    def _offset_at(self, partition: int, millis: int, high: int) -> int:
+        try:
+            found = self.consumer.offsets_for_times(
+                [TopicPartition(self.topic, partition, millis)], timeout=TIMEOUT_S
+            )[0]
+        except KafkaException as e:
+            raise self._unreachable(f"for the offsets of {self.topic}/{partition} by time", e) from None
+        return high if found.offset < 0 else int(found.offset)
+
+    def open(self, committed: Positions) -> None:
+        assign = []
+        for p in self.partitions:
+            low, high = self._watermarks(p)
+            at = committed.get(self.name(p), (low, low))[0]
+            if at < low:
+                raise SourceError(
+                    f"job {self.job} stopped: messages {at} to {low - 1} of topic {self.topic} partition {p} "
+                    "were deleted (the topic's retention) before the job read them; nothing was skipped",
+                    hint="the job cannot go on without losing them: restore them into the topic, or "
+                    "re-create the job with START_FROM (accepting a gap is not available yet)",
+                )
+            if at > high:
+                raise SourceError(
+                    f"job {self.job}: the lake has read topic {self.topic} partition {p} up to offset {at}, "
+                    f"but the partition ends at {high}: was the topic deleted and created again?",
+                    hint="re-create the job (a new name) to read the new topic from its start",
+                )
+            self.ends[p] = high
+            self.positions[p] = at
+            assign.append(TopicPartition(self.topic, p, at))
+        self.consumer.assign(assign)
+
+    def lag(self) -> dict[str, int]:
+        return {self.name(p): max(0, self.ends[p] - at) for p, at in self.positions.items()}
+
+    def poll(self, *, drain: bool) -> Iterator[FileChunk]:
+        """Chunks of at most BATCH_MESSAGES messages; ``drain``: until every partition has
+        reached the end it had when opened (or has given nothing for IDLE_S)."""
+        pending = {p for p, at in self.positions.items() if at < self.ends[p]}
+        quiet_since = time.monotonic()
+        while pending:
+            try:
+                messages = self.consumer.consume(num_messages=BATCH_MESSAGES, timeout=0.5)
+            except KafkaException as e:
+                raise self._unreachable("while reading", e) from None
+            good = [m for m in messages if _check(m, self)]
+            moved = self._advance()
+            if good or moved:
+                quiet_since = time.monotonic()
+            pending = {p for p in pending if self.positions[p] < self.ends[p]}
+            if good:
+                yield from self._chunks(good, moved)
+            if not drain and not good:
+                return
+            if time.monotonic() - quiet_since > IDLE_S:
+                return  # e.g. an open transaction holds the partition back: the rest waits
+
+    def _advance(self) -> dict[int, int]:
+        """The partitions whose position moved, with the new position (the next offset)."""
+        moved = {}
+        for tp in self.consumer.position([TopicPartition(self.topic, p) for p in self.positions]):
+            if tp.offset >= 0 and tp.offset != self.positions[tp.partition]:
+                self.positions[tp.partition] = moved[tp.partition] = int(tp.offset)
+        return moved
+
+    def _chunks(self, messages: list[Message], moved: dict[int, int]) -> Iterator[FileChunk]:
+        """The messages of one consume() as chunks of about ``batch_bytes``. A chunk's position
+        in a partition is the offset of the partition's next message in a later chunk, else
+        the consumer's position (past aborted messages and transaction markers)."""
+        sizes = np.cumsum([len(m.value() or b"") for m in messages])
+        step = max(1, self.batch_bytes)
+        cuts = [0, *(np.flatnonzero(np.diff(sizes // step)) + 1).tolist(), len(messages)]
+        parts = np.fromiter((m.partition() for m in messages), np.int64, len(messages))
+        offsets = np.fromiter((m.offset() for m in messages), np.int64, len(messages))
+        where = {int(p): np.flatnonzero(parts == p) for p in np.unique(parts)}
+        for start, end in itertools.pairwise(cuts):
+            if end <= start:
+                continue
+            ends = dict(moved) if end == len(messages) else {}
+            for p in np.unique(parts[start:end]).tolist():
+                later = where[p][np.searchsorted(where[p], end) :]
+                if len(later):
+                    ends[p] = int(offsets[later[0]])
+                else:
+                    ends[p] = moved.get(p, self.positions[p])
+            yield self._chunk(messages[start:end], ends)
+
+    def _chunk(self, messages: list[Message], moved: dict[int, int]) -> FileChunk:
+        parts = np.fromiter((m.partition() for m in messages), np.int64, len(messages))
+        offsets = np.fromiter((m.offset() for m in messages), np.int64, len(messages))
+        present = sorted(set(parts.tolist()))
+        number = np.searchsorted(np.array(present, np.int64), parts)
+        lines = int64_array((number << FILE_BITS) | offsets) if len(present) > 1 else int64_array(offsets)
+        values = [m.value() or b"" for m in messages]
+        nbytes = sum(len(v) for v in values)
+        raw = pa.array(values, pa.large_binary()).view(pa.large_string())  # checked by decode
+        table = pa.table({LINE_COLUMN: lines, RAW_COLUMN: raw})
+        stamps = [m.timestamp() for m in messages]
+        system = pa.table(
+            [
+                lines,
+                _texts([m.key() for m in messages]),
+                pa.array([t if kind else None for kind, t in stamps], pa.int64()).cast(
+                    SYSTEM_SCHEMA.field("$kafka_timestamp").type
+                ),
+                pa.array(
+                    [_headers(m.headers()) for m in messages], SYSTEM_SCHEMA.field("$kafka_headers").type
+                ),
+            ],
+            schema=SYSTEM_SCHEMA,
+        )
+        for p in present:  # (every message's partition has moved, or had moved already)
+            moved.setdefault(p, self.positions[p])
+        ends = tuple((self.name(p), FilePosition(at, at)) for p, at in sorted(moved.items()))
+        first = ends[0][1]
+        return FileChunk(
+            self.topic,
+            "JSON",
+            table,
+            first,
+            first,
+            nbytes,
+            parts=ends,
+            source_prefixes=tuple(f"kafka:{self.name(p)}/" for p in present),
+            system=system,
+        )
+
+    def committed(self, positions: Positions) -> None:
+        """Also commit the offsets to the consumer group, for Kafka's lag tools (the lake's
+        are the ones the job reads on from: a failure here changes nothing)."""
+        mine = [
+            TopicPartition(self.topic, int(name.rpartition("/")[2]), at)
+            for name, (at, _) in positions.items()
+            if name.startswith(self.topic + "/")
+        ]
+        if mine:
+            with contextlib.suppress(KafkaException):
+                self.consumer.commit(offsets=mine, asynchronous=False)
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def _check(message: Message, source: KafkaSource) -> bool:
+    err = message.error()
+    if err is None:
+        return True
+    if err.code() == KafkaError._PARTITION_EOF:
+        return False
+    raise SourceError(
+        f"job {source.job}: reading topic {source.topic} partition {message.partition()} from Kafka "
+        f"connection {source.connection} failed: {err.str()}",
+        hint=CHECK_HINT,
+    )
+
+
+def _texts(values: list[bytes | None]) -> pa.Array:
+    """Keys as text (a key that is not UTF-8 keeps its bytes as \\x escapes)."""
+    binary = pa.array(values, pa.binary())
+    try:
+        return binary.cast(pa.string())
+    except pa.ArrowInvalid:
+        return pa.array(
+            [None if v is None else v.decode("utf-8", "backslashreplace") for v in values], pa.string()
+        )
+
+
+def _headers(
+    headers: list[tuple[str, str | bytes | None]] | dict[str, str | bytes | None] | None,
+) -> list[tuple[str, str | None]] | None:
+    if not headers:
+        return None
+    pairs = headers.items() if isinstance(headers, dict) else headers
+    # A key given twice keeps its last value (a MAP has one value per key).
+    kept = {k: (v.decode("utf-8", "backslashreplace") if isinstance(v, bytes) else v) for k, v in pairs}
+    return list(kept.items())
+
+
+def _millis(text: str) -> int:
+    t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if t.tzinfo is None:
+        from datetime import UTC
+
+        t = t.replace(tzinfo=UTC)
+    return int(t.timestamp() * 1000)

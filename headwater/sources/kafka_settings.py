@@ -1,0 +1,86 @@
+"""A Kafka connection's settings: HOSTS and CONSUMER_PROPERTIES, checked without a broker
+(`validate`, `plan`) and turned into the consumer's settings at run time.
+
+CONSUMER_PROPERTIES is one ``key=value`` per line (librdkafka's names: ``security.protocol``,
+``sasl.mechanism``, ``sasl.username``, ...); blank lines and lines starting with ``#`` are
+skipped. ``${VAR}`` is replaced from the environment when the job runs, never before: the
+expanded values are neither stored nor shown (messages name a property, never its value).
+"""
+
+from __future__ import annotations
+
+from headwater.dialect.nodes import CreateConnection, CreateIngestJob
+from headwater.errors import UserError
+
+# Set by Headwater, whatever the properties say: what exactly-once relies on.
+OWNED = {
+    "bootstrap.servers": "HOSTS",
+    "isolation.level": "read_committed: only committed transactions are read",
+    "enable.auto.commit": "false: offsets are committed with the lake's transaction",
+    "enable.auto.offset.store": "false: offsets are committed with the lake's transaction",
+}
+
+
+def properties(text: str, where: str) -> dict[str, str]:
+    """``key=value`` lines as a dict (values as written: ``${VAR}`` not expanded)."""
+    found: dict[str, str] = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, eq, value = line.partition("=")
+        key = key.strip()
+        if not eq or not key:
+            raise UserError(
+                f"{where}: CONSUMER_PROPERTIES line {n} is not key=value",
+                hint="write one librdkafka property per line, e.g. 'security.protocol=SASL_SSL'",
+            )
+        if key in OWNED:
+            raise UserError(
+                f"{where}: CONSUMER_PROPERTIES cannot set {key} (Headwater sets it: {OWNED[key]})",
+                hint=f"remove {key} from CONSUMER_PROPERTIES",
+            )
+        found[key] = value.strip()
+    return found
+
+
+def hosts(conn: CreateConnection) -> tuple[str, ...]:
+    value = conn.options.get("HOSTS", ())
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def check_kafka_job(stmt: CreateIngestJob, conn: CreateConnection) -> tuple[str, str] | None:
+    """(message, hint) for what a job copying from Kafka cannot do, else None."""
+    source = stmt.source
+    if source.topic is None or not source.topic:
+        return (
+            f"job {stmt.name!r} copies from Kafka connection {conn.name} but names no TOPIC",
+            f"write COPY FROM {conn.name} TOPIC = '<topic>'",
+        )
+    if source.pattern is not None:
+        return (f"job {stmt.name!r}: PATTERN is for files; a Kafka job reads one TOPIC", "remove PATTERN")
+    if stmt.options.content_type not in ("AUTO", "JSON"):
+        return (
+            f"job {stmt.name!r}: CONTENT_TYPE = {stmt.options.content_type} is not available for Kafka "
+            "values in this version (JSON is)",
+            "write CONTENT_TYPE = JSON (or leave it out)",
+        )
+    bad = [h for h in hosts(conn) if not _host_port(h)]
+    if not hosts(conn) or bad:
+        return (
+            f"connection {conn.name}: HOSTS must list 'host:port' addresses"
+            + (f" ({', '.join(repr(b) for b in bad)} is not one)" if bad else ""),
+            "write HOSTS = ('broker1:9092', 'broker2:9092')",
+        )
+    text = conn.options.get("CONSUMER_PROPERTIES")
+    if isinstance(text, str):
+        try:
+            properties(text, f"connection {conn.name}")
+        except UserError as e:
+            return (e.message, e.hint or "")
+    return None
+
+
+def _host_port(text: str) -> bool:
+    host, colon, port = text.rpartition(":")
+    return bool(colon and host and port.isdigit() and "${" not in host)
