@@ -178,7 +178,8 @@ def _check_references(catalog: Catalog, existing: set[TableName]) -> None:
             raise CatalogError(f"job {stmt.name!r}: INTO SCHEMA is only for CDC sources", pos=stmt.pos)
         if conn.kind == "FILES" and "PATH" not in conn.options:
             raise CatalogError(f"connection {conn.name!r} needs PATH = '<folder>'", pos=conn.pos)
-        problem = check_source(stmt, conn)
+        declared = catalog.tables.get(str(stmt.target))
+        problem = check_source(stmt, conn, [c.name for c in declared.columns] if declared else [])
         if problem is not None:
             raise CatalogError(problem[0], pos=stmt.pos, hint=problem[1])
     for entry in catalog.of_kind("transform_job"):

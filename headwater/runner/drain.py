@@ -22,8 +22,12 @@ def open_source(ctx: RunContext, stmt: CreateIngestJob) -> Source:
     text = conn.options.get("CONSUMER_PROPERTIES")
     props = properties(text, f"connection {conn.name}") if isinstance(text, str) else {}
     props = {k: expand_env(v, what=f"connection {conn.name} ({k})") for k, v in props.items()}
+    header = None
+    if stmt.options.content_type == "CSV":  # no header: the declared columns, in order
+        declared = ctx.catalog.tables.get(str(stmt.target))
+        header = [c.name for c in declared.columns] if declared else []
     return KafkaSource(
-        stmt.name, conn.name, hosts(conn), props, stmt.source.topic, ctx.settings.run.batch_bytes
+        stmt.name, conn.name, hosts(conn), props, stmt.source.topic, ctx.settings.run.batch_bytes, header
     )
 
 

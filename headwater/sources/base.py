@@ -59,14 +59,14 @@ def system_columns_used(stmt: CreateIngestJob) -> set[str]:
     return {n for n in names if n in KAFKA_COLUMNS}
 
 
-def check_source(stmt: CreateIngestJob, conn: CreateConnection) -> tuple[str, str] | None:
+def check_source(stmt: CreateIngestJob, conn: CreateConnection, columns: list[str]) -> tuple[str, str] | None:
     """What is wrong with a job's COPY FROM for its connection's kind: (message, hint), or None.
-    Needs no server: `validate` and `plan` run it."""
+    ``columns``: those its target table declares. Needs no server: `validate` and `plan` run it."""
     source = stmt.source
     if conn.kind == "KAFKA":
         from headwater.sources.kafka_settings import check_kafka_job
 
-        return check_kafka_job(stmt, conn)
+        return check_kafka_job(stmt, conn, columns)
     if source.topic is not None:
         return (
             f"job {stmt.name!r}: TOPIC is for Kafka connections; {conn.name} is a {conn.kind} connection",

@@ -25,6 +25,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 
 from headwater.dialect.nodes import StartFrom
 from headwater.sources.base import Positions
+from headwater.sources.csv_lines import REASON, split_csv
 from headwater.sources.errors import SourceError
 from headwater.sources.files import FILE_BITS, LINE_COLUMN, RAW_COLUMN, FileChunk, FilePosition, int64_array
 
@@ -57,9 +58,11 @@ class KafkaSource:
         properties: dict[str, str],
         topic: str,
         batch_bytes: int,
+        header: list[str] | None = None,
     ) -> None:
         self.job, self.connection, self.hosts, self.topic = job, connection, hosts, topic
         self.batch_bytes = batch_bytes
+        self.header = header  # CSV values: their columns (else JSON)
         self.errors: list[str] = []
         conf: dict[str, Any] = {
             "group.id": f"headwater-{job}",
@@ -68,7 +71,7 @@ class KafkaSource:
             "isolation.level": "read_committed",
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
-            "error_cb": lambda err: self.errors.append(str(err)),
+            "error_cb": lambda err: self.errors.append(err.str()),
             "logger": _quiet,
         }
         self.consumer = Consumer(conf)
@@ -78,7 +81,12 @@ class KafkaSource:
 
     # -- metadata ---------------------------------------------------------------------------
     def _unreachable(self, what: str, e: KafkaException | None = None) -> SourceError:
-        seen = self.errors[-1] if self.errors else (str(e.args[0]) if e is not None else "no answer")
+        seen = "no answer"
+        if self.errors:
+            seen = self.errors[-1]
+        elif e is not None:
+            err = e.args[0] if e.args else None
+            seen = err.str() if isinstance(err, KafkaError) else str(err)
         return SourceError(
             f"job {self.job}: Kafka connection {self.connection} (HOSTS {', '.join(self.hosts)}) did not "
             f"answer {what} within {TIMEOUT_S:g} s: {seen}",
@@ -170,8 +178,9 @@ class KafkaSource:
         return {self.name(p): max(0, self.ends[p] - at) for p, at in self.positions.items()}
 
     def poll(self, *, drain: bool) -> Iterator[FileChunk]:
-        """Chunks of at most BATCH_MESSAGES messages; ``drain``: until every partition has
-        reached the end it had when opened (or has given nothing for IDLE_S)."""
+        """Chunks of at most BATCH_MESSAGES messages, until every partition has reached the end
+        it had when opened (or has given nothing for IDLE_S), with or without ``drain``: what
+        arrives later is for the next pass."""
         pending = {p for p, at in self.positions.items() if at < self.ends[p]}
         quiet_since = time.monotonic()
         while pending:
@@ -186,8 +195,6 @@ class KafkaSource:
             pending = {p for p in pending if self.positions[p] < self.ends[p]}
             if good:
                 yield from self._chunks(good, moved)
-            if not drain and not good:
-                return
             if time.monotonic() - quiet_since > IDLE_S:
                 return  # e.g. an open transaction holds the partition back: the rest waits
 
@@ -229,8 +236,12 @@ class KafkaSource:
         lines = int64_array((number << FILE_BITS) | offsets) if len(present) > 1 else int64_array(offsets)
         values = [m.value() or b"" for m in messages]
         nbytes = sum(len(v) for v in values)
-        raw = pa.array(values, pa.large_binary()).view(pa.large_string())  # checked by decode
-        table = pa.table({LINE_COLUMN: lines, RAW_COLUMN: raw})
+        rejected = None
+        if self.header is not None:
+            table, rejected = csv_values(values, lines, self.header)
+        else:
+            raw = pa.array(values, pa.large_binary()).view(pa.large_string())  # checked by decode
+            table = pa.table({LINE_COLUMN: lines, RAW_COLUMN: raw})
         stamps = [m.timestamp() for m in messages]
         system = pa.table(
             [
@@ -251,11 +262,12 @@ class KafkaSource:
         first = ends[0][1]
         return FileChunk(
             self.topic,
-            "JSON",
+            "JSON" if self.header is None else "CSV",
             table,
             first,
             first,
             nbytes,
+            rejected,
             parts=ends,
             source_prefixes=tuple(f"kafka:{self.name(p)}/" for p in present),
             system=system,
@@ -275,6 +287,40 @@ class KafkaSource:
 
     def close(self) -> None:
         self.consumer.close()
+
+
+def csv_values(values: list[bytes], lines: pa.Array, header: list[str]) -> tuple[pa.Table, pa.Table]:
+    """CSV values (one record each, no header) as the text columns ``header`` + rejected ones.
+    They are read together, one per line; a value with a line break in it is rejected first."""
+    numbers = np.asarray(lines.to_numpy(), np.int64)
+    body = b"\n".join(values) + b"\n"
+    broken = np.zeros(len(values), bool)
+    if body.count(b"\n") != len(values) or b"\r" in body:  # (rare: only then value by value)
+        broken = np.fromiter((b"\n" in v or b"\r" in v for v in values), bool, len(values))
+        body = b"".join(v + b"\n" for v, bad in zip(values, broken, strict=True) if not bad)
+    kept = numbers[~broken]
+    table, rejected = split_csv(body, 0, header, ",", LINE_COLUMN, RAW_COLUMN)
+    table = table.set_column(
+        table.schema.get_field_index(LINE_COLUMN),
+        LINE_COLUMN,
+        int64_array(kept[np.asarray(table[LINE_COLUMN].to_numpy(), np.int64)]),
+    )
+    rejected = rejected.set_column(
+        rejected.schema.get_field_index(LINE_COLUMN),
+        LINE_COLUMN,
+        int64_array(kept[np.asarray(rejected[LINE_COLUMN].to_numpy(), np.int64)]),
+    )
+    if broken.any():
+        texts = [v.decode("utf-8", "replace") for v, bad in zip(values, broken, strict=True) if bad]
+        more = pa.table(
+            {
+                LINE_COLUMN: int64_array(numbers[broken]),
+                RAW_COLUMN: pa.array(texts, rejected.schema.field(RAW_COLUMN).type),
+                REASON: pa.array(["a CSV value with a line break"] * len(texts), pa.string()),
+            }
+        )
+        rejected = pa.concat_tables([rejected, more.select(rejected.column_names).cast(rejected.schema)])
+    return table, rejected
 
 
 def _check(message: Message, source: KafkaSource) -> bool:

@@ -49,8 +49,11 @@ def hosts(conn: CreateConnection) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)
 
 
-def check_kafka_job(stmt: CreateIngestJob, conn: CreateConnection) -> tuple[str, str] | None:
-    """(message, hint) for what a job copying from Kafka cannot do, else None."""
+def check_kafka_job(
+    stmt: CreateIngestJob, conn: CreateConnection, columns: list[str]
+) -> tuple[str, str] | None:
+    """(message, hint) for what a job copying from Kafka cannot do, else None. ``columns``:
+    those the target table declares (CSV values have no header: they are its columns)."""
     source = stmt.source
     if source.topic is None or not source.topic:
         return (
@@ -59,11 +62,17 @@ def check_kafka_job(stmt: CreateIngestJob, conn: CreateConnection) -> tuple[str,
         )
     if source.pattern is not None:
         return (f"job {stmt.name!r}: PATTERN is for files; a Kafka job reads one TOPIC", "remove PATTERN")
-    if stmt.options.content_type not in ("AUTO", "JSON"):
+    if stmt.options.content_type == "PARQUET":
         return (
-            f"job {stmt.name!r}: CONTENT_TYPE = {stmt.options.content_type} is not available for Kafka "
-            "values in this version (JSON is)",
-            "write CONTENT_TYPE = JSON (or leave it out)",
+            f"job {stmt.name!r}: CONTENT_TYPE = PARQUET is not available for Kafka values "
+            "in this version (JSON and CSV are)",
+            "write CONTENT_TYPE = JSON or CSV",
+        )
+    if stmt.options.content_type == "CSV" and not columns:
+        return (
+            f"job {stmt.name!r}: CSV values have no header, so the columns of {stmt.target} must be "
+            "declared: each value's fields are those columns, in order",
+            f"declare them: CREATE TABLE {stmt.target} (a BIGINT, b VARCHAR, ...)",
         )
     bad = [h for h in hosts(conn) if not _host_port(h)]
     if not hosts(conn) or bad:

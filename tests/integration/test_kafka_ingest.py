@@ -160,6 +160,33 @@ def test_system_columns_and_a_malformed_value(
     assert _runs(project, "clicks") == [(4, 2, 0, 1, 1)]
 
 
+def test_csv_values_take_the_declared_columns(
+    make_project: Callable[..., hw.Project], kafka: KafkaBroker
+) -> None:
+    topic = _topic("csv")
+    kafka.create_topic(topic, partitions=2)
+    project = _project(
+        make_project,
+        kafka,
+        "CREATE TABLE bronze.prices (sku VARCHAR, price DECIMAL(8,2), qty BIGINT);\n"
+        f"CREATE JOB prices CONTENT_TYPE = CSV AS COPY FROM events TOPIC = '{topic}' INTO bronze.prices;",
+    )
+    values = ["a,1.50,3", 'b,"2.25",4', "c,9.99", 'd,"x\ny",1', "e,0.10,notanumber", "f,3.00,5"]
+    _send(kafka, topic, [{"value": v} for v in values], partition=0)
+    assert project.run(once=True).ok
+    got = project.query("SELECT sku, price::VARCHAR, qty FROM bronze.prices ORDER BY sku").fetchall()
+    assert got == [("a", "1.50", 3), ("b", "2.25", 4), ("f", "3.00", 5)]
+    quarantined = project.query(
+        'SELECT "$source", raw, reason FROM system.quarantine ORDER BY "$source"'
+    ).fetchall()
+    assert quarantined == [
+        (f"kafka:{topic}/0/2", "c,9.99", "expected 3 fields, got 2"),
+        (f"kafka:{topic}/0/3", 'd,"x\ny",1', "a CSV value with a line break"),
+        (f"kafka:{topic}/0/4", "e,0.10,notanumber", "column qty: expected BIGINT"),
+    ]
+    assert _runs(project, "prices") == [(6, 3, 0, 0, 3)]
+
+
 def test_dedupe_on_the_key_a_pii_hash_and_quarantine_replay(
     make_project: Callable[..., hw.Project], kafka: KafkaBroker
 ) -> None:
@@ -332,6 +359,7 @@ def test_validate_refuses_what_a_kafka_job_cannot_do(make_project: Callable[...,
     cases = {
         "CREATE JOB j AS COPY FROM k INTO b.t;": "names no TOPIC",
         "CREATE JOB j CONTENT_TYPE = PARQUET AS COPY FROM k TOPIC = 't' INTO b.t;": "CONTENT_TYPE = PARQUET",
+        "CREATE JOB j CONTENT_TYPE = CSV AS COPY FROM k TOPIC = 't' INTO b.t;": "columns of b.t must be declared",
         "CREATE JOB j AS COPY FROM f TOPIC = 't' INTO b.t;": "TOPIC is for Kafka connections",
         "CREATE JOB j EVENT_TIME = $kafka_timestamp AS COPY FROM f INTO b.t;": "only tables fed from Kafka",
     }
