@@ -332,10 +332,8 @@ def test_an_unreachable_broker_fails_its_job_quickly_and_the_others_commit(
     )
     write_jsonl(project.path / "landing/a.jsonl", [{"id": 1}, {"id": 2}])
     env = {**os.environ, "HW_TEST_SECRET": "s3cr3t-value"}
-    assert (
-        subprocess.run([sys.executable, "-m", "headwater", "validate"], cwd=project.path, env=env).returncode
-        == 0
-    )
+    for command in ("validate", "plan"):  # neither needs the broker, nor the secret
+        assert subprocess.run([sys.executable, "-m", "headwater", command], cwd=project.path).returncode == 0
     started = time.monotonic()
     out = subprocess.run(
         [sys.executable, "-m", "headwater", "run", "--once"],
