@@ -320,6 +320,33 @@ def test_a_partition_added_later_is_read(make_project: Callable[..., hw.Project]
     assert project.query("SELECT count(*), count(DISTINCT id) FROM bronze.grow").fetchall() == [(10, 10)]
 
 
+def test_messages_deleted_before_they_were_read_stop_the_job(
+    make_project: Callable[..., hw.Project], kafka: KafkaBroker
+) -> None:
+    topic = _topic("retention")
+    kafka.create_topic(topic, partitions=2)
+    project = _project(
+        make_project, kafka, f"CREATE JOB load AS COPY FROM events TOPIC = '{topic}' INTO bronze.kept;"
+    )
+    _send(kafka, topic, [{"value": {"id": i}} for i in range(10)], partition=0)
+    assert project.run(once=True).ok
+    _send(kafka, topic, [{"value": {"id": 10 + i}} for i in range(10)], partition=0)
+    futures = kafka.admin().delete_records([TopicPartition(topic, 0, 15)])
+    for future in futures.values():
+        future.result(30)
+    result = project.run(once=True)
+    assert not result.ok
+    assert (
+        f"messages 10 to 14 of topic {topic} partition 0 were deleted (the topic's retention) before the job "
+        "read them; nothing was skipped" in result.failed_jobs["load"]
+    )
+    # Nothing was written past the gap, and the job's position did not move.
+    assert project.query("SELECT count(*) FROM bronze.kept").fetchall() == [(10,)]
+    assert project.query(
+        f"SELECT position FROM system.offsets WHERE job = 'load' AND \"partition\" = '{topic}/0'"
+    ).fetchall() == [(10,)]
+
+
 def test_an_unreachable_broker_fails_its_job_quickly_and_the_others_commit(
     make_project: Callable[..., hw.Project], tmp_path: Path
 ) -> None:
