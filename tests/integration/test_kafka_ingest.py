@@ -112,10 +112,11 @@ def test_json_values_from_every_partition_land_exactly(
     assert offsets == ends
     assert {f"{topic}/{tp.partition}": tp.offset for tp in group} == ends
 
-    # A second run reads only what is new.
-    _send(kafka, topic, [{"key": "c0", "value": {"id": 600 + i}} for i in range(5)])
+    # A second run reads only what is new (and a new key becomes a new column).
+    _send(kafka, topic, [{"key": "c0", "value": {"id": 600 + i, "note": f"n{i}"}} for i in range(5)])
     assert project.run(once=True).ok
     assert project.query("SELECT count(*), count(DISTINCT id) FROM bronze.orders").fetchall() == [(605, 605)]
+    assert project.query("SELECT count(note) FROM bronze.orders WHERE id >= 600").fetchall() == [(5,)]
     assert project.run(once=True).ok
     assert _runs(project, "load") == [(605, 605, 0, 0, 0)]
 
