@@ -210,68 +210,57 @@ class KafkaSource:
         """The messages of one consume() as chunks of about ``batch_bytes``. A chunk's position
         in a partition is the offset of the partition's next message in a later chunk, else
         the consumer's position (past aborted messages and transaction markers)."""
-        sizes = np.cumsum([len(m.value() or b"") for m in messages])
+        n = len(messages)
+        # Each field taken once, message by message (confluent-kafka gives nothing else), then
+        # everything as arrays.
+        parts = np.fromiter((m.partition() for m in messages), np.int64, n)
+        offsets = np.fromiter((m.offset() for m in messages), np.int64, n)
+        values = [m.value() or b"" for m in messages]
+        sizes = np.cumsum(np.fromiter(map(len, values), np.int64, n))
+        stamps = [m.timestamp() for m in messages]
+        found = [m.headers() for m in messages]
+        headers_type = SYSTEM_SCHEMA.field("$kafka_headers").type
+        columns = [
+            _texts([m.key() for m in messages]),
+            pa.array([t if kind else None for kind, t in stamps], pa.int64()).cast(
+                SYSTEM_SCHEMA.field("$kafka_timestamp").type
+            ),
+            pa.array([_headers(h) for h in found], headers_type) if any(found) else pa.nulls(n, headers_type),
+        ]
+        raw = None if self.header is not None else pa.array(values, pa.large_binary()).view(pa.large_string())
         step = max(1, self.batch_bytes)
-        cuts = [0, *(np.flatnonzero(np.diff(sizes // step)) + 1).tolist(), len(messages)]
-        parts = np.fromiter((m.partition() for m in messages), np.int64, len(messages))
-        offsets = np.fromiter((m.offset() for m in messages), np.int64, len(messages))
+        cuts = [0, *(np.flatnonzero(np.diff(sizes // step)) + 1).tolist(), n]
         where = {int(p): np.flatnonzero(parts == p) for p in np.unique(parts)}
         for start, end in itertools.pairwise(cuts):
             if end <= start:
                 continue
-            ends = dict(moved) if end == len(messages) else {}
-            for p in np.unique(parts[start:end]).tolist():
+            ends = dict(moved) if end == n else {}
+            present = np.unique(parts[start:end])
+            for p in present.tolist():
                 later = where[p][np.searchsorted(where[p], end) :]
-                if len(later):
-                    ends[p] = int(offsets[later[0]])
-                else:
-                    ends[p] = moved.get(p, self.positions[p])
-            yield self._chunk(messages[start:end], ends)
-
-    def _chunk(self, messages: list[Message], moved: dict[int, int]) -> FileChunk:
-        parts = np.fromiter((m.partition() for m in messages), np.int64, len(messages))
-        offsets = np.fromiter((m.offset() for m in messages), np.int64, len(messages))
-        present = sorted(set(parts.tolist()))
-        number = np.searchsorted(np.array(present, np.int64), parts)
-        lines = int64_array((number << FILE_BITS) | offsets) if len(present) > 1 else int64_array(offsets)
-        values = [m.value() or b"" for m in messages]
-        nbytes = sum(len(v) for v in values)
-        rejected = None
-        if self.header is not None:
-            table, rejected = csv_values(values, lines, self.header)
-        else:
-            raw = pa.array(values, pa.large_binary()).view(pa.large_string())  # checked by decode
-            table = pa.table({LINE_COLUMN: lines, RAW_COLUMN: raw})
-        stamps = [m.timestamp() for m in messages]
-        system = pa.table(
-            [
-                lines,
-                _texts([m.key() for m in messages]),
-                pa.array([t if kind else None for kind, t in stamps], pa.int64()).cast(
-                    SYSTEM_SCHEMA.field("$kafka_timestamp").type
-                ),
-                pa.array(
-                    [_headers(m.headers()) for m in messages], SYSTEM_SCHEMA.field("$kafka_headers").type
-                ),
-            ],
-            schema=SYSTEM_SCHEMA,
-        )
-        for p in present:  # (every message's partition has moved, or had moved already)
-            moved.setdefault(p, self.positions[p])
-        ends = tuple((self.name(p), FilePosition(at, at)) for p, at in sorted(moved.items()))
-        first = ends[0][1]
-        return FileChunk(
-            self.topic,
-            "JSON" if self.header is None else "CSV",
-            table,
-            first,
-            first,
-            nbytes,
-            rejected,
-            parts=ends,
-            source_prefixes=tuple(f"kafka:{self.name(p)}/" for p in present),
-            system=system,
-        )
+                ends[p] = int(offsets[later[0]]) if len(later) else moved.get(p, self.positions[p])
+            number = np.searchsorted(present, parts[start:end])
+            lines = int64_array((number << FILE_BITS) | offsets[start:end])
+            rejected = None
+            if raw is None:
+                assert self.header is not None
+                table, rejected = csv_values(values[start:end], lines, self.header)
+            else:
+                table = pa.table({LINE_COLUMN: lines, RAW_COLUMN: raw.slice(start, end - start)})
+            system = pa.table([lines, *(c.slice(start, end - start) for c in columns)], schema=SYSTEM_SCHEMA)
+            positions = tuple((self.name(p), FilePosition(at, at)) for p, at in sorted(ends.items()))
+            yield FileChunk(
+                self.topic,
+                "JSON" if self.header is None else "CSV",
+                table,
+                positions[0][1],
+                positions[0][1],
+                int(sizes[end - 1] - (sizes[start - 1] if start else 0)),
+                rejected,
+                parts=positions,
+                source_prefixes=tuple(f"kafka:{self.name(p)}/" for p in present.tolist()),
+                system=system,
+            )
 
     def committed(self, positions: Positions) -> None:
         """Also commit the offsets to the consumer group, for Kafka's lag tools (the lake's
