@@ -17,7 +17,7 @@ from sqlglot import exp
 
 from headwater.catalog.model import Entry
 from headwater.dialect import to_duckdb
-from headwater.dialect.nodes import CreateTransformJob, TableName
+from headwater.dialect.nodes import KAFKA_COLUMNS, CreateTransformJob, TableName
 from headwater.lake import INTERNAL_SCHEMA, LAKE, qualified, quote
 from headwater.lake.tables import ensure_table, user_columns
 from headwater.observe.events import JobSkipped, WindowCommitted
@@ -240,7 +240,10 @@ def _write_window(
         )
     rel = lake.con.sql(f"SELECT * FROM {outcome.table} LIMIT 0")
     columns = {c: str(t) for c, t in zip(rel.columns, rel.types, strict=True) if c in outcome.output_columns}
-    ensure_table(lake, stmt.target, {c: t for c, t in columns.items() if not c.startswith("$")})
+    # (the Kafka columns a SELECT * carries are kept as they are; the other $ columns are set below)
+    ensure_table(
+        lake, stmt.target, {c: t for c, t in columns.items() if not c.startswith("$") or c in KAFKA_COLUMNS}
+    )
     system = _system_values(stmt, commit_time, run.run_id)
     extra = [f"{v} AS {quote(k)}" for k, v in system.items()]
     if "$event_time" not in columns:

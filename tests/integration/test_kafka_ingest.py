@@ -130,7 +130,10 @@ def test_system_columns_and_a_malformed_value(
         make_project,
         kafka,
         f"CREATE JOB clicks EVENT_TIME = $kafka_timestamp AS COPY FROM events TOPIC = '{topic}' INTO bronze.clicks "
-        "WITH EXPECTATION from_web EXPECT $kafka_headers['origin'] = 'web' ON VIOLATION DROP;",
+        "WITH EXPECTATION from_web EXPECT $kafka_headers['origin'] = 'web' ON VIOLATION DROP;\n"
+        # Downstream, the Kafka columns are columns like the others.
+        "CREATE JOB copy RUN_INTERVAL = 1 HOUR AS INSERT INTO silver.clicks SELECT * FROM bronze.clicks "
+        "WHERE $commit_time BETWEEN run_start_time() AND run_end_time();",
     )
     at = int(time.time() * 1000) - 60_000
     _send(
@@ -152,6 +155,10 @@ def test_system_columns_and_a_malformed_value(
         (1, "u1", at, at, {"origin": "web", "v": "2"}, f"kafka:{topic}/0/0"),
         (4, "\\xff", at + 3, at + 3, {"origin": "web"}, f"kafka:{topic}/0/3"),
     ]
+    copied = project.query(
+        "SELECT n, $kafka_key, $kafka_headers['v'] FROM silver.clicks ORDER BY n"
+    ).fetchall()
+    assert copied == [(1, "u1", "2"), (4, "\\xff", None)]
     types = dict(project.query("SELECT column_name, column_type FROM (DESCRIBE bronze.clicks)").fetchall())
     assert types["$kafka_key"] == "VARCHAR"
     assert types["$kafka_timestamp"] == "TIMESTAMP WITH TIME ZONE"
