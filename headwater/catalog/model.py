@@ -10,6 +10,7 @@ from typing import Literal
 
 from headwater.catalog.dependencies import tables_read
 from headwater.catalog.errors import CatalogError
+from headwater.catalog.sources import check_source
 from headwater.dialect.nodes import (
     AlterJob,
     AnyStatement,
@@ -24,7 +25,6 @@ from headwater.dialect.nodes import (
     Statement,
     TableName,
 )
-from headwater.sources.base import check_source
 
 EntryKind = Literal["connection", "table", "ingest_job", "transform_job", "materialized_view"]
 SUPPORTED_SOURCES = ("FILES", "KAFKA")

@@ -16,8 +16,8 @@ def open_source(ctx: RunContext, stmt: CreateIngestJob) -> Source:
     """The source of a job whose connection is not a files one."""
     conn = ctx.catalog.connections[stmt.source.connection]
     assert conn.kind == "KAFKA" and stmt.source.topic is not None
+    from headwater.catalog.sources import hosts, properties
     from headwater.sources.kafka import KafkaSource
-    from headwater.sources.kafka_settings import hosts, properties
 
     text = conn.options.get("CONSUMER_PROPERTIES")
     props = properties(text, f"connection {conn.name}") if isinstance(text, str) else {}

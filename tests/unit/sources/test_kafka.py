@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from headwater.catalog.sources import OWNED, properties
 from headwater.dialect import parse, to_duckdb
 from headwater.dialect.nodes import CreateIngestJob
 from headwater.errors import UserError
 from headwater.sources.kafka import csv_values
-from headwater.sources.kafka_settings import OWNED, properties
 
 _keys = st.from_regex(r"[a-z][a-z0-9_.]{0,20}", fullmatch=True).filter(lambda k: k not in OWNED)
 _values = st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=30).map(str.strip)

@@ -1,5 +1,6 @@
-"""A Kafka connection's settings: HOSTS and CONSUMER_PROPERTIES, checked without a broker
-(`validate`, `plan`) and turned into the consumer's settings at run time.
+"""What a job's COPY FROM may ask of its connection's kind, checked without a server
+(`validate`, `plan`); and a Kafka connection's settings, which the runner turns into the
+consumer's at run time.
 
 CONSUMER_PROPERTIES is one ``key=value`` per line (librdkafka's names: ``security.protocol``,
 ``sasl.mechanism``, ``sasl.username``, ...); blank lines and lines starting with ``#`` are
@@ -9,7 +10,9 @@ expanded values are neither stored nor shown (messages name a property, never it
 
 from __future__ import annotations
 
-from headwater.dialect.nodes import CreateConnection, CreateIngestJob
+from sqlglot import exp
+
+from headwater.dialect.nodes import KAFKA_COLUMNS, CreateConnection, CreateIngestJob
 from headwater.errors import UserError
 
 # Set by Headwater, whatever the properties say: what exactly-once relies on.
@@ -93,3 +96,36 @@ def check_kafka_job(
 def _host_port(text: str) -> bool:
     host, colon, port = text.rpartition(":")
     return bool(colon and host and port.isdigit() and "${" not in host)
+
+
+def system_columns_used(stmt: CreateIngestJob) -> set[str]:
+    """The source system columns ($kafka_key...) that a job's options and expectations name."""
+    opts = stmt.options
+    trees: list[exp.Expression] = [t.expression for t in opts.column_transformations]
+    trees += [e.predicate for e in stmt.expectations]
+    if opts.event_time is not None:
+        trees.append(opts.event_time)
+    names = {c.name for tree in trees for c in tree.find_all(exp.Column)}
+    names |= {t.target.split(".")[0] for t in opts.column_transformations}
+    names |= {c.split(".")[0] for c in (opts.deduplicate_with.columns if opts.deduplicate_with else [])}
+    return {n for n in names if n in KAFKA_COLUMNS}
+
+
+def check_source(stmt: CreateIngestJob, conn: CreateConnection, columns: list[str]) -> tuple[str, str] | None:
+    """What is wrong with a job's COPY FROM for its connection's kind: (message, hint), or None.
+    ``columns``: those its target table declares. Needs no server: `validate` and `plan` run it."""
+    source = stmt.source
+    if conn.kind == "KAFKA":
+        return check_kafka_job(stmt, conn, columns)
+    if source.topic is not None:
+        return (
+            f"job {stmt.name!r}: TOPIC is for Kafka connections; {conn.name} is a {conn.kind} connection",
+            "remove TOPIC, or copy from a KAFKA connection",
+        )
+    used = system_columns_used(stmt)
+    if used:
+        return (
+            f"job {stmt.name!r} uses {', '.join(sorted(used))}, which only tables fed from Kafka have",
+            "remove it, or copy from a KAFKA connection",
+        )
+    return None
