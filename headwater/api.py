@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
@@ -19,22 +18,23 @@ from headwater.dialect.nodes import (
     AddExpectation,
     AlterJob,
     AnyStatement,
+    Drop,
     DropExpectation,
     PauseJob,
     Query,
     ResumeJob,
 )
+from headwater.dialect.readonly import explained
 from headwater.errors import UserError
-from headwater.lake import LAKE, SYSTEM_SCHEMA, Lake, QueryError
-from headwater.lake.engine import clean_error
+from headwater.lake import LAKE, SYSTEM_SCHEMA, Lake
 from headwater.lake.system_tables import ensure_system_tables
 from headwater.observe.events import Console, NullConsole
 from headwater.plan import Plan, make_plan
 from headwater.plan.plan import build_dag
+from headwater.runner import interactive
 from headwater.runner.deploy import load_deployed
 from headwater.runner.loop import Runner, RunResult
 from headwater.runner.replay import ReplayResult, replay
-from headwater.runner.windows import qualify_system_tables
 from headwater.state import store
 
 STATE_DIR = ".headwater"
@@ -144,51 +144,62 @@ class Project:
             ensure_system_tables(lake)
             return make_plan(catalog, load_deployed(lake))
 
-    def run(self, *, once: bool = False, max_passes: int | None = None) -> RunResult:
+    def run(
+        self, *, once: bool = False, max_passes: int | None = None, allow_drop: bool = False
+    ) -> RunResult:
+        """Deploy the plan, then run. A plan that drops a table (its rows) or a job (its
+        positions) is refused, before anything changes, unless ``allow_drop``."""
         catalog = self.validate()
-        runner = Runner(catalog, self.path, self.settings, self.open_lake, self.console)
+        runner = Runner(
+            catalog, self.path, self.settings, self.open_lake, self.console, allow_drop=allow_drop
+        )
         return runner.run(once=once, state_dir=self.state_dir, max_passes=max_passes)
 
     # -- reading -----------------------------------------------------------------------------
-    def query(self, sql: str) -> Result:
-        """Run SQL over the lake and system tables ($columns allowed). PAUSE/RESUME JOB too."""
+    def query(self, sql: str, *, allow_writes: bool = False) -> Result:
+        """Run SQL over the lake and system tables ($columns allowed), and PAUSE/RESUME JOB,
+        ALTER JOB ... ADD/DROP EXPECTATION. Read-only unless ``allow_writes``; system and
+        internal tables never take writes. Every statement is checked before any runs."""
         statements = parse(sql)
         if not statements:
             raise UserError("nothing to run: the query is empty")
+        writes = [self._check(stmt, allow_writes) for stmt in statements]
         result: Result | None = None
         with self.open_lake() as lake:
             ensure_system_tables(lake)
-            for stmt in statements:
-                result = self._execute(lake, stmt)
+            for stmt, write in zip(statements, writes, strict=True):
+                result = self._execute(lake, stmt, write)
         assert result is not None
         return result
 
-    def _execute(self, lake: Lake, stmt: AnyStatement) -> Result:
+    def _check(self, stmt: AnyStatement, allow_writes: bool) -> bool:
+        """Whether ``stmt`` writes; a UserError for what ``query`` must not run."""
         _reject_unknown(stmt)
+        if isinstance(stmt, Drop):
+            interactive.check_drop(stmt, self.validate(), allow_writes=allow_writes)
+            return True
+        if isinstance(stmt, PauseJob | ResumeJob):
+            return False  # the job's own state, as `headwater pause|resume` (SPEC §2)
+        if isinstance(stmt, AlterJob) and isinstance(stmt.action, AddExpectation | DropExpectation):
+            return False
+        if not isinstance(stmt, Query):
+            raise UserError(
+                f"{stmt.pos}: {_statement_words(stmt)} statements belong in the project's .sql files",
+                hint="edit the files, then `headwater plan` and `headwater run`",
+            )
+        return interactive.check_query(stmt, allow_writes=allow_writes)
+
+    def _execute(self, lake: Lake, stmt: AnyStatement, writes: bool) -> Result:
         if isinstance(stmt, PauseJob | ResumeJob):
             self._set_paused(lake, stmt.name, isinstance(stmt, PauseJob))
             word = "paused" if isinstance(stmt, PauseJob) else "resumed"
             return Result(pa.table({"job": [stmt.name], "status": [word]}))
-        if isinstance(stmt, AlterJob) and isinstance(stmt.action, AddExpectation | DropExpectation):
+        if isinstance(stmt, AlterJob):
             return self._alter_expectations(lake, stmt)
-        if not isinstance(stmt, Query):
-            raise UserError(
-                f"{stmt.pos}: {type(stmt).__name__} statements belong in the project's .sql files",
-                hint="edit the files, then `headwater plan` and `headwater run`",
-            )
-        from headwater.dialect import to_duckdb
-
-        text = to_duckdb(qualify_system_tables(stmt.expression))
-        try:
-            rel = lake.con.sql(text)
-        except duckdb.Error as e:
-            raise QueryError(clean_error(str(e))) from None
-        if rel is None:
-            return Result(pa.table({"status": ["ok"]}))
-        try:
-            return Result(rel.to_arrow_table())
-        except duckdb.Error as e:
-            raise QueryError(clean_error(str(e))) from None
+        if isinstance(stmt, Drop):
+            return Result(interactive.drop_table(lake, stmt))
+        assert isinstance(stmt, Query)
+        return Result(interactive.run_query(lake, stmt, writes=writes))
 
     def _alter_expectations(self, lake: Lake, stmt: AlterJob) -> Result:
         """ALTER JOB ... ADD/DROP EXPECTATION on the deployed job; counts already recorded stay."""
@@ -351,10 +362,22 @@ class Project:
         return out
 
 
+def _statement_words(stmt: AnyStatement) -> str:
+    """``CREATE JOB``, ``ALTER JOB ... SET``: how a user calls the statement."""
+    words = stmt.text.split()
+    head = " ".join(words[:3] if words[1:2] and words[1].upper() in ("MATERIALIZED", "SYNC") else words[:2])
+    head = head.upper()
+    return f"{head} ... SET" if isinstance(stmt, AlterJob) else head
+
+
 def _reject_unknown(stmt: AnyStatement) -> None:
     """SQL that neither Headwater nor sqlglot understands (e.g. a misspelled CREATE JOB) is an
     error, not a statement that silently does nothing."""
-    if isinstance(stmt, Query) and isinstance(stmt.expression, exp.Command):
+    if (
+        isinstance(stmt, Query)
+        and isinstance(stmt.expression, exp.Command)
+        and explained(stmt.expression) is None
+    ):
         words = " ".join(stmt.text.split()[:3])
         raise UserError(
             f"{stmt.pos}: unknown statement {words!r}",

@@ -12,3 +12,17 @@ class CycleError(UserError):
             "dependency cycle: " + " -> ".join(cycle),
             hint="a job cannot (indirectly) read the table it writes; break the cycle",
         )
+
+
+class DropNotAllowed(UserError):
+    """The plan drops tables (their rows) or jobs (their positions) and that was not allowed."""
+
+    def __init__(self, drops: list[str]) -> None:
+        self.drops = drops
+        super().__init__(
+            "the project no longer declares "
+            + ", ".join(drops)
+            + ": running would delete them and what they hold; nothing was changed",
+            hint="put the statements back, or confirm with `headwater run --allow-drop` "
+            "(Python: Project.run(allow_drop=True)); `headwater plan` shows every change",
+        )

@@ -72,8 +72,11 @@ class Runner:
         settings: Settings,
         open_lake: Callable[[], Lake],
         console: Console,
+        *,
+        allow_drop: bool = False,
     ) -> None:
         self.catalog = catalog
+        self.allow_drop = allow_drop
         self.project_dir = project_dir
         self.settings = settings
         self.open_lake = open_lake
@@ -127,6 +130,7 @@ class Runner:
     def _deploy(self, lake: Lake) -> None:
         ensure_system_tables(lake)
         plan = make_plan(self.catalog, load_deployed(lake))
+        plan.check_drops(self.allow_drop)
         if not plan.empty:
             apply_plan(lake, self.catalog, plan)
             self.console.emit(PlanApplied(tuple(plan.explain())))
