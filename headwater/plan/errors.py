@@ -20,9 +20,9 @@ class DropNotAllowed(UserError):
     def __init__(self, drops: list[str]) -> None:
         self.drops = drops
         super().__init__(
-            "the project no longer declares "
+            "run would drop "
             + ", ".join(drops)
-            + ": running would delete them and what they hold; nothing was changed",
+            + " (no longer in the project's files) and delete their rows or positions; nothing was changed",
             hint="put the statements back, or confirm with `headwater run --allow-drop` "
             "(Python: Project.run(allow_drop=True)); `headwater plan` shows every change",
         )
