@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 import tempfile
 from dataclasses import dataclass
@@ -261,7 +262,7 @@ class Project:
                 from headwater.quality.secret import Sealer, project_secret
 
                 record["raw"] = Sealer(project_secret(self.state_dir)).open(sealed)
-                who = actor or os.environ.get("USER") or os.environ.get("LOGNAME") or "unknown"
+                who = actor or current_user()
                 with lake.transaction():
                     lake.execute(
                         f"INSERT INTO {LAKE}.{SYSTEM_SCHEMA}.audit VALUES (?, ?, ?, ?)",
@@ -360,6 +361,15 @@ class Project:
                 }
             )
         return out
+
+
+def current_user() -> str:
+    """Who runs this process, for system.audit: the login name (from the environment, else the
+    password database), else the numeric user id."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}"
 
 
 def _statement_words(stmt: AnyStatement) -> str:
