@@ -185,7 +185,7 @@ class Project:
             return False
         if not isinstance(stmt, Query):
             raise UserError(
-                f"{stmt.pos}: {_statement_words(stmt)} statements belong in the project's .sql files",
+                f"{stmt.pos}: {stmt.keywords}{' ... SET' if isinstance(stmt, AlterJob) else ''} statements belong in the project's .sql files",
                 hint="edit the files, then `headwater plan` and `headwater run`",
             )
         return interactive.check_query(stmt, allow_writes=allow_writes)
@@ -370,14 +370,6 @@ def current_user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return f"uid {os.getuid()}"
-
-
-def _statement_words(stmt: AnyStatement) -> str:
-    """``CREATE JOB``, ``ALTER JOB ... SET``: how a user calls the statement."""
-    words = stmt.text.split()
-    head = " ".join(words[:3] if words[1:2] and words[1].upper() in ("MATERIALIZED", "SYNC") else words[:2])
-    head = head.upper()
-    return f"{head} ... SET" if isinstance(stmt, AlterJob) else head
 
 
 def _reject_unknown(stmt: AnyStatement) -> None:
