@@ -31,7 +31,7 @@ from headwater.lake import LAKE, SYSTEM_SCHEMA, Lake
 from headwater.lake.system_tables import ensure_system_tables
 from headwater.observe.events import Console, NullConsole
 from headwater.plan import Plan, make_plan
-from headwater.plan.plan import build_dag
+from headwater.plan.plan import run_order
 from headwater.runner import interactive
 from headwater.runner.deploy import load_deployed
 from headwater.runner.loop import Runner, RunResult
@@ -136,7 +136,7 @@ class Project:
         for stmt in statements:
             _reject_unknown(stmt)
         catalog = build_catalog(statements)
-        build_dag(catalog).sorted()
+        run_order(catalog)
         return catalog
 
     def plan(self) -> Plan:

@@ -6,10 +6,16 @@ from headwater.errors import UserError
 class CycleError(UserError):
     """Jobs depend on each other in a circle."""
 
-    def __init__(self, cycle: list[str]) -> None:
+    def __init__(self, cycle: list[str], places: dict[str, str] | None = None) -> None:
+        """``places``: where each node is declared (``file:line:col``), when known."""
         self.cycle = cycle
+        where = places or {}
+        path = " -> ".join(
+            f"{n} ({where[n]})" if n in where and i < len(cycle) - 1 else n for i, n in enumerate(cycle)
+        )
+        first = f"{where[cycle[0]]}: " if cycle and cycle[0] in where else ""
         super().__init__(
-            "dependency cycle: " + " -> ".join(cycle),
+            f"{first}dependency cycle: {path}",
             hint="a job cannot (indirectly) read the table it writes; break the cycle",
         )
 

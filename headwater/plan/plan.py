@@ -8,7 +8,7 @@ from typing import Literal
 from headwater.catalog.model import Catalog, Entry, EntryKind
 from headwater.dialect.nodes import TableName
 from headwater.plan.dag import DAG
-from headwater.plan.errors import DropNotAllowed
+from headwater.plan.errors import CycleError, DropNotAllowed
 
 Action = Literal["create", "update", "drop"]
 _ORDER: dict[str, int] = {
@@ -112,6 +112,15 @@ def kept_tables(catalog: Catalog, deployed: list[Deployed]) -> list[str]:
     )
 
 
+def run_order(catalog: Catalog) -> list[str]:
+    """Jobs and views in run order; a cycle error names where each of its statements is."""
+    try:
+        return build_dag(catalog).sorted()
+    except CycleError as e:
+        places = {node_name(entry): str(entry.statement.pos) for entry in catalog.of_kind(*_RUNNABLE)}
+        raise CycleError(e.cycle, places) from None
+
+
 def diff(catalog: Catalog, deployed: list[Deployed]) -> list[Change]:
     current = {(e.kind, e.name): e for e in catalog.entries.values()}
     kept = set(kept_tables(catalog, deployed))
@@ -133,4 +142,4 @@ def diff(catalog: Catalog, deployed: list[Deployed]) -> list[Change]:
 
 
 def make_plan(catalog: Catalog, deployed: list[Deployed]) -> Plan:
-    return Plan(diff(catalog, deployed), build_dag(catalog).sorted(), kept_tables(catalog, deployed))
+    return Plan(diff(catalog, deployed), run_order(catalog), kept_tables(catalog, deployed))
