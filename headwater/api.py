@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import getpass
 import os
+import shutil
 import tempfile
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,14 +81,31 @@ class Project:
             raise UserError(f"project folder {path} does not exist", hint="create it with `headwater init`")
         self.console: Console = console or NullConsole()
         self.settings: Settings = load_settings(self.path)
+        self._cleanup: weakref.finalize[Any, Any] | None = None
 
     @classmethod
     def from_sql(cls, sql: str, path: str | Path | None = None, *, console: Console | None = None) -> Project:
-        """A project made of one SQL text, in ``path`` (default: a new temporary folder)."""
+        """A project made of one SQL text, in ``path`` (default: a new temporary folder, with
+        its lake, deleted by ``close()``, at the end of a ``with`` block, when the project is
+        garbage-collected, or at exit)."""
         folder = Path(path) if path else Path(tempfile.mkdtemp(prefix="headwater-"))
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "project.sql").write_text(sql)
-        return cls(folder, console=console)
+        project = cls(folder, console=console)
+        if path is None:
+            project._cleanup = weakref.finalize(project, shutil.rmtree, folder, ignore_errors=True)
+        return project
+
+    def close(self) -> None:
+        """Delete the temporary folder of a ``from_sql`` project; nothing for other projects."""
+        if self._cleanup is not None:
+            self._cleanup()
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- locations ---------------------------------------------------------------------------
     @property

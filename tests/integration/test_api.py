@@ -43,3 +43,18 @@ def test_from_sql_without_a_folder_and_errors() -> None:
         hw.Project.from_sql("CREATE JOB j AS COPY FROM nowhere INTO bronze.x;").validate()
     with pytest.raises(hw.UserError):
         hw.Project("/definitely/not/here")
+
+
+def test_from_sql_cleans_up_its_temporary_folder() -> None:
+    import gc
+
+    with hw.Project.from_sql("SELECT 1;") as project:
+        assert project.query("SELECT 41 + 1").fetchall() == [(42,)]
+        folder = project.path
+        assert (folder / ".headwater").is_dir()
+    assert not folder.exists()
+    dropped = hw.Project.from_sql("SELECT 1;")
+    folder = dropped.path
+    del dropped
+    gc.collect()
+    assert not folder.exists()
