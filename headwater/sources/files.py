@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from headwater.sources.csv_lines import REASON as REJECT_REASON
 from headwater.sources.csv_lines import split_csv
 from headwater.sources.errors import SourceError
 
@@ -36,6 +37,9 @@ _EXTENSIONS: dict[str, Format] = {
     ".parquet": "PARQUET",
     ".pq": "PARQUET",
 }
+# Of a line longer than [run] batch_bytes, the quarantine keeps this many bytes (the reason
+# says how many more there were).
+LONG_LINE_KEEP = 64 * 1024
 # A file whose tail has no newline yet is read to its end once it has been quiet this long
 # (or always, when draining with `run --once`).
 SETTLE_SECONDS = 2.0
@@ -265,10 +269,13 @@ class FilesSource:
                         return  # an incomplete last line: wait for its newline
                     end = len(data)
                     if end == self.max_bytes:
-                        raise SourceError(
-                            f"{partition}:{line}: a single line longer than {self.max_bytes} bytes",
-                            hint="raise [run] batch_bytes in headwater.toml",
-                        )
+                        length = _line_length(f, offset, size, self.max_bytes, settled)
+                        if length is None:
+                            return  # its newline has not arrived yet
+                        yield self._too_long(partition, fmt, header, data, offset, line, length, size)
+                        offset = min(offset + length + 1, size)
+                        line += 1
+                        continue
                 elif offset + len(data) == size and end < len(data) and settled:
                     end = len(data)  # a settled file's last line has no newline: take it
                 body = data[:end]
@@ -284,6 +291,37 @@ class FilesSource:
                 )
                 offset += end
                 line += nlines
+
+    def _too_long(
+        self,
+        partition: str,
+        fmt: Format,
+        header: list[str] | None,
+        data: bytes,
+        offset: int,
+        line: int,
+        length: int,
+        size: int,
+    ) -> FileChunk:
+        """A line longer than batch_bytes, as a chunk of no records and one rejected line: its
+        first LONG_LINE_KEEP bytes, and a reason that says how much was cut."""
+        keep = data[: min(LONG_LINE_KEEP, length)]
+        reason = (
+            f"{partition}:{line}: a line of {length:,} bytes, longer than [run] batch_bytes "
+            f"({self.max_bytes:,}); the first {len(keep):,} bytes are kept here, "
+            f"{length - len(keep):,} bytes were truncated"
+        )
+        rejected = pa.table(
+            {
+                LINE_COLUMN: pa.array([line], pa.int64()),
+                RAW_COLUMN: pa.array([keep.decode("utf-8", errors="replace")], pa.large_string()),
+                REJECT_REASON: pa.array([reason], pa.string()),
+            }
+        )
+        table, _, _ = _split(b"", line, fmt, header, partition)
+        consumed = min(length + 1, size - offset)
+        end = FilePosition(offset + consumed, line + 1)
+        return FileChunk(partition, fmt, table, FilePosition(offset, line), end, consumed, rejected)
 
     # -- parquet --------------------------------------------------------------------------
     def _parquet(self, path: Path, partition: str, pos: FilePosition) -> Iterator[FileChunk]:
@@ -315,6 +353,21 @@ class FilesSource:
                 table.nbytes,
             )
             row += table.num_rows
+
+
+def _line_length(f: BinaryIO, offset: int, size: int, known: int, settled: bool) -> int | None:
+    """The length (without its newline) of the line at ``offset``, whose first ``known`` bytes
+    have no newline; None while a growing file's line has no newline yet. Reads a megabyte at a
+    time and keeps nothing."""
+    pos = offset + known
+    while pos < size:
+        f.seek(pos)
+        piece = f.read(min(1 << 20, size - pos))
+        found = piece.find(b"\n")
+        if found >= 0:
+            return pos + found - offset
+        pos += len(piece)
+    return size - offset if settled else None
 
 
 def newline_positions(body: bytes, step: int = 1 << 20) -> np.ndarray:
@@ -374,7 +427,7 @@ def _split(
         raw = pa.LargeStringArray.from_buffers(nlines, pa.py_buffer(offsets), pa.py_buffer(body))
         lines = line_numbers(first_line, nlines)
         table = pa.table({LINE_COLUMN: lines, RAW_COLUMN: raw})
-        return pa.Table.from_batches(table.to_batches(max_chunksize=122_880)), nlines, None
+        return pa.Table.from_batches(table.to_batches(max_chunksize=122_880), table.schema), nlines, None
     if not header:
         raise SourceError(f"{partition}:1: the CSV file has no header line")
     delimiter = "\t" if partition.lower().endswith(".tsv") else ","
