@@ -86,9 +86,8 @@ class _TokenizerCore(TokenizerCore):
     def _scan_string(self, start: str) -> bool:
         if start == "$":
             close = self.sql.find("$", self._current)
-            tag = self.sql[self._current : close] if close >= 0 else ""
-            if tag and not tag.isidentifier():
-                self._add(TokenType.PARAMETER)
+            if close < 0 or (close > self._current and not self.sql[self._current : close].isidentifier()):
+                self._add(TokenType.PARAMETER)  # no closing $, or no valid tag before it
                 return True
         return bool(super()._scan_string(start))
 

@@ -72,3 +72,15 @@ def test_in_a_job_file() -> None:
 def test_dollar_quoted_strings_still_work() -> None:
     [stmt] = parse("SELECT $$a,b$$, $tag$x$y$tag$, $1,$2")
     assert [e.sql() for e in stmt.expression.expressions[:2]] == ["'a,b'", "'x$y'"]
+
+
+@FAST
+@given(st.sampled_from(["SELECT 1, $", "SELECT a FROM t WHERE b = $", "SELECT $source, $"]))
+def test_a_lone_dollar_is_a_parse_error_at_the_dollar(text: str) -> None:
+    try:
+        parse(text)
+    except ParseError as e:
+        assert (e.line, e.col) == (1, len(text))
+        assert "'$'" in e.reason and "could not read" not in e.reason
+    else:
+        raise AssertionError("a lone $ must be an error")
