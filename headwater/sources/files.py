@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import Literal
 
 import numpy as np
 import pyarrow as pa
@@ -20,9 +20,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from headwater.sources.csv_lines import REASON as REJECT_REASON
 from headwater.sources.csv_lines import split_csv
 from headwater.sources.errors import SourceError
+from headwater.sources.long_lines import line_length, rejected_long_line
 
 Format = Literal["JSON", "CSV", "PARQUET"]
 LINE_COLUMN = "__hw_line"
@@ -37,9 +37,6 @@ _EXTENSIONS: dict[str, Format] = {
     ".parquet": "PARQUET",
     ".pq": "PARQUET",
 }
-# Of a line longer than [run] batch_bytes, the quarantine keeps this many bytes (the reason
-# says how many more there were).
-LONG_LINE_KEEP = 64 * 1024
 # A file whose tail has no newline yet is read to its end once it has been quiet this long
 # (or always, when draining with `run --once`).
 SETTLE_SECONDS = 2.0
@@ -269,11 +266,25 @@ class FilesSource:
                         return  # an incomplete last line: wait for its newline
                     end = len(data)
                     if end == self.max_bytes:
-                        length = _line_length(f, offset, size, self.max_bytes, settled)
+                        length = line_length(f, offset, size, self.max_bytes, settled)
                         if length is None:
                             return  # its newline has not arrived yet
-                        yield self._too_long(partition, fmt, header, data, offset, line, length, size)
-                        offset = min(offset + length + 1, size)
+                        # Too long for a batch: quarantined (cut), and the job reads on.
+                        empty, _, _ = _split(b"", line, fmt, header, partition)
+                        rejected = rejected_long_line(
+                            partition, line, data, length, self.max_bytes, LINE_COLUMN, RAW_COLUMN
+                        )
+                        consumed = min(length + 1, size - offset)
+                        yield FileChunk(
+                            partition,
+                            fmt,
+                            empty,
+                            FilePosition(offset, line),
+                            FilePosition(offset + consumed, line + 1),
+                            consumed,
+                            rejected,
+                        )
+                        offset += consumed
                         line += 1
                         continue
                 elif offset + len(data) == size and end < len(data) and settled:
@@ -291,37 +302,6 @@ class FilesSource:
                 )
                 offset += end
                 line += nlines
-
-    def _too_long(
-        self,
-        partition: str,
-        fmt: Format,
-        header: list[str] | None,
-        data: bytes,
-        offset: int,
-        line: int,
-        length: int,
-        size: int,
-    ) -> FileChunk:
-        """A line longer than batch_bytes, as a chunk of no records and one rejected line: its
-        first LONG_LINE_KEEP bytes, and a reason that says how much was cut."""
-        keep = data[: min(LONG_LINE_KEEP, length)]
-        reason = (
-            f"{partition}:{line}: a line of {length:,} bytes, longer than [run] batch_bytes "
-            f"({self.max_bytes:,}); the first {len(keep):,} bytes are kept here, "
-            f"{length - len(keep):,} bytes were truncated"
-        )
-        rejected = pa.table(
-            {
-                LINE_COLUMN: pa.array([line], pa.int64()),
-                RAW_COLUMN: pa.array([keep.decode("utf-8", errors="replace")], pa.large_string()),
-                REJECT_REASON: pa.array([reason], pa.string()),
-            }
-        )
-        table, _, _ = _split(b"", line, fmt, header, partition)
-        consumed = min(length + 1, size - offset)
-        end = FilePosition(offset + consumed, line + 1)
-        return FileChunk(partition, fmt, table, FilePosition(offset, line), end, consumed, rejected)
 
     # -- parquet --------------------------------------------------------------------------
     def _parquet(self, path: Path, partition: str, pos: FilePosition) -> Iterator[FileChunk]:
@@ -353,21 +333,6 @@ class FilesSource:
                 table.nbytes,
             )
             row += table.num_rows
-
-
-def _line_length(f: BinaryIO, offset: int, size: int, known: int, settled: bool) -> int | None:
-    """The length (without its newline) of the line at ``offset``, whose first ``known`` bytes
-    have no newline; None while a growing file's line has no newline yet. Reads a megabyte at a
-    time and keeps nothing."""
-    pos = offset + known
-    while pos < size:
-        f.seek(pos)
-        piece = f.read(min(1 << 20, size - pos))
-        found = piece.find(b"\n")
-        if found >= 0:
-            return pos + found - offset
-        pos += len(piece)
-    return size - offset if settled else None
 
 
 def newline_positions(body: bytes, step: int = 1 << 20) -> np.ndarray:
