@@ -191,7 +191,8 @@ class TerminalConsole:
         if isinstance(event, WindowCommitted):
             return Text(
                 f"{event.job}: window {window_text(event.window_start, event.window_end)} "
-                f"committed, {plural(event.rows_read, 'row')} in, {plural(event.rows_written, 'row')} out"
+                f"{'committed provisionally (not final yet)' if event.provisional else 'committed'}, "
+                f"{plural(event.rows_read, 'row')} in, {plural(event.rows_written, 'row')} out"
             )
         if isinstance(event, ViewRefreshed):
             return Text(f"{event.view}: refreshed, {plural(event.rows, 'row')}")

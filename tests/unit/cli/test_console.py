@@ -109,3 +109,14 @@ def test_day_windows_and_tiny_batches_read_well() -> None:
         "load: committed 1 row (1 file, 10 B) in 3.0s, 0.33 rows/s",
     ]
     assert terminal.jobs["daily"].last_window == "2026-01-05 (the whole day)"
+
+
+def test_a_provisional_window_says_so() -> None:
+    err = console()
+    with TerminalConsole(err, live=False) as terminal:
+        terminal.emit(
+            WindowCommitted("daily", 1, datetime(2026, 1, 5), datetime(2026, 1, 6), 3, 3, provisional=True)
+        )
+    assert err.file.getvalue().splitlines() == [  # type: ignore[attr-defined]
+        "daily: window 2026-01-05 (the whole day) committed provisionally (not final yet), 3 rows in, 3 rows out"
+    ]
