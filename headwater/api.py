@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import getpass
 import os
+import shutil
 import tempfile
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
@@ -19,22 +21,23 @@ from headwater.dialect.nodes import (
     AddExpectation,
     AlterJob,
     AnyStatement,
+    Drop,
     DropExpectation,
     PauseJob,
     Query,
     ResumeJob,
 )
+from headwater.dialect.readonly import explained
 from headwater.errors import UserError
-from headwater.lake import LAKE, SYSTEM_SCHEMA, Lake, QueryError
-from headwater.lake.engine import clean_error
+from headwater.lake import LAKE, SYSTEM_SCHEMA, Lake
 from headwater.lake.system_tables import ensure_system_tables
 from headwater.observe.events import Console, NullConsole
 from headwater.plan import Plan, make_plan
-from headwater.plan.plan import build_dag
+from headwater.plan.plan import run_order
+from headwater.runner import interactive
 from headwater.runner.deploy import load_deployed
 from headwater.runner.loop import Runner, RunResult
 from headwater.runner.replay import ReplayResult, replay
-from headwater.runner.windows import qualify_system_tables
 from headwater.state import store
 
 STATE_DIR = ".headwater"
@@ -78,14 +81,31 @@ class Project:
             raise UserError(f"project folder {path} does not exist", hint="create it with `headwater init`")
         self.console: Console = console or NullConsole()
         self.settings: Settings = load_settings(self.path)
+        self._cleanup: weakref.finalize[Any, Any] | None = None
 
     @classmethod
     def from_sql(cls, sql: str, path: str | Path | None = None, *, console: Console | None = None) -> Project:
-        """A project made of one SQL text, in ``path`` (default: a new temporary folder)."""
+        """A project made of one SQL text, in ``path`` (default: a new temporary folder, with
+        its lake, deleted by ``close()``, at the end of a ``with`` block, when the project is
+        garbage-collected, or at exit)."""
         folder = Path(path) if path else Path(tempfile.mkdtemp(prefix="headwater-"))
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "project.sql").write_text(sql)
-        return cls(folder, console=console)
+        project = cls(folder, console=console)
+        if path is None:
+            project._cleanup = weakref.finalize(project, shutil.rmtree, folder, ignore_errors=True)
+        return project
+
+    def close(self) -> None:
+        """Delete the temporary folder of a ``from_sql`` project; nothing for other projects."""
+        if self._cleanup is not None:
+            self._cleanup()
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- locations ---------------------------------------------------------------------------
     @property
@@ -135,7 +155,7 @@ class Project:
         for stmt in statements:
             _reject_unknown(stmt)
         catalog = build_catalog(statements)
-        build_dag(catalog).sorted()
+        run_order(catalog)
         return catalog
 
     def plan(self) -> Plan:
@@ -144,51 +164,62 @@ class Project:
             ensure_system_tables(lake)
             return make_plan(catalog, load_deployed(lake))
 
-    def run(self, *, once: bool = False, max_passes: int | None = None) -> RunResult:
+    def run(
+        self, *, once: bool = False, max_passes: int | None = None, allow_drop: bool = False
+    ) -> RunResult:
+        """Deploy the plan, then run. A plan that drops a table (its rows) or a job (its
+        positions) is refused, before anything changes, unless ``allow_drop``."""
         catalog = self.validate()
-        runner = Runner(catalog, self.path, self.settings, self.open_lake, self.console)
+        runner = Runner(
+            catalog, self.path, self.settings, self.open_lake, self.console, allow_drop=allow_drop
+        )
         return runner.run(once=once, state_dir=self.state_dir, max_passes=max_passes)
 
     # -- reading -----------------------------------------------------------------------------
-    def query(self, sql: str) -> Result:
-        """Run SQL over the lake and system tables ($columns allowed). PAUSE/RESUME JOB too."""
+    def query(self, sql: str, *, allow_writes: bool = False) -> Result:
+        """Run SQL over the lake and system tables ($columns allowed), and PAUSE/RESUME JOB,
+        ALTER JOB ... ADD/DROP EXPECTATION. Read-only unless ``allow_writes``; system and
+        internal tables never take writes. Every statement is checked before any runs."""
         statements = parse(sql)
         if not statements:
             raise UserError("nothing to run: the query is empty")
+        writes = [self._check(stmt, allow_writes) for stmt in statements]
         result: Result | None = None
         with self.open_lake() as lake:
             ensure_system_tables(lake)
-            for stmt in statements:
-                result = self._execute(lake, stmt)
+            for stmt, write in zip(statements, writes, strict=True):
+                result = self._execute(lake, stmt, write)
         assert result is not None
         return result
 
-    def _execute(self, lake: Lake, stmt: AnyStatement) -> Result:
+    def _check(self, stmt: AnyStatement, allow_writes: bool) -> bool:
+        """Whether ``stmt`` writes; a UserError for what ``query`` must not run."""
         _reject_unknown(stmt)
+        if isinstance(stmt, Drop):
+            interactive.check_drop(stmt, self.validate(), allow_writes=allow_writes)
+            return True
+        if isinstance(stmt, PauseJob | ResumeJob):
+            return False  # the job's own state, as `headwater pause|resume` (SPEC §2)
+        if isinstance(stmt, AlterJob) and isinstance(stmt.action, AddExpectation | DropExpectation):
+            return False
+        if not isinstance(stmt, Query):
+            raise UserError(
+                f"{stmt.pos}: {stmt.keywords}{' ... SET' if isinstance(stmt, AlterJob) else ''} statements belong in the project's .sql files",
+                hint="edit the files, then `headwater plan` and `headwater run`",
+            )
+        return interactive.check_query(stmt, allow_writes=allow_writes)
+
+    def _execute(self, lake: Lake, stmt: AnyStatement, writes: bool) -> Result:
         if isinstance(stmt, PauseJob | ResumeJob):
             self._set_paused(lake, stmt.name, isinstance(stmt, PauseJob))
             word = "paused" if isinstance(stmt, PauseJob) else "resumed"
             return Result(pa.table({"job": [stmt.name], "status": [word]}))
-        if isinstance(stmt, AlterJob) and isinstance(stmt.action, AddExpectation | DropExpectation):
+        if isinstance(stmt, AlterJob):
             return self._alter_expectations(lake, stmt)
-        if not isinstance(stmt, Query):
-            raise UserError(
-                f"{stmt.pos}: {type(stmt).__name__} statements belong in the project's .sql files",
-                hint="edit the files, then `headwater plan` and `headwater run`",
-            )
-        from headwater.dialect import to_duckdb
-
-        text = to_duckdb(qualify_system_tables(stmt.expression))
-        try:
-            rel = lake.con.sql(text)
-        except duckdb.Error as e:
-            raise QueryError(clean_error(str(e))) from None
-        if rel is None:
-            return Result(pa.table({"status": ["ok"]}))
-        try:
-            return Result(rel.to_arrow_table())
-        except duckdb.Error as e:
-            raise QueryError(clean_error(str(e))) from None
+        if isinstance(stmt, Drop):
+            return Result(interactive.drop_table(lake, stmt))
+        assert isinstance(stmt, Query)
+        return Result(interactive.run_query(lake, stmt, writes=writes))
 
     def _alter_expectations(self, lake: Lake, stmt: AlterJob) -> Result:
         """ALTER JOB ... ADD/DROP EXPECTATION on the deployed job; counts already recorded stay."""
@@ -250,7 +281,7 @@ class Project:
                 from headwater.quality.secret import Sealer, project_secret
 
                 record["raw"] = Sealer(project_secret(self.state_dir)).open(sealed)
-                who = actor or os.environ.get("USER") or os.environ.get("LOGNAME") or "unknown"
+                who = actor or current_user()
                 with lake.transaction():
                     lake.execute(
                         f"INSERT INTO {LAKE}.{SYSTEM_SCHEMA}.audit VALUES (?, ?, ?, ?)",
@@ -351,10 +382,23 @@ class Project:
         return out
 
 
+def current_user() -> str:
+    """Who runs this process, for system.audit: the login name (from the environment, else the
+    password database), else the numeric user id."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}"
+
+
 def _reject_unknown(stmt: AnyStatement) -> None:
     """SQL that neither Headwater nor sqlglot understands (e.g. a misspelled CREATE JOB) is an
     error, not a statement that silently does nothing."""
-    if isinstance(stmt, Query) and isinstance(stmt.expression, exp.Command):
+    if (
+        isinstance(stmt, Query)
+        and isinstance(stmt.expression, exp.Command)
+        and explained(stmt.expression) is None
+    ):
         words = " ".join(stmt.text.split()[:3])
         raise UserError(
             f"{stmt.pos}: unknown statement {words!r}",

@@ -99,7 +99,7 @@ def build_catalog(
     for stmt in statements:
         if isinstance(stmt, AlterJob | PauseJob | ResumeJob | Drop):
             raise CatalogError(
-                f"{type(stmt).__name__} is for the deployed pipeline, not a project file",
+                f"{stmt.keywords} is for the deployed pipeline, not a project file",
                 pos=stmt.pos,
                 hint="in a project, edit or remove the CREATE statement instead; or run it with `headwater query`",
             )

@@ -162,7 +162,9 @@ def plan(project: ProjectDir = Path(".")) -> None:
     """Show what `run` would change in the deployed pipeline, and the run order.
 
     `+` creates, `~` updates (the statement changed), `-` drops (the statement was
-    removed). Changes nothing: `run` applies the plan.
+    removed; dropping a table or a job needs `run --allow-drop`), `=` keeps a table whose
+    CREATE TABLE was removed while a job still uses it. Changes nothing: `run` applies
+    the plan.
     """
     stdout_console().print(plan_text(Project(project).plan()))
 
@@ -174,6 +176,13 @@ def run(
     once: Annotated[
         bool, typer.Option("--once", help="Process everything available now, then exit.")
     ] = False,
+    allow_drop: Annotated[
+        bool,
+        typer.Option(
+            "--allow-drop",
+            help="Apply a plan that drops tables (and their rows) or jobs (and their positions).",
+        ),
+    ] = False,
 ) -> None:
     """Run the pipeline until interrupted (Ctrl-C or SIGTERM), or once with --once.
 
@@ -181,6 +190,8 @@ def run(
     Ctrl-C or SIGTERM stops it after the current batch (a second Ctrl-C aborts; nothing
     committed is lost). With --once it processes everything available now, then exits 0, or
     1 if a job failed. One `run` per project at a time; `query` and `status` work alongside.
+    A plan that drops a table or a job (its statement was removed) is refused, before
+    anything changes, unless --allow-drop is given; `plan` shows what it would drop.
     """
     err = stderr_console()
     started = time.monotonic()
@@ -191,7 +202,7 @@ def run(
         kinds = {"ingest_job": "ingest", "transform_job": "transform", "materialized_view": "view"}
         console.expect([(e.name, kinds[e.kind]) for e in [*catalog.jobs, *catalog.views]])
     with console:
-        result = opened.run(once=once)
+        result = opened.run(once=once, allow_drop=allow_drop)
     took = time.monotonic() - started
     summary = (
         f"{plural(result.passes, 'pass', 'passes')}, "
@@ -218,14 +229,25 @@ def query(
     format: Annotated[
         QueryFormat, typer.Option("--format", "-f", help="table for people; json or csv for programs.")
     ] = QueryFormat.table,
+    allow_writes: Annotated[
+        bool,
+        typer.Option(
+            "--allow-writes",
+            help="Allow statements that change data (INSERT, UPDATE, DELETE, DROP TABLE, ...).",
+        ),
+    ] = False,
 ) -> None:
-    """Run SQL over the lake and the system tables.
+    """Run SQL over the lake and the system tables; read-only unless --allow-writes.
 
     Any DuckDB query over the lake's tables (with their $event_time, $commit_time, $source
     and $run_id columns) and system.jobs, system.runs, system.expectations,
-    system.quarantine, system.lineage and system.offsets. PAUSE JOB and RESUME JOB too.
+    system.quarantine, system.lineage and system.offsets: SELECT, WITH, SHOW, DESCRIBE,
+    SUMMARIZE, EXPLAIN and reading PRAGMAs. PAUSE JOB, RESUME JOB and ALTER JOB ... ADD|DROP
+    EXPECTATION too. Anything else that changes data is refused (exit 2) unless
+    --allow-writes is given; even then the system and internal tables take no writes, and
+    DROP TABLE only drops a table that no statement of the project declares or uses.
     """
-    result = Project(project).query(sql)
+    result = Project(project).query(sql, allow_writes=allow_writes)
     table = result.arrow()
     if format is QueryFormat.json:
         typer.echo(to_json(result.rows()))

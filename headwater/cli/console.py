@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from types import TracebackType
 
 from rich.console import Console as RichConsole
@@ -129,7 +130,7 @@ class TerminalConsole:
             job.rows_read += event.rows_read
             job.rows_written += event.rows_written
             job.windows += 1
-            job.last_window = f"{event.window_start:%H:%M:%S} to {event.window_end:%H:%M:%S}"
+            job.last_window = window_text(event.window_start, event.window_end, short=True)
             job.state, job.detail = "running", ""
         elif isinstance(event, ViewRefreshed):
             job = self._job(event.view, "view")
@@ -181,16 +182,17 @@ class TerminalConsole:
 
     def _progress_line(self, event: Event) -> RenderableType | None:
         if isinstance(event, BatchCommitted):
-            rate = event.rows_read / event.seconds if event.seconds > 0 else 0.0
+            rate = rate_text(event.rows_read, event.seconds)
             return Text(
                 f"{event.job}: committed {plural(event.rows_written, 'row')} "
                 f"({plural(event.files, 'file')}, {_bytes(event.bytes_read)}) "
-                f"in {format_seconds(event.seconds)}, {rate:,.0f} rows/s"
+                f"in {format_seconds(event.seconds)}" + (f", {rate} rows/s" if rate else "")
             )
         if isinstance(event, WindowCommitted):
             return Text(
-                f"{event.job}: window {event.window_start:%Y-%m-%d %H:%M:%S} to {event.window_end:%H:%M:%S} "
-                f"committed, {plural(event.rows_read, 'row')} in, {plural(event.rows_written, 'row')} out"
+                f"{event.job}: window {window_text(event.window_start, event.window_end)} "
+                f"{'committed provisionally (not final yet)' if event.provisional else 'committed'}, "
+                f"{plural(event.rows_read, 'row')} in, {plural(event.rows_written, 'row')} out"
             )
         if isinstance(event, ViewRefreshed):
             return Text(f"{event.view}: refreshed, {plural(event.rows, 'row')}")
@@ -223,7 +225,7 @@ class TerminalConsole:
                     name,
                     job.kind,
                     f"{job.rows_written:,}",
-                    f"{job.rate:,.0f}" if job.batches else "-",
+                    rate_text(job.rows_read, job.busy_seconds) or "-",
                     f"{job.windows:,}" + (f" (last {job.last_window})" if job.last_window else ""),
                     state,
                 )
@@ -233,6 +235,33 @@ class TerminalConsole:
                 style="dim",
             )
         return Group(table, footer)
+
+
+def window_text(start: datetime, end: datetime, *, short: bool = False) -> str:
+    """A window as people read it: whole days as dates (a DAY window is not "00:00:00 to
+    00:00:00"), a window within one day as its date once and two times."""
+    if _at_midnight(start) and _at_midnight(end):
+        days = (end - start).days
+        if days == 1:
+            return f"{start:%Y-%m-%d} (the whole day)"
+        return f"{start:%Y-%m-%d} to {end:%Y-%m-%d} ({days} days)"
+    if start.date() == end.date() or (_at_midnight(end) and end - start <= timedelta(days=1)):
+        day = "" if short else f"{start:%Y-%m-%d} "
+        return f"{day}{start:%H:%M:%S} to {end:%H:%M:%S}"
+    return f"{start:%Y-%m-%d %H:%M:%S} to {end:%Y-%m-%d %H:%M:%S}"
+
+
+def _at_midnight(moment: datetime) -> bool:
+    return (moment.hour, moment.minute, moment.second, moment.microsecond) == (0, 0, 0, 0)
+
+
+def rate_text(rows: int, seconds: float) -> str | None:
+    """Rows per second, or None when there is nothing to measure (no rows, no time): a tiny
+    batch shows no rate rather than "0 rows/s"."""
+    if rows <= 0 or seconds <= 0:
+        return None
+    rate = rows / seconds
+    return f"{rate:,.0f}" if rate >= 10 else f"{rate:.2g}"
 
 
 def _bytes(n: int) -> str:

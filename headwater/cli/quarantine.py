@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich import box
+from rich.table import Table
 from rich.text import Text
 
 from headwater.api import Project
 from headwater.cli.console import stderr_console, stdout_console
-from headwater.cli.render import plural, result_table, to_json
+from headwater.cli.render import plural, to_json
 
 quarantine_app = typer.Typer(
     name="quarantine",
@@ -33,6 +35,35 @@ def _handled() -> AbstractContextManager[None]:
     return reported_errors()
 
 
+def _tail(text: str, width: int) -> str:
+    """The end of a long ``$source`` (its file name and line), cut on the left."""
+    return text if len(text) <= width else "…" + text[-(width - 1) :]
+
+
+def quarantine_table(rows: list[dict[str, Any]], width: int) -> Table:
+    """One line per record, whatever the terminal's width: the reason and the raw text are cut
+    with an ellipsis (`quarantine show <id>` prints a record whole), a long $source keeps its end."""
+    table = Table(header_style="bold cyan", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    sources = [_tail(str(r["$source"]), max(24, width // 4)) for r in rows]
+    fixed = {
+        "id": max([2, *(len(str(r["id"])) for r in rows)]),
+        "job": min(20, max([3, *(len(str(r["job"])) for r in rows)])),
+        "$source": max([7, *(len(s) for s in sources)]),
+    }
+    for name, size in fixed.items():
+        table.add_column(
+            name, width=size, no_wrap=True, overflow="ellipsis", justify="right" if name == "id" else "left"
+        )
+    rest = max(20, width - sum(fixed.values()) - 3 * len(fixed) - 3)  # what the other columns leave
+    table.add_column("reason", no_wrap=True, overflow="ellipsis", max_width=rest // 3)
+    table.add_column("raw", no_wrap=True, overflow="ellipsis", max_width=rest - rest // 3)
+    for r, source in zip(rows, sources, strict=True):
+        text = r["raw"]
+        raw = Text("NULL", style="dim") if text is None else Text(" ⏎ ".join(str(text).splitlines()))
+        table.add_row(str(r["id"]), str(r["job"]), source, str(r["reason"]), raw)
+    return table
+
+
 @quarantine_app.command("list")
 def list_(
     job: Annotated[str | None, typer.Option("--job", "-j", help="Only this job's records.")] = None,
@@ -40,16 +71,17 @@ def list_(
     project: ProjectDir = Path("."),
     json_: Annotated[bool, typer.Option("--json", help="One JSON document instead of a table.")] = False,
 ) -> None:
-    """List quarantined records: id, job, $source, reason, and their text (sealed records show
-    a placeholder)."""
+    """List quarantined records, one line each: id, job, $source, reason, and the start of
+    their text (sealed records show a placeholder). `quarantine show <id>` prints one whole;
+    --json prints every field of every record."""
     with _handled():
         result = Project(project).quarantine(job, include_replayed=all_)
         if json_:
             typer.echo(to_json(result.rows()))
             return
-        columns = ["id", "job", "$source", "reason", "raw", "at"]
-        rows = [tuple(r[c] for c in columns) for r in result.rows()]
-        stdout_console().print(result_table(columns, rows))
+        rows = result.rows()
+        out = stdout_console()
+        out.print(quarantine_table(rows, out.width))
         stderr_console().print(Text(plural(len(rows), "record"), style="dim"))
 
 

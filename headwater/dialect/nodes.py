@@ -91,6 +91,14 @@ class Statement:
     def to_sql(self) -> str:  # pragma: no cover - every subclass overrides
         raise TypeError(type(self).__name__)
 
+    @property
+    def keywords(self) -> str:
+        """How a user calls the statement, from its text: ``CREATE JOB``, ``ALTER JOB``."""
+        words = [w.upper() for w in self.text.split()[:4]]
+        if words[1:2] in (["SYNC"], ["MATERIALIZED"], ["FILES"], ["KAFKA"], ["POSTGRES"], ["MYSQL"], ["S3"]):
+            return " ".join(words[:3])
+        return " ".join(words[:2])
+
 
 @dataclass
 class CreateConnection(Statement):

@@ -20,6 +20,7 @@ from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.generators.duckdb import DuckDBGenerator
 from sqlglot.parsers.duckdb import DuckDBParser
+from sqlglot.tokenizer_core import TokenizerCore
 from sqlglot.tokens import Token, TokenType
 
 from headwater.dialect.nodes import CDC_COLUMNS, KAFKA_COLUMNS, SYSTEM_COLUMNS
@@ -75,10 +76,31 @@ def _merge_system_columns(tokens: list[Token]) -> list[Token]:
     return merged
 
 
+class _TokenizerCore(TokenizerCore):
+    """DuckDB's tokenizer, except that ``$`` opens a dollar-quoted string only when a valid
+    tag follows (``$$`` or ``$name$``). sqlglot takes any text up to the next ``$`` as the
+    tag, so ``$source,$run_id`` read as an unterminated string tagged ``source,``."""
+
+    __slots__ = ()
+
+    def _scan_string(self, start: str) -> bool:
+        if start == "$":
+            close = self.sql.find("$", self._current)
+            if close < 0 or (close > self._current and not self.sql[self._current : close].isidentifier()):
+                self._add(TokenType.PARAMETER)  # no closing $, or no valid tag before it
+                return True
+        return bool(super()._scan_string(start))
+
+
 class Headwater(DuckDB):
     """DuckDB, in which the system columns can be written bare: ``o.$commit_time``."""
 
     class Tokenizer(DuckDB.Tokenizer):
+        def _init_core(self) -> TokenizerCore:
+            core = super()._init_core()
+            core.__class__ = _TokenizerCore
+            return core
+
         def tokenize(self, sql: str) -> list[Token]:
             return _merge_system_columns(super().tokenize(sql))
 

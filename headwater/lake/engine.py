@@ -10,6 +10,7 @@ import contextlib
 import importlib
 import importlib.util
 import os
+import re
 import sys
 import threading
 import time
@@ -204,13 +205,28 @@ def _clean_duckdb_error(e: duckdb.Error) -> str:
     return text.replace(f"{LAKE}.", "")
 
 
+INTERNAL_COLUMN_PREFIX = "__hw_"
+_QUOTED = re.compile(r'"((?:[^"]|"")*)"')
+
+
 def clean_error(text: str) -> str:
-    """DuckDB's message without suggestions that point at its internal catalogs."""
-    lines = [
-        line
-        for line in text.strip().splitlines()
-        if not (
-            "Did you mean" in line and ("pg_" in line or "information_schema" in line or "duckdb_" in line)
-        )
-    ]
-    return "\n".join(lines).replace(f"{LAKE}.", "")
+    """DuckDB's message without what points at its internal catalogs or at Headwater's own
+    columns (``__hw_*``) and SQL: a user never wrote those."""
+    lines: list[str] = []
+    skip_caret = False
+    for line in text.strip().splitlines():
+        if "Did you mean" in line and ("pg_" in line or "information_schema" in line or "duckdb_" in line):
+            continue
+        if line.startswith("LINE ") and INTERNAL_COLUMN_PREFIX in line:
+            skip_caret = True  # an excerpt of SQL that Headwater generated, and its caret
+            continue
+        if skip_caret and line.strip() == "^":
+            skip_caret = False
+            continue
+        if line.startswith("Candidate bindings:"):
+            names = [n for n in _QUOTED.findall(line) if INTERNAL_COLUMN_PREFIX not in n]
+            if not names:
+                continue
+            line = "Candidate bindings: " + ", ".join(f'"{n}"' for n in names)
+        lines.append(line)
+    return "\n".join(lines).rstrip().replace(f"{LAKE}.", "")

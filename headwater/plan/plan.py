@@ -8,6 +8,7 @@ from typing import Literal
 from headwater.catalog.model import Catalog, Entry, EntryKind
 from headwater.dialect.nodes import TableName
 from headwater.plan.dag import DAG
+from headwater.plan.errors import CycleError, DropNotAllowed
 
 Action = Literal["create", "update", "drop"]
 _ORDER: dict[str, int] = {
@@ -18,6 +19,10 @@ _ORDER: dict[str, int] = {
     "materialized_view": 4,
 }
 _SYMBOL = {"create": "+", "update": "~", "drop": "-"}
+# Drops that lose what `run` cannot rebuild: a table's rows, a job's source positions and
+# windows. A connection or a materialized view (recomputed from its query) loses nothing.
+_DESTRUCTIVE: frozenset[str] = frozenset({"table", "ingest_job", "transform_job"})
+ALLOW_DROP = "--allow-drop"
 
 
 @dataclass(frozen=True)
@@ -36,23 +41,46 @@ class Change:
     sql: str  # the new SQL (create/update) or the deployed SQL (drop)
     old_sql: str | None = None
 
+    @property
+    def destructive(self) -> bool:
+        return self.action == "drop" and self.kind in _DESTRUCTIVE
+
     def explain(self) -> str:
-        return f"{_SYMBOL[self.action]} {self.kind.replace('_', ' ')} {self.name}"
+        line = f"{_SYMBOL[self.action]} {self.kind.replace('_', ' ')} {self.name}"
+        if self.destructive:
+            lost = "its rows" if self.kind == "table" else "its source positions and windows"
+            line += f" (deletes {lost}: needs `run {ALLOW_DROP}`)"
+        return line
 
 
 @dataclass
 class Plan:
     changes: list[Change] = field(default_factory=list)
     order: list[str] = field(default_factory=list)  # job and view names, in run order
+    kept: list[str] = field(default_factory=list)  # tables no longer declared but still used
 
     @property
     def empty(self) -> bool:
         return not self.changes
 
+    @property
+    def destructive(self) -> list[Change]:
+        """The drops that need an explicit ``allow_drop``."""
+        return [c for c in self.changes if c.destructive]
+
+    def check_drops(self, allow_drop: bool) -> None:
+        """Refuse, before anything changes, a plan that deletes data without ``allow_drop``."""
+        if self.destructive and not allow_drop:
+            raise DropNotAllowed([f"{c.kind.replace('_', ' ')} {c.name}" for c in self.destructive])
+
     def explain(self) -> list[str]:
+        kept = [f"= table {name} kept: a job or view still uses it" for name in self.kept]
         if not self.changes:
-            return ["no changes: the deployed pipeline matches the project"]
-        return [c.explain() for c in self.changes]
+            return ["no changes: the deployed pipeline matches the project", *kept]
+        return [c.explain() for c in self.changes] + kept
+
+
+_RUNNABLE: tuple[EntryKind, ...] = ("ingest_job", "transform_job", "materialized_view")
 
 
 def node_name(entry: Entry) -> str:
@@ -62,7 +90,7 @@ def node_name(entry: Entry) -> str:
 def build_dag(catalog: Catalog) -> DAG:
     """Jobs and views, each depending on whoever writes the tables it reads."""
     writers: dict[TableName, list[str]] = {}
-    runnable = catalog.of_kind("ingest_job", "transform_job", "materialized_view")
+    runnable = catalog.of_kind(*_RUNNABLE)
     for entry in runnable:
         if entry.writes:
             writers.setdefault(entry.writes, []).append(node_name(entry))
@@ -73,9 +101,30 @@ def build_dag(catalog: Catalog) -> DAG:
     return dag
 
 
+def kept_tables(catalog: Catalog, deployed: list[Deployed]) -> list[str]:
+    """Declared tables whose CREATE TABLE was removed while a job or view of the project
+    still writes or reads them: they stay, as if the job had created them."""
+    used = {str(t) for e in catalog.of_kind(*_RUNNABLE) for t in [*e.reads, e.writes] if t}
+    return sorted(
+        d.name
+        for d in deployed
+        if d.kind == "table" and ("table", d.name) not in catalog.entries and d.name in used
+    )
+
+
+def run_order(catalog: Catalog) -> list[str]:
+    """Jobs and views in run order; a cycle error names where each of its statements is."""
+    try:
+        return build_dag(catalog).sorted()
+    except CycleError as e:
+        places = {node_name(entry): str(entry.statement.pos) for entry in catalog.of_kind(*_RUNNABLE)}
+        raise CycleError(e.cycle, places) from None
+
+
 def diff(catalog: Catalog, deployed: list[Deployed]) -> list[Change]:
     current = {(e.kind, e.name): e for e in catalog.entries.values()}
-    old = {(d.kind, d.name): d for d in deployed}
+    kept = set(kept_tables(catalog, deployed))
+    old = {(d.kind, d.name): d for d in deployed if not (d.kind == "table" and d.name in kept)}
     changes: list[Change] = []
     for key, entry in current.items():
         before = old.get(key)
@@ -93,4 +142,4 @@ def diff(catalog: Catalog, deployed: list[Deployed]) -> list[Change]:
 
 
 def make_plan(catalog: Catalog, deployed: list[Deployed]) -> Plan:
-    return Plan(diff(catalog, deployed), build_dag(catalog).sorted())
+    return Plan(diff(catalog, deployed), run_order(catalog), kept_tables(catalog, deployed))

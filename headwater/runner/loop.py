@@ -16,7 +16,7 @@ from types import FrameType
 from headwater.catalog.model import Catalog
 from headwater.config import Settings
 from headwater.errors import HeadwaterError, UserError
-from headwater.lake import Lake
+from headwater.lake import LAKE, SYSTEM_SCHEMA, Lake
 from headwater.lake.maintenance import maintain
 from headwater.lake.system_tables import ensure_system_tables
 from headwater.observe.events import Console, JobFailedEvent, JobSkipped, Notice, PassFinished, PlanApplied
@@ -72,8 +72,11 @@ class Runner:
         settings: Settings,
         open_lake: Callable[[], Lake],
         console: Console,
+        *,
+        allow_drop: bool = False,
     ) -> None:
         self.catalog = catalog
+        self.allow_drop = allow_drop
         self.project_dir = project_dir
         self.settings = settings
         self.open_lake = open_lake
@@ -127,6 +130,7 @@ class Runner:
     def _deploy(self, lake: Lake) -> None:
         ensure_system_tables(lake)
         plan = make_plan(self.catalog, load_deployed(lake))
+        plan.check_drops(self.allow_drop)
         if not plan.empty:
             apply_plan(lake, self.catalog, plan)
             self.console.emit(PlanApplied(tuple(plan.explain())))
@@ -165,6 +169,7 @@ class Runner:
                     written += run_ingest(ctx, entry)
                 else:
                     written += run_transform(ctx, entry)
+                _clear_failure(lake, entry.kind, name, str(entry.writes))
             except JobStopped as e:
                 if entry is not None:
                     _mark_stopped(lake, name, e.message)
@@ -190,6 +195,14 @@ class Runner:
                     store_status(lake, kind, name, target, "failed", error=e.message)
         result.rows_written += written
         self.console.emit(PassFinished(written, tuple(sorted(failed_upstream)), time.monotonic() - started))
+
+
+def _clear_failure(lake: Lake, kind: str, name: str, target: str) -> None:
+    """A job that got through a pass without an error is no longer failed, even when it had
+    nothing to commit (a committed batch or window already sets it running)."""
+    row = lake.fetchone(f"SELECT status FROM {LAKE}.{SYSTEM_SCHEMA}.jobs WHERE name = ?", [name])
+    if row is not None and row[0] == "failed":
+        store_status(lake, kind, name, target, "idle")
 
 
 def _mark_stopped(lake: Lake, name: str, message: str) -> None:

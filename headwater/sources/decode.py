@@ -124,7 +124,10 @@ def decode(
     """``lazy``: JSON may come back as a query (see the module docstring). ``sample_lines``:
     plan JSON from the chunk itself (never only from the table), with these lines in the sample."""
     if chunk.format == "JSON":
-        return _decode_json(con, chunk.table, table_types, evolve, lazy, sample_lines)
+        decoded = _decode_json(con, chunk.table, table_types, evolve, lazy, sample_lines)
+        if chunk.rejected is not None:  # lines cut out by the source (longer than batch_bytes)
+            decoded.rejected = concat_rejected([decoded.rejected, chunk.rejected])
+        return decoded
     if chunk.format == "CSV":
         return _decode_csv(con, chunk, table_types, evolve)
     return _decode_parquet(con, chunk)

@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 
 from headwater.sources.csv_lines import split_csv
 from headwater.sources.errors import SourceError
+from headwater.sources.long_lines import line_length, rejected_long_line
 
 Format = Literal["JSON", "CSV", "PARQUET"]
 LINE_COLUMN = "__hw_line"
@@ -271,10 +272,27 @@ class FilesSource:
                         return  # an incomplete last line: wait for its newline
                     end = len(data)
                     if end == self.max_bytes:
-                        raise SourceError(
-                            f"{partition}:{line}: a single line longer than {self.max_bytes} bytes",
-                            hint="raise [run] batch_bytes in headwater.toml",
+                        length = line_length(f, offset, size, self.max_bytes, settled)
+                        if length is None:
+                            return  # its newline has not arrived yet
+                        # Too long for a batch: quarantined (cut), and the job reads on.
+                        empty, _, _ = _split(b"", line, fmt, header, partition)
+                        rejected = rejected_long_line(
+                            partition, line, data, length, self.max_bytes, LINE_COLUMN, RAW_COLUMN
                         )
+                        consumed = min(length + 1, size - offset)
+                        yield FileChunk(
+                            partition,
+                            fmt,
+                            empty,
+                            FilePosition(offset, line),
+                            FilePosition(offset + consumed, line + 1),
+                            consumed,
+                            rejected,
+                        )
+                        offset += consumed
+                        line += 1
+                        continue
                 elif offset + len(data) == size and end < len(data) and settled:
                     end = len(data)  # a settled file's last line has no newline: take it
                 body = data[:end]
@@ -380,7 +398,7 @@ def _split(
         raw = pa.LargeStringArray.from_buffers(nlines, pa.py_buffer(offsets), pa.py_buffer(body))
         lines = line_numbers(first_line, nlines)
         table = pa.table({LINE_COLUMN: lines, RAW_COLUMN: raw})
-        return pa.Table.from_batches(table.to_batches(max_chunksize=122_880)), nlines, None
+        return pa.Table.from_batches(table.to_batches(max_chunksize=122_880), table.schema), nlines, None
     if not header:
         raise SourceError(f"{partition}:1: the CSV file has no header line")
     delimiter = "\t" if partition.lower().endswith(".tsv") else ","

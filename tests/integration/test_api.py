@@ -43,3 +43,31 @@ def test_from_sql_without_a_folder_and_errors() -> None:
         hw.Project.from_sql("CREATE JOB j AS COPY FROM nowhere INTO bronze.x;").validate()
     with pytest.raises(hw.UserError):
         hw.Project("/definitely/not/here")
+
+
+def test_from_sql_cleans_up_its_temporary_folder() -> None:
+    import gc
+
+    with hw.Project.from_sql("SELECT 1;") as project:
+        assert project.query("SELECT 41 + 1").fetchall() == [(42,)]
+        folder = project.path
+        assert (folder / ".headwater").is_dir()
+    assert not folder.exists()
+    dropped = hw.Project.from_sql("SELECT 1;")
+    folder = dropped.path
+    del dropped
+    gc.collect()
+    assert not folder.exists()
+
+
+def test_status_is_not_failed_after_a_clean_pass(tmp_path: Path) -> None:
+    project = hw.Project.from_sql(
+        "CREATE FILES CONNECTION landing PATH = 'landing';\n"
+        "CREATE JOB load AS COPY FROM landing PATTERN = '*.jsonl' INTO bronze.t;\n",
+        tmp_path,
+    )
+    assert not project.run(once=True).ok  # the folder is missing
+    assert [(r["status"], r["error"] is not None) for r in project.status()] == [("failed", True)]
+    (tmp_path / "landing").mkdir()
+    assert project.run(once=True).ok  # nothing to read, but nothing wrong either
+    assert [(r["status"], r["error"]) for r in project.status()] == [("idle", None)]

@@ -92,3 +92,31 @@ def test_report_error_prints_message_place_and_hint() -> None:
         "    |     ^",
         "hint: fix it",
     ]
+
+
+def test_day_windows_and_tiny_batches_read_well() -> None:
+    err = console()
+    with TerminalConsole(err, live=False) as terminal:
+        terminal.emit(WindowCommitted("daily", 1, datetime(2026, 1, 5), datetime(2026, 1, 6), 3, 3))
+        terminal.emit(WindowCommitted("weekly", 2, datetime(2026, 1, 5), datetime(2026, 1, 12), 3, 3))
+        terminal.emit(BatchCommitted("load", 3, 1, 1, 1, 10, 0.0))
+        terminal.emit(BatchCommitted("load", 4, 1, 1, 1, 10, 3.0))
+    lines = err.file.getvalue().splitlines()  # type: ignore[attr-defined]
+    assert lines == [
+        "daily: window 2026-01-05 (the whole day) committed, 3 rows in, 3 rows out",
+        "weekly: window 2026-01-05 to 2026-01-12 (7 days) committed, 3 rows in, 3 rows out",
+        "load: committed 1 row (1 file, 10 B) in 0ms",
+        "load: committed 1 row (1 file, 10 B) in 3.0s, 0.33 rows/s",
+    ]
+    assert terminal.jobs["daily"].last_window == "2026-01-05 (the whole day)"
+
+
+def test_a_provisional_window_says_so() -> None:
+    err = console()
+    with TerminalConsole(err, live=False) as terminal:
+        terminal.emit(
+            WindowCommitted("daily", 1, datetime(2026, 1, 5), datetime(2026, 1, 6), 3, 3, provisional=True)
+        )
+    assert err.file.getvalue().splitlines() == [  # type: ignore[attr-defined]
+        "daily: window 2026-01-05 (the whole day) committed provisionally (not final yet), 3 rows in, 3 rows out"
+    ]

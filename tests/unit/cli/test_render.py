@@ -98,10 +98,11 @@ def test_plan_text_lists_changes_then_order() -> None:
         ["load", "clean"],
     )
     text = plan_text(plan)
-    assert text.plain == "+ table bronze.orders\n- ingest job old\n\nrun order: load → clean"
+    dropped = "- ingest job old (deletes its source positions and windows: needs `run --allow-drop`)"
+    assert text.plain == f"+ table bronze.orders\n{dropped}\n\nrun order: load → clean"
     styles = {text.plain[span.start : span.end]: str(span.style) for span in text.spans}
     assert styles["+ table bronze.orders"] == "green"
-    assert styles["- ingest job old"] == "red"
+    assert styles[dropped] == "red"
     assert "nothing to run" in plan_text(Plan()).plain
 
 

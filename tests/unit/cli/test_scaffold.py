@@ -22,6 +22,15 @@ def test_writes_a_project_that_validates(tmp_path: Path) -> None:
     assert ".headwater/" in (tmp_path / "new" / ".gitignore").read_text()
 
 
+def test_templates_promise_nothing_untrue(tmp_path: Path) -> None:
+    init_project(tmp_path)
+    ignored = (tmp_path / ".gitignore").read_text()
+    # .headwater/ holds the lake's rows and the secret: nothing rebuilds them.
+    assert "rebuilt" not in ignored and "secret" in ignored and "do not delete" in ignored
+    # Object storage is not supported as data_path in this version.
+    assert "s3://" not in (tmp_path / "headwater.toml").read_text()
+
+
 def test_commented_settings_are_valid_when_uncommented(tmp_path: Path) -> None:
     init_project(tmp_path)
     toml = tmp_path / "headwater.toml"
@@ -31,7 +40,7 @@ def test_commented_settings_are_valid_when_uncommented(tmp_path: Path) -> None:
     )
     settings = load_settings(tmp_path)
     assert settings.run.poll_interval_seconds == 1.0
-    assert settings.lake.data_path == "s3://bucket/prefix"
+    assert settings.lake.data_path == "/mnt/lake/data"
 
 
 def test_never_overwrites(tmp_path: Path) -> None:

@@ -1,0 +1,139 @@
+"""SQL typed at ``headwater query``: what it may do, and running it.
+
+``query`` reads unless writes are asked for (``--allow-writes``, ``allow_writes=True``).
+Every statement of a query is checked before any runs, so a refused statement changes
+nothing. A reading statement also runs inside a transaction that is rolled back: whatever
+a table function might change is undone. Writes never reach the system or internal
+schemas, and a table still used by the project cannot be dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import duckdb
+import pyarrow as pa
+
+from headwater.catalog import Catalog
+from headwater.dialect import parse
+from headwater.dialect.nodes import Drop, Query
+from headwater.dialect.readonly import explained, is_read_only, rescopes, written_tables
+from headwater.errors import UserError
+from headwater.lake import INTERNAL_SCHEMA, LAKE, SYSTEM_SCHEMA, Lake, QueryError, qualified
+from headwater.lake.engine import clean_error
+from headwater.runner.windows import qualify_system_tables
+
+PROTECTED_SCHEMAS = frozenset({SYSTEM_SCHEMA, INTERNAL_SCHEMA})
+ALLOW_WRITES = "--allow-writes"
+
+
+def needs_writes(stmt: Query) -> bool:
+    """True when the statement may change data. EXPLAIN is judged by what it explains."""
+    inner = explained(stmt.expression)
+    if inner is not None:
+        parts = parse(inner) if inner.strip() else []
+        return not parts or any(not isinstance(p, Query) or needs_writes(p) for p in parts)
+    return not is_read_only(stmt.expression)
+
+
+def check_query(stmt: Query, *, allow_writes: bool) -> bool:
+    """Raise a UserError for a statement ``query`` must not run; else whether it writes."""
+    first = stmt.text.split()[:2]
+    words = " ".join(first if first[0].upper() == "EXPLAIN" else first[:1]).upper()
+    if rescopes(stmt.expression):
+        raise UserError(
+            f"{stmt.pos}: {words} is not run by `headwater query`: it would change what table names mean",
+            hint="name tables in full instead (schema.table)",
+        )
+    if not needs_writes(stmt):
+        return False
+    if not allow_writes:
+        raise UserError(
+            f"{stmt.pos}: `headwater query` is read-only, and {words} may change data",
+            hint=f"to change data on purpose, run it again with `headwater query {ALLOW_WRITES}` "
+            "(Python: Project.query(sql, allow_writes=True))",
+        )
+    for table in written_tables(stmt.expression):
+        parts = {p.lower() for p in (table.catalog, table.db) if p}
+        if parts & PROTECTED_SCHEMAS:
+            raise UserError(
+                f"{stmt.pos}: {words} would write {table.sql()}: system and {INTERNAL_SCHEMA} tables "
+                "take no user writes",
+                hint="they are Headwater's own records; query them, or change the pipeline instead",
+            )
+    return True
+
+
+def check_drop(stmt: Drop, catalog: Catalog, *, allow_writes: bool) -> None:
+    """``DROP TABLE`` of a table no statement of the project declares or uses; other drops
+    belong in the files (remove the statement, then `run --allow-drop`)."""
+    if stmt.kind != "TABLE":
+        raise UserError(
+            f"{stmt.pos}: DROP {stmt.kind} is not run by `headwater query`: "
+            f"a {stmt.kind.lower()} is defined by the project's files",
+            hint="remove its statement from the files, then `headwater plan` and `headwater run --allow-drop`",
+        )
+    if not allow_writes:
+        raise UserError(
+            f"{stmt.pos}: DROP TABLE deletes the table's rows: `headwater query` is read-only",
+            hint=f"confirm with `headwater query {ALLOW_WRITES}`",
+        )
+    schema, _, _name = stmt.name.partition(".")
+    if schema in PROTECTED_SCHEMAS:
+        raise UserError(f"{stmt.pos}: {stmt.name} is one of Headwater's own tables and cannot be dropped")
+    users = [
+        e.name
+        for e in catalog.of_kind("ingest_job", "transform_job", "materialized_view")
+        if stmt.name in {str(t) for t in [*e.reads, e.writes] if t}
+    ]
+    if users:
+        raise UserError(
+            f"{stmt.pos}: table {stmt.name} is still used by {', '.join(users)} and cannot be dropped",
+            hint="remove those statements from the project's files first",
+        )
+    declared = catalog.entries.get(("table", stmt.name))
+    if declared is not None:
+        raise UserError(
+            f"{stmt.pos}: table {stmt.name} is declared at {declared.statement.pos}",
+            hint="remove its CREATE TABLE from the files, then `headwater plan` and `headwater run --allow-drop`",
+        )
+
+
+def drop_table(lake: Lake, stmt: Drop) -> pa.Table:
+    """Drop a table (checked by ``check_drop``) with its clocks and its deployed record."""
+    schema, _, name = stmt.name.partition(".")
+    if not lake.table_exists(schema, name):
+        raise UserError(f"{stmt.pos}: no table named {stmt.name}")
+    with lake.transaction():
+        lake.execute(f"DROP TABLE {qualified(schema, name)}")
+        lake.execute(f"DELETE FROM {LAKE}.{INTERNAL_SCHEMA}.clocks WHERE table_name = ?", [stmt.name])
+        lake.execute(
+            f"DELETE FROM {LAKE}.{INTERNAL_SCHEMA}.deployed WHERE kind = 'table' AND name = ?", [stmt.name]
+        )
+    return pa.table({"table": [stmt.name], "status": ["dropped"]})
+
+
+def run_query(lake: Lake, stmt: Query, *, writes: bool) -> pa.Table:
+    """Run one checked statement. A reading one runs in a transaction that is rolled back."""
+    from headwater.dialect import to_duckdb
+
+    inner = explained(stmt.expression)
+    if inner is not None:  # EXPLAIN [ANALYZE] <query>, with the query in DuckDB's spelling
+        explains = parse(inner)[0]
+        assert isinstance(explains, Query)  # checked by needs_writes
+        words = stmt.text.split()
+        head = "EXPLAIN ANALYZE" if words[1].upper() == "ANALYZE" else "EXPLAIN"
+        text = f"{head} {to_duckdb(qualify_system_tables(explains.expression))}"
+    else:
+        text = to_duckdb(qualify_system_tables(stmt.expression))
+    if not writes:
+        lake.execute("BEGIN TRANSACTION")
+    try:
+        rel = lake.con.sql(text)
+        return pa.table({"status": ["ok"]}) if rel is None else rel.to_arrow_table()
+    except duckdb.Error as e:
+        raise QueryError(clean_error(str(e))) from None
+    finally:
+        if not writes:
+            with contextlib.suppress(duckdb.Error):
+                lake.execute("ROLLBACK")
