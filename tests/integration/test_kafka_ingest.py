@@ -81,7 +81,10 @@ def test_json_values_from_every_partition_land_exactly(
         f"CREATE JOB load AS COPY FROM events TOPIC = '{topic}' INTO bronze.orders;",
         toml="[run]\nbatch_bytes = 4096\n",
     )
-    sent = [{"key": f"c{i % 13}", "value": {"id": i, "amount": i * 1.5, "tag": f"t{i}"}} for i in range(600)]
+    sent: list[dict[str, object]] = [
+        {"key": f"c{i % 13}", "value": {"id": i, "amount": i * 1.5, "tag": f"t{i}"}} for i in range(600)
+    ]
+    sent.insert(300, {"key": "c5", "value": '{"id": "broken'})  # among records of every partition
     _send(kafka, topic, sent)
     result = project.run(once=True)
     assert result.ok, result.failed_jobs
@@ -92,8 +95,13 @@ def test_json_values_from_every_partition_land_exactly(
         "SELECT count(DISTINCT $source), count(DISTINCT split_part($source, '/', 2)) FROM bronze.orders"
     ).fetchall()
     assert sources == [(600, 4)]
-    assert _runs(project, "load") == [(600, 600, 0, 0, 0)]
+    assert _runs(project, "load") == [(601, 600, 0, 0, 1)]
     assert project.query("SELECT count(*) FROM system.runs WHERE job = 'load'").fetchall()[0][0] > 1
+    (bad,) = project.query('SELECT "$source", raw FROM system.quarantine').fetchall()
+    assert bad[1] == '{"id": "broken' and bad[0].startswith(f"kafka:{topic}/")
+    assert project.query(f"SELECT count(*) FROM bronze.orders WHERE $source = '{bad[0]}'").fetchall() == [
+        (0,)
+    ]
     # The lake's offsets are each partition's end, and the consumer group has them too.
     offsets = dict(
         project.query(
@@ -118,7 +126,7 @@ def test_json_values_from_every_partition_land_exactly(
     assert project.query("SELECT count(*), count(DISTINCT id) FROM bronze.orders").fetchall() == [(605, 605)]
     assert project.query("SELECT count(note) FROM bronze.orders WHERE id >= 600").fetchall() == [(5,)]
     assert project.run(once=True).ok
-    assert _runs(project, "load") == [(605, 605, 0, 0, 0)]
+    assert _runs(project, "load") == [(606, 605, 0, 0, 1)]
 
 
 def test_system_columns_and_a_malformed_value(
