@@ -220,6 +220,15 @@ class Batch:
                 self.keys.drop()
 
     def add(self, chunk: FileChunk) -> None:
+        if chunk.system is not None and not chunk.system.num_rows:
+            # No messages (a source moved past offsets that hold none): only positions, saved
+            # after those of the chunks before it.
+            if self.staged:
+                self.staged[-1].positions.extend(chunk.positions())
+            else:
+                for partition, position in chunk.positions():
+                    self.positions[partition] = (position.offset, position.line)
+            return
         try:
             self.staged.append(self._stage(chunk))
         except BaseException:

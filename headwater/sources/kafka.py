@@ -183,20 +183,25 @@ class KafkaSource:
         arrives later is for the next pass."""
         pending = {p for p, at in self.positions.items() if at < self.ends[p]}
         quiet_since = time.monotonic()
+        moved: dict[int, int] = {}  # positions not handed out with a chunk yet
         while pending:
             try:
                 messages = self.consumer.consume(num_messages=BATCH_MESSAGES, timeout=0.5)
             except KafkaException as e:
                 raise self._unreachable("while reading", e) from None
             good = [m for m in messages if _check(m, self)]
-            moved = self._advance()
-            if good or moved:
+            now = self._advance()
+            if good or now:
                 quiet_since = time.monotonic()
+            moved.update(now)
             pending = {p for p in pending if self.positions[p] < self.ends[p]}
             if good:
                 yield from self._chunks(good, moved)
+                moved = {}
             if time.monotonic() - quiet_since > IDLE_S:
-                return  # e.g. an open transaction holds the partition back: the rest waits
+                break  # e.g. an open transaction holds the partition back: the rest waits
+        if moved:  # moved past transaction markers or aborted messages only: no records
+            yield self._positions_only(moved)
 
     def _advance(self) -> dict[int, int]:
         """The partitions whose position moved, with the new position (the next offset)."""
@@ -205,6 +210,28 @@ class KafkaSource:
             if tp.offset >= 0 and tp.offset != self.positions[tp.partition]:
                 self.positions[tp.partition] = moved[tp.partition] = int(tp.offset)
         return moved
+
+    def _positions_only(self, moved: dict[int, int]) -> FileChunk:
+        lines = int64_array(np.empty(0, np.int64))
+        positions = tuple((self.name(p), FilePosition(at, at)) for p, at in sorted(moved.items()))
+        empty = pa.array([], pa.large_string())
+        if self.header is None:
+            table = pa.table({LINE_COLUMN: lines, RAW_COLUMN: empty})
+        else:
+            table = pa.table(
+                {**{c: pa.array([], pa.string()) for c in self.header}, LINE_COLUMN: lines, RAW_COLUMN: empty}
+            )
+        return FileChunk(
+            self.topic,
+            "JSON" if self.header is None else "CSV",
+            table,
+            positions[0][1],
+            positions[0][1],
+            0,
+            parts=positions,
+            source_prefixes=(f"kafka:{self.topic}/",),
+            system=SYSTEM_SCHEMA.empty_table(),
+        )
 
     def _chunks(self, messages: list[Message], moved: dict[int, int]) -> Iterator[FileChunk]:
         """The messages of one consume() as chunks of about ``batch_bytes``. A chunk's position

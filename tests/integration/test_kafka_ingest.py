@@ -286,9 +286,47 @@ def test_only_committed_transactions_land(
     assert project.run(once=True).ok
     got = project.query("SELECT outcome, count(*) FROM bronze.payments GROUP BY 1 ORDER BY 1").fetchall()
     assert got == [("committed", 20), ("committed-again", 20)]
-    # The positions are past the transaction markers: a second run finds nothing new.
+    # The positions are past the aborted messages and the transaction markers (the consumer's
+    # position, not the last message's offset + 1): the partitions' ends.
+    offsets = dict(
+        project.query(
+            "SELECT partition, position FROM system.offsets WHERE job = 'pay' AND partition <> '__start__'"
+        ).fetchall()
+    )
+    consumer: Consumer = kafka.consumer(**{"group.id": f"check-{topic}"})
+    try:
+        ends = {
+            f"{topic}/{p}": consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in range(2)
+        }
+    finally:
+        consumer.close()
+    assert offsets == ends
     assert project.run(once=True).ok
     assert _runs(project, "pay") == [(40, 40, 0, 0, 0)]
+
+
+def test_a_topic_with_only_an_aborted_transaction_moves_past_it(
+    make_project: Callable[..., hw.Project], kafka: KafkaBroker
+) -> None:
+    topic = _topic("aborted")
+    kafka.create_topic(topic, partitions=1)
+    producer = kafka.producer(**{"transactional.id": f"tx-{topic}"})
+    producer.init_transactions(30)
+    producer.begin_transaction()
+    for i in range(10):
+        producer.produce(topic, value=json.dumps({"i": i}))
+    producer.flush(30)
+    producer.abort_transaction(30)
+    project = _project(
+        make_project, kafka, f"CREATE JOB gone AS COPY FROM events TOPIC = '{topic}' INTO bronze.gone;"
+    )
+    assert project.run(once=True).ok
+    # No record, but the position is past the aborted messages and the marker (11 offsets).
+    assert project.query(
+        "SELECT position FROM system.offsets WHERE job = 'gone' AND partition <> '__start__'"
+    ).fetchall() == [(11,)]
+    assert _runs(project, "gone") == [(0, 0, 0, 0, 0)]
 
 
 def test_a_crash_before_commit_rereads_without_duplicates(
