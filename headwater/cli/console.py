@@ -185,7 +185,7 @@ class TerminalConsole:
             rate = rate_text(event.rows_read, event.seconds)
             return Text(
                 f"{event.job}: committed {plural(event.rows_written, 'row')} "
-                f"({plural(event.files, 'file')}, {_bytes(event.bytes_read)}) "
+                f"({plural(event.files, event.unit)}, {_bytes(event.bytes_read)}) "
                 f"in {format_seconds(event.seconds)}" + (f", {rate} rows/s" if rate else "")
             )
         if isinstance(event, WindowCommitted):

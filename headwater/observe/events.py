@@ -23,9 +23,10 @@ class BatchCommitted(Event):
     run_id: int
     rows_read: int
     rows_written: int
-    files: int
+    files: int  # the files (or partitions: ``unit``) whose position moved
     bytes_read: int
     seconds: float
+    unit: str = "file"
 
 
 @dataclass(frozen=True)

@@ -199,6 +199,7 @@ class Batch:
         self.positions: dict[str, tuple[int, int]] = {}
         self.violations = {e.name: 0 for e in self.spec.expectations}
         self.nbytes = 0
+        self.unit = "file"  # what a position is of, for the progress line
         self.staged: list[_Staged] = []
         self.keys = BatchKeys(ctx.lake.con, self.spec.dedupe, stmt.name) if self.spec.dedupe else None
         self.table_columns: dict[str, str] | None = None  # the target's, once this batch has written
@@ -220,6 +221,8 @@ class Batch:
                 self.keys.drop()
 
     def add(self, chunk: FileChunk) -> None:
+        if chunk.source_prefixes:  # (positions are a source's partitions, not files)
+            self.unit = "partition"
         if chunk.system is not None and not chunk.system.num_rows:
             # No messages (a source moved past offsets that hold none): only positions, saved
             # after those of the chunks before it.
@@ -441,6 +444,7 @@ class Batch:
                 len(self.positions),
                 self.nbytes,
                 time.monotonic() - self.started,
+                self.unit,
             )
         )
         return run.rows_written

@@ -18,6 +18,7 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import NewPartitions
 
 import headwater as hw
+from headwater.observe.events import BatchCommitted, CaptureConsole
 from tests.conftest import write_jsonl
 from tests.services.kafka import KafkaBroker
 
@@ -189,7 +190,10 @@ def test_csv_values_take_the_declared_columns(
     )
     values = ["a,1.50,3", 'b,"2.25",4', "c,9.99", 'd,"x\ny",1', "e,0.10,notanumber", "f,3.00,5"]
     _send(kafka, topic, [{"value": v} for v in values], partition=0)
-    assert project.run(once=True).ok
+    console = CaptureConsole()
+    assert hw.Project(project.path, console=console).run(once=True).ok
+    (event,) = console.of(BatchCommitted)
+    assert (event.files, event.unit) == (1, "partition")  # type: ignore[attr-defined]
     got = project.query("SELECT sku, price::VARCHAR, qty FROM bronze.prices ORDER BY sku").fetchall()
     assert got == [("a", "1.50", 3), ("b", "2.25", 4), ("f", "3.00", 5)]
     quarantined = project.query(

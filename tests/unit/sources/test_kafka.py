@@ -3,15 +3,20 @@ dialect: no broker needed."""
 
 from __future__ import annotations
 
+import io
+
 import pyarrow as pa
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from rich.console import Console
 
 from headwater.catalog.sources import OWNED, properties
+from headwater.cli.console import TerminalConsole
 from headwater.dialect import parse, to_duckdb
 from headwater.dialect.nodes import CreateIngestJob
 from headwater.errors import UserError
+from headwater.observe.events import BatchCommitted
 from headwater.sources.kafka import csv_values
 
 _keys = st.from_regex(r"[a-z][a-z0-9_.]{0,20}", fullmatch=True).filter(lambda k: k not in OWNED)
@@ -58,3 +63,10 @@ def test_kafka_system_columns_parse_everywhere_a_column_can() -> None:
     assert to_duckdb(job.expectations[0].predicate) == "\"$kafka_headers\"['origin'] = 'web'"
     assert job.options.deduplicate_with is not None and job.options.deduplicate_with.columns == ["$kafka_key"]
     assert parse(job.to_sql())[0].to_sql() == job.to_sql()
+
+
+def test_the_progress_line_counts_partitions() -> None:
+    err = Console(file=io.StringIO(), width=200, force_terminal=False)
+    with TerminalConsole(err) as terminal:
+        terminal.emit(BatchCommitted("clicks", 1, 10, 10, 3, 2048, 0.5, "partition"))
+    assert "clicks: committed 10 rows (3 partitions, 2.0 KB)" in err.file.getvalue()  # type: ignore[attr-defined]
