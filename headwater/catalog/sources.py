@@ -94,8 +94,9 @@ def check_kafka_job(
 
 
 def _host_port(text: str) -> bool:
+    """'host:port' (one with ``${VAR}`` in it is checked when it runs)."""
     host, colon, port = text.rpartition(":")
-    return bool(colon and host and port.isdigit() and "${" not in host)
+    return "${" in text or bool(colon and host and port.isdigit())
 
 
 def system_columns_used(stmt: CreateIngestJob) -> set[str]:

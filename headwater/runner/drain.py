@@ -27,7 +27,13 @@ def open_source(ctx: RunContext, stmt: CreateIngestJob) -> Source:
         declared = ctx.catalog.tables.get(str(stmt.target))
         header = [c.name for c in declared.columns] if declared else []
     return KafkaSource(
-        stmt.name, conn.name, hosts(conn), props, stmt.source.topic, ctx.settings.run.batch_bytes, header
+        stmt.name,
+        conn.name,
+        tuple(expand_env(h, what=f"connection {conn.name} (HOSTS)") for h in hosts(conn)),
+        props,
+        stmt.source.topic,
+        ctx.settings.run.batch_bytes,
+        header,
     )
 
 

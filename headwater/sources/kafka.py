@@ -74,7 +74,18 @@ class KafkaSource:
             "error_cb": lambda err: self.errors.append(err.str()),
             "logger": _quiet,
         }
-        self.consumer = Consumer(conf)
+        try:
+            self.consumer = Consumer(conf)
+        except KafkaException as e:
+            err = e.args[0] if e.args else None
+            text = err.str() if isinstance(err, KafkaError) else str(err)
+            for value in properties.values():  # a value is never shown
+                if value:
+                    text = text.replace(value, "***")
+            raise SourceError(
+                f"job {job}: the Kafka client refused the settings of connection {connection}: {text}",
+                hint="fix CONSUMER_PROPERTIES (librdkafka's property names and values)",
+            ) from None
         self._known: list[int] | None = None
         self.ends: dict[int, int] = {}  # partition -> high watermark when opened
         self.positions: dict[int, int] = {}

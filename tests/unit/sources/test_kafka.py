@@ -17,7 +17,8 @@ from headwater.dialect import parse, to_duckdb
 from headwater.dialect.nodes import CreateIngestJob
 from headwater.errors import UserError
 from headwater.observe.events import BatchCommitted
-from headwater.sources.kafka import csv_values
+from headwater.sources.errors import SourceError
+from headwater.sources.kafka import KafkaSource, csv_values
 
 _keys = st.from_regex(r"[a-z][a-z0-9_.]{0,20}", fullmatch=True).filter(lambda k: k not in OWNED)
 _values = st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=30).map(str.strip)
@@ -70,3 +71,11 @@ def test_the_progress_line_counts_partitions() -> None:
     with TerminalConsole(err) as terminal:
         terminal.emit(BatchCommitted("clicks", 1, 10, 10, 3, 2048, 0.5, "partition"))
     assert "clicks: committed 10 rows (3 partitions, 2.0 KB)" in err.file.getvalue()  # type: ignore[attr-defined]
+
+
+def test_settings_the_client_refuses_are_a_clear_error_without_their_values() -> None:
+    with pytest.raises(SourceError) as e:
+        KafkaSource("j", "events", ("127.0.0.1:1",), {"session.timeout.ms": "s3cret-x"}, "t", 100)
+    message = str(e.value)
+    assert "the Kafka client refused the settings of connection events" in message
+    assert '"session.timeout.ms"' in message and "s3cret-x" not in message
