@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,8 @@ import pyarrow as pa
 from sqlglot import exp
 
 from headwater.catalog import Catalog, build_catalog
-from headwater.config import Settings, load_settings
+from headwater.catalog.columns import check_job_columns
+from headwater.config import Settings, load_settings, setting_line, unwritable
 from headwater.dialect import ParseError, parse
 from headwater.dialect.nodes import (
     AddExpectation,
@@ -23,11 +25,14 @@ from headwater.dialect.nodes import (
     PauseJob,
     Query,
     ResumeJob,
+    TableName,
 )
 from headwater.errors import UserError
 from headwater.lake import LAKE, SYSTEM_SCHEMA, Lake, QueryError
 from headwater.lake.engine import clean_error
+from headwater.lake.errors import LakeBusy
 from headwater.lake.system_tables import ensure_system_tables
+from headwater.lake.tables import user_columns
 from headwater.observe.events import Console, NullConsole
 from headwater.plan import Plan, make_plan
 from headwater.plan.plan import build_dag
@@ -129,23 +134,59 @@ class Project:
             out.extend(parse(text, file=str(file.relative_to(self.path))))
         return out
 
-    def validate(self) -> Catalog:
-        """Parse and check every file; raises a UserError naming file:line:col."""
+    def validate(self, *, lake: Lake | None = None) -> Catalog:
+        """Parse and check every file, the settings, and the columns jobs name against the
+        tables that have columns (declared, or in the lake when it exists: ``lake``, else
+        opened if it is there); raises a UserError naming file:line:col."""
+        catalog = self._validate_files()
+        if lake is not None:
+            check_job_columns(catalog, _lake_columns(lake))
+        elif self._lake_exists():
+            try:
+                with Lake(self._catalog_target(), self._data_path(), busy_timeout=2.0) as opened:
+                    check_job_columns(catalog, _lake_columns(opened))
+            except LakeBusy:
+                pass  # a `run` holds it: it checks the columns itself
+        return catalog
+
+    def _validate_files(self) -> Catalog:
         statements = self.statements()
         for stmt in statements:
             _reject_unknown(stmt)
         catalog = build_catalog(statements)
         build_dag(catalog).sorted()
+        check_job_columns(catalog, None)
+        self._check_data_path()
         return catalog
 
+    def _lake_exists(self) -> bool:
+        target = self._catalog_target()
+        if "://" in target or target.startswith(("ducklake:", "postgres")):
+            return True
+        return Path(target).exists()
+
+    def _check_data_path(self) -> None:
+        data = self._data_path()
+        if "://" in data:
+            return
+        problem = unwritable(Path(data))
+        if problem:
+            toml = self.path / "headwater.toml"
+            line = setting_line(toml.read_text(), ["lake", "data_path"]) if toml.exists() else 1
+            raise UserError(
+                f"{toml}:{line}: [lake] data_path: cannot write the lake's files there: {problem}",
+                hint="point data_path at a folder Headwater may create and write",
+            )
+
     def plan(self) -> Plan:
-        catalog = self.validate()
+        catalog = self._validate_files()
         with self.open_lake() as lake:
             ensure_system_tables(lake)
+            check_job_columns(catalog, _lake_columns(lake))
             return make_plan(catalog, load_deployed(lake))
 
     def run(self, *, once: bool = False, max_passes: int | None = None) -> RunResult:
-        catalog = self.validate()
+        catalog = self._validate_files()  # (each job checks its columns as it starts)
         runner = Runner(catalog, self.path, self.settings, self.open_lake, self.console)
         return runner.run(once=once, state_dir=self.state_dir, max_passes=max_passes)
 
@@ -349,6 +390,15 @@ class Project:
                 }
             )
         return out
+
+
+def _lake_columns(lake: Lake) -> Callable[[TableName], list[str] | None]:
+    def columns_of(table: TableName) -> list[str] | None:
+        if not lake.table_exists(table.schema, table.name):
+            return None
+        return list(user_columns(lake.columns(table.schema, table.name)))
+
+    return columns_of
 
 
 def _reject_unknown(stmt: AnyStatement) -> None:
