@@ -28,6 +28,7 @@ class NameUse:
     name: str
     by: str
     pos: Position | None
+    excluded: bool = False  # a top-level EXCLUDE_COLUMNS name: never a column of the table
 
 
 def expression_columns(expression: exp.Expression) -> list[str]:
@@ -84,7 +85,7 @@ def ingest_uses(stmt: CreateIngestJob, expectations: Iterable[Expectation] | Non
         if "." in t.target:  # a field of a column: the column must exist
             uses.append(NameUse(t.target.split(".")[0], by, pos))
     pos = option_position(stmt, "EXCLUDE_COLUMNS")
-    uses += [NameUse(c.split(".")[0], "EXCLUDE_COLUMNS", pos) for c in opts.exclude_columns]
+    uses += [NameUse(c.split(".")[0], "EXCLUDE_COLUMNS", pos, "." not in c) for c in opts.exclude_columns]
     if opts.deduplicate_with is not None:
         pos = option_position(stmt, "DEDUPLICATE_WITH")
         by = "DEDUPLICATE_WITH COLUMNS"
@@ -94,22 +95,37 @@ def ingest_uses(stmt: CreateIngestJob, expectations: Iterable[Expectation] | Non
     return uses
 
 
-def unknown_uses(uses: Iterable[NameUse], columns: Iterable[str]) -> list[NameUse]:
+def _close(name: str, columns: list[str]) -> str | None:
+    spelled = {c.lower(): c for c in columns}
+    close = difflib.get_close_matches(name.lower(), list(spelled), n=1, cutoff=0.6)
+    return spelled[close[0]] if close else None
+
+
+def unknown_uses(uses: Iterable[NameUse], columns: Iterable[str], *, first: bool = False) -> list[NameUse]:
+    """The uses that name none of ``columns``. An excluded column is never stored, so the
+    table never has it: once the table has columns (not ``first``), a batch without it is
+    fine unless the name looks like a misspelling of a column there is."""
+    columns = [c for c in columns if not c.startswith("$")]
     known = {c.lower() for c in columns}
-    return [u for u in uses if u.name.lower() not in known]
+    return [
+        u
+        for u in uses
+        if u.name.lower() not in known and (first or not u.excluded or _close(u.name, columns) is not None)
+    ]
 
 
-def check_names(job: str, uses: Iterable[NameUse], columns: Iterable[str], where: str) -> None:
+def check_names(
+    job: str, uses: Iterable[NameUse], columns: Iterable[str], where: str, *, first: bool = False
+) -> None:
     """Raise a CatalogError for the first name in ``uses`` that is none of ``columns``
     (``where`` says whose columns they are: ``raw.orders``, ``the data of raw.orders``)."""
     columns = [c for c in columns if not c.startswith("$")]
-    missing = unknown_uses(uses, columns)
+    missing = unknown_uses(uses, columns, first=first)
     if not missing:
         return
     use = missing[0]
-    close = difflib.get_close_matches(use.name.lower(), [c.lower() for c in columns], n=1, cutoff=0.6)
-    spelled = {c.lower(): c for c in columns}
-    hint = f"did you mean {spelled[close[0]]!r}?" if close else "check the spelling"
+    close = _close(use.name, columns)
+    hint = f"did you mean {close!r}?" if close else "check the spelling"
     if use.by.startswith("expectation"):
         hint += "; a text value is written in single quotes ('paid'), a column name is not"
     shown = ", ".join(columns) if columns else "none"
