@@ -138,18 +138,24 @@ class Project:
         """Parse and check every file, the settings, and the columns jobs name against the
         tables that have columns (declared, or in the lake when it exists: ``lake``, else
         opened if it is there); raises a UserError naming file:line:col."""
-        catalog = self._validate_files()
+        catalog = self.validate_files()
         if lake is not None:
             check_job_columns(catalog, _lake_columns(lake))
         elif self._lake_exists():
             try:
-                with Lake(self._catalog_target(), self._data_path(), busy_timeout=2.0) as opened:
+                with Lake(
+                    self._catalog_target(),
+                    self._data_path(),
+                    busy_timeout=2.0,
+                    follow_data_path=not self.settings.lake.data_path,
+                ) as opened:
                     check_job_columns(catalog, _lake_columns(opened))
             except LakeBusy:
                 pass  # a `run` holds it: it checks the columns itself
         return catalog
 
-    def _validate_files(self) -> Catalog:
+    def validate_files(self) -> Catalog:
+        """What ``validate`` checks without opening the lake (the columns of declared tables)."""
         statements = self.statements()
         for stmt in statements:
             _reject_unknown(stmt)
@@ -179,14 +185,14 @@ class Project:
             )
 
     def plan(self) -> Plan:
-        catalog = self._validate_files()
+        catalog = self.validate_files()
         with self.open_lake() as lake:
             ensure_system_tables(lake)
             check_job_columns(catalog, _lake_columns(lake))
             return make_plan(catalog, load_deployed(lake))
 
     def run(self, *, once: bool = False, max_passes: int | None = None) -> RunResult:
-        catalog = self._validate_files()  # (each job checks its columns as it starts)
+        catalog = self.validate_files()  # (each job checks its columns as it starts)
         runner = Runner(catalog, self.path, self.settings, self.open_lake, self.console)
         return runner.run(once=once, state_dir=self.state_dir, max_passes=max_passes)
 
@@ -233,7 +239,7 @@ class Project:
 
     def _alter_expectations(self, lake: Lake, stmt: AlterJob) -> Result:
         """ALTER JOB ... ADD/DROP EXPECTATION on the deployed job; counts already recorded stay."""
-        entry = self.validate().job(stmt.name)
+        entry = self.validate_files().job(stmt.name)
         if entry is None:
             raise UserError(f"{stmt.pos}: no job named {stmt.name!r}")
         if isinstance(stmt.action, AddExpectation):
@@ -307,7 +313,7 @@ class Project:
 
     def replay_quarantine(self, job: str, ids: list[int] | None = None) -> ReplayResult:
         """Re-ingest a job's quarantined records through its current definition, exactly once."""
-        catalog = self.validate()
+        catalog = self.validate_files()
         entry = catalog.job(job)
         if entry is None:
             known = ", ".join(e.name for e in catalog.jobs) or "none"
@@ -321,7 +327,7 @@ class Project:
             return replay(ctx, entry, ids)
 
     def _set_paused(self, lake: Lake, job: str, paused: bool) -> None:
-        catalog = self.validate()
+        catalog = self.validate_files()
         if catalog.job(job) is None:
             known = ", ".join(e.name for e in catalog.jobs) or "none"
             raise UserError(f"no job named {job!r} (jobs: {known})")
@@ -348,7 +354,7 @@ class Project:
 
     def status(self) -> list[dict[str, Any]]:
         """One row per job and view of the project, with its deployed status and counters."""
-        catalog = self.validate()
+        catalog = self.validate_files()
         with self.open_lake() as lake:
             ensure_system_tables(lake)
             jobs = {

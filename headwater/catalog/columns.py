@@ -101,31 +101,45 @@ def _close(name: str, columns: list[str]) -> str | None:
     return spelled[close[0]] if close else None
 
 
-def unknown_uses(uses: Iterable[NameUse], columns: Iterable[str], *, first: bool = False) -> list[NameUse]:
+def unknown_uses(
+    uses: Iterable[NameUse], columns: Iterable[str], *, first: bool = False, lenient: bool = False
+) -> list[NameUse]:
     """The uses that name none of ``columns``. An excluded column is never stored, so the
     table never has it: once the table has columns (not ``first``), a batch without it is
-    fine unless the name looks like a misspelling of a column there is."""
+    fine unless the name looks like a misspelling of a column there is. ``lenient`` treats
+    every name so (the table's columns without the data's, before a run: data may add some)."""
     columns = [c for c in columns if not c.startswith("$")]
     known = {c.lower() for c in columns}
     return [
         u
         for u in uses
-        if u.name.lower() not in known and (first or not u.excluded or _close(u.name, columns) is not None)
+        if u.name.lower() not in known
+        and (first or not (u.excluded or lenient) or _close(u.name, columns) is not None)
     ]
 
 
 def check_names(
-    job: str, uses: Iterable[NameUse], columns: Iterable[str], where: str, *, first: bool = False
+    job: str,
+    uses: Iterable[NameUse],
+    columns: Iterable[str],
+    where: str,
+    *,
+    first: bool = False,
+    lenient: bool = False,
+    table: TableName | None = None,
 ) -> None:
     """Raise a CatalogError for the first name in ``uses`` that is none of ``columns``
-    (``where`` says whose columns they are: ``raw.orders``, ``the data of raw.orders``)."""
+    (``where`` says whose columns they are: ``raw.orders``, ``the data of raw.orders``).
+    ``first``: the table has no columns yet, ``columns`` are its first records' (``table``)."""
     columns = [c for c in columns if not c.startswith("$")]
-    missing = unknown_uses(uses, columns, first=first)
+    missing = unknown_uses(uses, columns, first=first, lenient=lenient)
     if not missing:
         return
     use = missing[0]
     close = _close(use.name, columns)
     hint = f"did you mean {close!r}?" if close else "check the spelling"
+    if first and table is not None and not close:
+        hint += f"; if the records may lack it, declare it: CREATE TABLE {table} ({use.name} <type>, ...)"
     if use.by.startswith("expectation"):
         hint += "; a text value is written in single quotes ('paid'), a column name is not"
     shown = ", ".join(columns) if columns else "none"
@@ -149,5 +163,5 @@ def check_job_columns(catalog: Catalog, columns_of: Callable[[TableName], list[s
         if not have:
             declared = tables.get(str(stmt.target))
             have = [c.name for c in declared.columns] if declared is not None else None
-        if have:
-            check_names(stmt.name, ingest_uses(stmt), have, str(stmt.target))
+        if have:  # (lenient: the data may bring columns the table does not have yet)
+            check_names(stmt.name, ingest_uses(stmt), have, str(stmt.target), lenient=True)

@@ -260,7 +260,8 @@ class Batch:
             decoded = self._decode(chunk, sample_lines=[])
         try:
             where = f"{self.stmt.target} or of its data ({chunk.sources.describe()})"
-            check_names(self.stmt.name, self.uses, [*self.schema.types, *decoded.columns], where, first=first)
+            known = [*self.schema.types, *decoded.columns]
+            check_names(self.stmt.name, self.uses, known, where, first=first, table=self.stmt.target)
         except BaseException:
             decoded.drop(self.ctx.lake.con)
             raise

@@ -669,10 +669,10 @@ def _one_batch_project(tmp_path: Path, rows: list[dict[str, Any]]) -> hw.Project
 
 def test_nested_fields_absent_from_a_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """customer.email and customer.phone are optional: a batch whose customers have neither
-    is ingested as it is, and a later batch that has them is transformed."""
-    project = _one_batch_project(
-        tmp_path, [{"id": 1, "email": "nested.absent.pii@example.com", "customer": {"id": 7}}]
-    )
+    is ingested as it is, and a later batch that has them is transformed. (A top-level column
+    the job protects must be in the first batch: its name is checked against it.)"""
+    first = {"id": 1, "email": "nested.absent.pii@example.com", "customer": {"id": 7}}
+    project = _one_batch_project(tmp_path, [{**first, "card": None, "note": None, "ssn": None}])
     monkeypatch.delenv("HEADWATER_SECRET", raising=False)
     result = project.run(once=True)
     assert result.ok, result.failed_jobs
