@@ -101,12 +101,37 @@ def _close(name: str, columns: list[str]) -> str | None:
     return spelled[close[0]] if close else None
 
 
+def _misspelt(name: str, columns: list[str]) -> bool:
+    """``name`` is one edit (a letter added, left out, changed, or two swapped) away from a
+    column, ignoring case: a likely misspelling rather than a column still to come."""
+    a = name.lower()
+    for column in columns:
+        b = column.lower()
+        if a == b or max(len(a), len(b)) < 3 or abs(len(a) - len(b)) > 1:
+            continue
+        if len(a) == len(b):
+            diff = [i for i in range(len(a)) if a[i] != b[i]]
+            swapped = (
+                len(diff) == 2
+                and diff[1] == diff[0] + 1
+                and a[diff[0]] == b[diff[1]]
+                and a[diff[1]] == b[diff[0]]
+            )
+            if len(diff) == 1 or swapped:
+                return True
+        else:
+            short, long = sorted((a, b), key=len)
+            if any(long[:i] + long[i + 1 :] == short for i in range(len(long))):
+                return True
+    return False
+
+
 def unknown_uses(
     uses: Iterable[NameUse], columns: Iterable[str], *, first: bool = False, lenient: bool = False
 ) -> list[NameUse]:
     """The uses that name none of ``columns``. An excluded column is never stored, so the
     table never has it: once the table has columns (not ``first``), a batch without it is
-    fine unless the name looks like a misspelling of a column there is. ``lenient`` treats
+    fine unless the name is a likely misspelling of a column there is. ``lenient`` treats
     every name so (the table's columns without the data's, before a run: data may add some)."""
     columns = [c for c in columns if not c.startswith("$")]
     known = {c.lower() for c in columns}
@@ -114,7 +139,7 @@ def unknown_uses(
         u
         for u in uses
         if u.name.lower() not in known
-        and (first or not (u.excluded or lenient) or _close(u.name, columns) is not None)
+        and (first or not (u.excluded or lenient) or _misspelt(u.name, columns))
     ]
 
 
