@@ -156,7 +156,7 @@ def check_names(
     """Raise a CatalogError for the first name in ``uses`` that is none of ``columns``
     (``where`` says whose columns they are: ``raw.orders``, ``the data of raw.orders``).
     ``first``: the table has no columns yet, ``columns`` are its first records' (``table``)."""
-    columns = [c for c in columns if not c.startswith("$")]
+    columns = list(dict.fromkeys(c for c in columns if not c.startswith("$")))
     missing = unknown_uses(uses, columns, first=first, lenient=lenient)
     if not missing:
         return
