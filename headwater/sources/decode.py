@@ -241,8 +241,8 @@ def _check_names(con: duckdb.DuckDBPyConnection, chunk: str, columns: dict[str, 
         raise NoColumns("the records have no fields", row[0] if row else None)
     if _has_empty_key(columns):
         row = con.sql(
-            f"SELECT min({LINE_COLUMN}) FROM {chunk} WHERE contains({RAW_COLUMN}, '\"\"') "
-            f"AND json_valid({RAW_COLUMN})"
+            f"SELECT min({LINE_COLUMN}) FROM {chunk} "
+            f"WHERE regexp_matches({RAW_COLUMN}, '[{{,]\\s*\"\"\\s*:') AND json_valid({RAW_COLUMN})"
         ).fetchone()
         raise NoColumns('a key is the empty string ""', row[0] if row else None, empty_key=True)
 

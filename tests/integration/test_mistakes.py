@@ -260,7 +260,7 @@ def test_validate_rejects_bad_arguments_with_file_line(tmp_path: Path, option: s
         ),
         (
             "CREATE JOB j AS COPY FROM land INTO raw.t;",
-            '{"id": 1}\n{"": 1, "a": 2}\n',
+            '{"id": 1, "v": ""}\n{"": 1, "a": 2}\n',
             ['file:landing/a.jsonl:2 has a key that is the empty string ""'],
         ),
     ],
