@@ -14,7 +14,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from headwater.catalog import Catalog, build_catalog
-from headwater.catalog.columns import check_job_columns
+from headwater.catalog.columns import check_job_columns, names_columns
 from headwater.config import Settings, load_settings, setting_line, unwritable
 from headwater.dialect import ParseError, parse
 from headwater.dialect.nodes import (
@@ -141,7 +141,7 @@ class Project:
         catalog = self.validate_files()
         if lake is not None:
             check_job_columns(catalog, _lake_columns(lake))
-        elif self._lake_exists():
+        elif self._lake_exists() and names_columns(catalog):
             try:
                 with Lake(
                     self._catalog_target(),

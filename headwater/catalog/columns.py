@@ -190,3 +190,12 @@ def check_job_columns(catalog: Catalog, columns_of: Callable[[TableName], list[s
             have = [c.name for c in declared.columns] if declared is not None else None
         if have:  # (lenient: the data may bring columns the table does not have yet)
             check_names(stmt.name, ingest_uses(stmt), have, str(stmt.target), lenient=True)
+
+
+def names_columns(catalog: Catalog) -> bool:
+    """Whether any ingestion job names a column (else there is nothing to check)."""
+    return any(
+        ingest_uses(e.statement)
+        for e in catalog.of_kind("ingest_job")
+        if isinstance(e.statement, CreateIngestJob)
+    )
