@@ -249,23 +249,24 @@ class Batch:
                 f"CREATE TABLE {stmt.target} (...), or add records with fields; then run again",
             ) from None
 
-    def _check_names(self, chunk: FileChunk, decoded: Decoded) -> Decoded:
+    def _check_names(self, chunk: FileChunk, decoded: Decoded) -> None:
         """Every column the job names must be the table's or this chunk's (a column the table
         has may be missing from a chunk: it reads as NULL). Before anything is evaluated."""
         first = not self.schema.types  # the table has no columns yet: the data gives them
-        if not unknown_uses(self.uses, [*self.schema.types, *decoded.columns], first=first):
-            return decoded
-        if decoded.lazy:  # planned from a sample (or the table): look at every key of the chunk
-            decoded.drop(self.ctx.lake.con)
-            decoded = self._decode(chunk, sample_lines=[])
-        try:
-            where = f"{self.stmt.target} or of its data ({chunk.sources.describe()})"
-            known = [*self.schema.types, *decoded.columns]
-            check_names(self.stmt.name, self.uses, known, where, first=first, table=self.stmt.target)
-        except BaseException:
-            decoded.drop(self.ctx.lake.con)
-            raise
-        return decoded
+        known = [*self.schema.types, *decoded.columns]
+        if not unknown_uses(self.uses, known, first=first):
+            return
+        if decoded.lazy and decoded.registered:  # planned from a sample or the table: every key
+            records, keys = self.ctx.lake.fetchone(
+                f"SELECT count(*), list_distinct(flatten(list(json_keys({RAW_COLUMN})))) "
+                f"FROM {decoded.registered} WHERE json_valid({RAW_COLUMN}) "
+                f"AND json_type({RAW_COLUMN}) = 'OBJECT'"
+            ) or (0, [])
+            if not records:  # blank or unreadable lines only: nothing is evaluated
+                return
+            known += keys or []
+        where = f"{self.stmt.target} or of its data ({chunk.sources.describe()})"
+        check_names(self.stmt.name, self.uses, known, where, first=first, table=self.stmt.target)
 
     def _evaluate(self, chunk: FileChunk, decoded: Decoded) -> tuple[Conformed, quality.Outcome]:
         stmt = self.stmt
@@ -339,9 +340,10 @@ class Batch:
         assert stmt.target is not None
         self.nbytes += chunk.nbytes
         sources = chunk.sources
-        decoded = self._check_names(chunk, self._decode(chunk))
+        decoded = self._decode(chunk)
         outcome = None
         try:
+            self._check_names(chunk, decoded)
             view, outcome = self._evaluate(chunk, decoded)
             if decoded.lazy:
                 lines = self._replan(decoded, outcome)
