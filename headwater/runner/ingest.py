@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from headwater.catalog.columns import check_names, ingest_uses, unknown_uses
 from headwater.catalog.model import Entry
 from headwater.dialect import to_duckdb
 from headwater.dialect.nodes import CreateIngestJob
@@ -25,11 +26,13 @@ from headwater.observe.events import BatchCommitted
 from headwater.quality import batch as quality
 from headwater.quality import quarantine
 from headwater.quality.dedupe import BatchKeys
+from headwater.quality.diagnose import explain_failure
 from headwater.quality.errors import JobStopped
 from headwater.runner.context import RunContext, expand_env
 from headwater.runner.errors import RunnerError
 from headwater.runner.schema import Conformed, conform
 from headwater.sources.decode import SHAPE, Decoded, concat_rejected, decode, json_path
+from headwater.sources.errors import NoColumns, SourceError
 from headwater.sources.files import (
     LINE_COLUMN,
     RAW_COLUMN,
@@ -194,6 +197,7 @@ class Batch:
         self.nbytes = 0
         self.staged: list[_Staged] = []
         self.keys = BatchKeys(ctx.lake.con, self.spec.dedupe, stmt.name) if self.spec.dedupe else None
+        self.uses = ingest_uses(stmt, self.spec.expectations)  # the columns the job names
         self.table_columns: dict[str, str] | None = None  # the target's, once this batch has written
         self.open = False  # the lake transaction
 
@@ -222,20 +226,73 @@ class Batch:
     def _decode(self, chunk: FileChunk, **kwargs: Any) -> Decoded:
         schema = self.schema
         lazy = schema.evolve or not schema.exists
-        return decode(self.ctx.lake.con, chunk, schema.types, evolve=schema.evolve, lazy=lazy, **kwargs)
+        try:
+            return decode(self.ctx.lake.con, chunk, schema.types, evolve=schema.evolve, lazy=lazy, **kwargs)
+        except NoColumns as e:
+            stmt = self.stmt
+            job = f"job {stmt.name} ({stmt.pos})"
+            if e.empty_key:
+                raise SourceError(
+                    f"{job}: the record at {chunk.sources.text(e.line or 0)} has a key that is the empty "
+                    'string "": a column needs a name; nothing of this batch was committed',
+                    hint="rename the key in the data (or move the record out of the folder); then run again",
+                ) from None
+            what = (
+                f"the lines of {chunk.sources.describe()} are all blank"
+                if e.line is None
+                else f"the records from {chunk.sources.text(e.line)} on have no fields ({{}})"
+            )
+            raise SourceError(
+                f"{job}: {what}: there is no column to create {stmt.target} with; nothing of this "
+                "batch was committed",
+                hint="a new table takes its columns from its first records: declare them with "
+                f"CREATE TABLE {stmt.target} (...), or add records with fields; then run again",
+            ) from None
+
+    def _check_names(self, chunk: FileChunk, decoded: Decoded) -> None:
+        """Every column the job names must be the table's or this chunk's (a column the table
+        has may be missing from a chunk: it reads as NULL). Before anything is evaluated."""
+        first = not self.schema.types  # the table has no columns yet: the data gives them
+        known = [*self.schema.types, *decoded.columns]
+        if not unknown_uses(self.uses, known, first=first):
+            return
+        if decoded.lazy and decoded.registered:  # planned from a sample or the table: every key
+            records, keys = self.ctx.lake.fetchone(
+                f"SELECT count(*), list_distinct(flatten(list(json_keys({RAW_COLUMN})))) "
+                f"FROM {decoded.registered} WHERE json_valid({RAW_COLUMN}) "
+                f"AND json_type({RAW_COLUMN}) = 'OBJECT'"
+            ) or (0, [])
+            if not records:  # blank or unreadable lines only: nothing is evaluated
+                return
+            known += keys or []
+        where = f"{self.stmt.target} or of its data ({chunk.sources.describe()})"
+        check_names(self.stmt.name, self.uses, known, where, first=first, table=self.stmt.target)
 
     def _evaluate(self, chunk: FileChunk, decoded: Decoded) -> tuple[Conformed, quality.Outcome]:
         stmt = self.stmt
         view = conform(stmt, decoded, self.ctx.lake, chunk.sources.text, self.schema.table_columns())
         extras = {EVENT: _event_time(stmt)} if stmt.options.event_time is not None else {}
-        outcome = quality.evaluate(
-            self.ctx.lake.con,
-            view.name,
-            self.spec,
-            extras=extras,
-            columns_in=view.columns,
-            table=f"hw_quality_{next(_tables)}",
-        )
+        try:
+            outcome = quality.evaluate(
+                self.ctx.lake.con,
+                view.name,
+                self.spec,
+                extras=extras,
+                columns_in=view.columns,
+                table=f"hw_quality_{next(_tables)}",
+            )
+        except duckdb.Error as e:
+            types = {c: t for c, t in decoded.columns.items() if c in view.columns}
+            raise explain_failure(
+                self.ctx.lake.con,
+                view.name,
+                {c: str(t) for c, t in types.items()},
+                self.spec,
+                {"EVENT_TIME": extras[EVENT]} if extras else {},
+                e,
+                job=f"{stmt.name} ({stmt.pos})",
+                source=chunk.sources.describe(),
+            ) from None
         return view, outcome
 
     def _replan(self, decoded: Decoded, outcome: quality.Outcome) -> list[int] | None:
@@ -286,6 +343,7 @@ class Batch:
         decoded = self._decode(chunk)
         outcome = None
         try:
+            self._check_names(chunk, decoded)
             view, outcome = self._evaluate(chunk, decoded)
             if decoded.lazy:
                 lines = self._replan(decoded, outcome)

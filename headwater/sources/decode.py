@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from headwater.lake import quote
+from headwater.sources.errors import NoColumns
 from headwater.sources.files import LINE_COLUMN, RAW_COLUMN, FileChunk, int64_array
 from headwater.sources.typing import BAD, REASON, cast_to_table, infer_text_types, plan_columns
 
@@ -214,6 +215,7 @@ def _decode_json(
                 keys = _all_keys(con, name)
             inferred = _infer(con, name, raw, keys, set(table_types), sample_lines or [])
             columns, widen = plan_columns(inferred, table_types, evolve)
+            _check_names(con, name, columns)
         query = _json_query(name, columns)
         if lazy:
             rel = con.sql(f"SELECT * EXCLUDE ({LINE_COLUMN}, {SHAPE}, {REJECT}) FROM {query} LIMIT 0")
@@ -230,6 +232,30 @@ def _decode_json(
     except BaseException:
         con.unregister(name)
         raise
+
+
+def _check_names(con: duckdb.DuckDBPyConnection, chunk: str, columns: dict[str, Any]) -> None:
+    """Records with no fields at all (only ``{}`` or blank lines), or with a key ``""``, give no
+    column to store: an error naming the first such line, not a failing query."""
+    if not columns:
+        row = con.sql(
+            f"SELECT min({LINE_COLUMN}) FROM {chunk} WHERE NOT regexp_full_match({RAW_COLUMN}, '\\s*')"
+        ).fetchone()
+        raise NoColumns("the records have no fields", row[0] if row else None)
+    if _has_empty_key(columns):
+        row = con.sql(
+            f"SELECT min({LINE_COLUMN}) FROM {chunk} "
+            f"WHERE regexp_matches({RAW_COLUMN}, '[{{,]\\s*\"\"\\s*:') AND json_valid({RAW_COLUMN})"
+        ).fetchone()
+        raise NoColumns('a key is the empty string ""', row[0] if row else None, empty_key=True)
+
+
+def _has_empty_key(node: Any) -> bool:
+    if isinstance(node, dict):
+        return any(k == "" or _has_empty_key(v) for k, v in node.items())
+    if isinstance(node, list):
+        return any(_has_empty_key(v) for v in node)
+    return False
 
 
 def _is_nested(typ: Any) -> bool:
@@ -421,6 +447,8 @@ def _infer(
     finally:
         con.unregister("hw_sample")
     inferred: dict[str, Any] = json.loads(row[0]) if row and row[0] else {}
+    if not isinstance(inferred, dict):  # only empty objects ({}) in the sample
+        inferred = {}
     unseen = [k for k in keys if k not in inferred]
     if unseen:  # keys missing from the sample: infer them from the rows that carry them
         more = con.execute(
