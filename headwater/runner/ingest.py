@@ -40,7 +40,7 @@ from headwater.sources.files import (
     combine,
 )
 from headwater.sources.prefetch import prefetch
-from headwater.sources.typing import REASON
+from headwater.sources.typing import DOUBLE_INTEGERS, REASON
 from headwater.state import failpoints, store
 
 _tables = itertools.count()
@@ -222,7 +222,34 @@ class Batch:
     def _decode(self, chunk: FileChunk, **kwargs: Any) -> Decoded:
         schema = self.schema
         lazy = schema.evolve or not schema.exists
-        return decode(self.ctx.lake.con, chunk, schema.types, evolve=schema.evolve, lazy=lazy, **kwargs)
+        return decode(
+            self.ctx.lake.con,
+            chunk,
+            schema.types,
+            evolve=schema.evolve,
+            lazy=lazy,
+            exact_in_double=self._exact_in_double,
+            **kwargs,
+        )
+
+    def _exact_in_double(self, column: str) -> bool:
+        """Whether every value of the integer column ``column`` (in the table, and in the chunks
+        of this batch not yet written) is exact in a DOUBLE, so that widening changes none."""
+        lake, target = self.ctx.lake, self.stmt.target
+        assert target is not None
+        tables = [s.outcome.table for s in self.staged if column in s.outcome.output_columns]
+        if lake.table_exists(target.schema, target.name):
+            tables.append(qualified(target.schema, target.name))
+        try:
+            for table in tables:
+                row = lake.fetchone(
+                    f"SELECT count(*) FROM {table} WHERE abs({quote(column)}::HUGEINT) > {DOUBLE_INTEGERS}"
+                )
+                if row and row[0]:
+                    return False
+        except duckdb.Error:
+            return False
+        return True
 
     def _evaluate(self, chunk: FileChunk, decoded: Decoded) -> tuple[Conformed, quality.Outcome]:
         stmt = self.stmt

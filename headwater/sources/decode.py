@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from headwater.lake import quote
+from headwater.sources.exact import canonical, lossless
 from headwater.sources.files import LINE_COLUMN, RAW_COLUMN, FileChunk, int64_array
 from headwater.sources.typing import BAD, REASON, cast_to_table, infer_text_types, plan_columns
 
@@ -36,6 +38,7 @@ REJECT = "__hw_reject"  # why a line could not be read (NULL: it could; BLANK: n
 BLANK = ""
 SHAPE = "__hw_shape"  # hash of a record's top-level keys
 _chunks = itertools.count()
+_WIDE = {"UBIGINT", "HUGEINT", "UHUGEINT", "DOUBLE"}  # top-level: HUGEINT if all integers
 _INTEGER = {
     "HUGEINT",
     "UHUGEINT",
@@ -120,13 +123,15 @@ def decode(
     evolve: bool = True,
     lazy: bool = False,
     sample_lines: list[int] | None = None,
+    exact_in_double: Callable[[str], bool] | None = None,
 ) -> Decoded:
     """``lazy``: JSON may come back as a query (see the module docstring). ``sample_lines``:
-    plan JSON from the chunk itself (never only from the table), with these lines in the sample."""
+    plan JSON from the chunk itself (never only from the table), with these lines in the sample.
+    ``exact_in_double(column)``: whether an integer column may be widened to DOUBLE."""
     if chunk.format == "JSON":
-        return _decode_json(con, chunk.table, table_types, evolve, lazy, sample_lines)
+        return _decode_json(con, chunk.table, table_types, evolve, lazy, sample_lines, exact_in_double)
     if chunk.format == "CSV":
-        return _decode_csv(con, chunk, table_types, evolve)
+        return _decode_csv(con, chunk, table_types, evolve, exact_in_double)
     return _decode_parquet(con, chunk)
 
 
@@ -194,6 +199,7 @@ def _decode_json(
     evolve: bool,
     lazy: bool,
     sample_lines: list[int] | None,
+    exact_in_double: Callable[[str], bool] | None,
 ) -> Decoded:
     raw, bad_utf8 = _valid_utf8(raw)
     name = f"hw_chunk_{next(_chunks)}"
@@ -210,7 +216,7 @@ def _decode_json(
             if not lazy or sample_lines is not None:  # every key of the chunk, not only the sample's
                 keys = _all_keys(con, name)
             inferred = _infer(con, name, raw, keys, set(table_types), sample_lines or [])
-            columns, widen = plan_columns(inferred, table_types, evolve)
+            columns, widen = plan_columns(inferred, table_types, evolve, exact_in_double)
         query = _json_query(name, columns)
         if lazy:
             rel = con.sql(f"SELECT * EXCLUDE ({LINE_COLUMN}, {SHAPE}, {REJECT}) FROM {query} LIMIT 0")
@@ -260,17 +266,8 @@ def _all_keys(con: duckdb.DuckDBPyConnection, chunk: str) -> list[str]:
 
 
 def _exact(text: str, typ: str) -> str:
-    """TRY_CAST of JSON text; for integer types only when it does not round ('1.5' is no BIGINT).
-    (An integer written the way DuckDB writes it is taken at once; only other texts — '1e3',
-    '0x10', '007', '2.0' — are looked at more closely.)"""
-    cast = f"TRY_CAST({text} AS {typ})"
-    if typ.upper() not in _INTEGER:
-        return cast
-    inexact = " OR ".join(f"contains({text}, '{c}')" for c in ".eExX")
-    return (
-        f"CASE WHEN CAST({cast} AS VARCHAR) = {text} OR NOT ({inexact}) THEN {cast} "
-        f"WHEN TRY_CAST({text} AS DOUBLE) = {cast} THEN {cast} END"
-    )
+    """TRY_CAST of JSON text that never changes the value (``headwater.sources.exact``)."""
+    return lossless(text, typ)
 
 
 def _json_query(chunk: str, columns: dict[str, Any]) -> str:
@@ -349,7 +346,11 @@ def _materialise(
 
 
 def _decode_csv(
-    con: duckdb.DuckDBPyConnection, chunk: FileChunk, table_types: dict[str, str], evolve: bool
+    con: duckdb.DuckDBPyConnection,
+    chunk: FileChunk,
+    table_types: dict[str, str],
+    evolve: bool,
+    exact_in_double: Callable[[str], bool] | None,
 ) -> Decoded:
     text = chunk.table
     names = [c for c in text.column_names if c not in (LINE_COLUMN, RAW_COLUMN)]
@@ -357,7 +358,7 @@ def _decode_csv(
     try:
         inferred = infer_text_types(con, "hw_chunk", [n for n in names if n not in table_types])
         inferred.update({n: table_types[n] for n in names if n in table_types})
-        columns, widen = plan_columns({n: inferred[n] for n in names}, table_types, evolve)
+        columns, widen = plan_columns({n: inferred[n] for n in names}, table_types, evolve, exact_in_double)
         name, failures = cast_to_table(
             con,
             lambda where: f"(SELECT * FROM hw_chunk WHERE {where})",
@@ -410,25 +411,38 @@ def _infer(
     numbers = np.concatenate([c.to_numpy() for c in raw[LINE_COLUMN].chunks] or [np.empty(0, np.int64)])
     step = max(1, len(numbers) // SAMPLE_ROWS)
     keep = (np.arange(len(numbers)) < SAMPLE_ROWS) | (numbers % step == 0) | np.isin(numbers, lines)
-    con.register("hw_sample", raw.filter(pa.array(keep)))
+    sample = raw.filter(pa.array(keep))
+    con.register("hw_sample", sample)
     try:
         row = con.sql(
             f"SELECT json_group_structure(json({RAW_COLUMN})) FROM {_objects('hw_sample')}"
         ).fetchone()
+        inferred: dict[str, Any] = json.loads(row[0]) if row and row[0] else {}
+        unseen = [k for k in keys if k not in inferred]
+        if unseen:  # keys missing from the sample: infer them from the rows that carry them
+            extra_rows = con.execute(
+                f"""SELECT {LINE_COLUMN}, {RAW_COLUMN} FROM
+                    (FROM {objects} WHERE list_has_any(json_keys({RAW_COLUMN}), ?) LIMIT {SAMPLE_ROWS})""",
+                [unseen],
+            ).to_arrow_table()
+            con.register("hw_extra", extra_rows)
+            try:
+                more = con.sql(f"SELECT json_group_structure(json({RAW_COLUMN})) FROM hw_extra").fetchone()
+            finally:
+                con.unregister("hw_extra")
+            extra = json.loads(more[0]) if more and more[0] else {}
+            inferred.update({k: extra.get(k, "NULL") for k in unseen})
+            sample = pa.concat_tables(
+                [sample.select([LINE_COLUMN, RAW_COLUMN]), extra_rows.cast(sample.schema)]
+            )
+            con.register("hw_sample", sample)
+        # (Top-level numbers too wide for BIGINT are looked at in ``_detect_types``.)
+        structure = {
+            k: v if isinstance(v, str) and v in _WIDE else _normalise(v) for k, v in inferred.items()
+        }
+        _detect_types(con, _objects("hw_sample"), structure, known)
     finally:
         con.unregister("hw_sample")
-    inferred: dict[str, Any] = json.loads(row[0]) if row and row[0] else {}
-    unseen = [k for k in keys if k not in inferred]
-    if unseen:  # keys missing from the sample: infer them from the rows that carry them
-        more = con.execute(
-            f"""SELECT json_group_structure(json({RAW_COLUMN})) FROM
-                (FROM {objects} WHERE list_has_any(json_keys({RAW_COLUMN}), ?) LIMIT {SAMPLE_ROWS})""",
-            [unseen],
-        ).fetchone()
-        extra = json.loads(more[0]) if more and more[0] else {}
-        inferred.update({k: extra.get(k, "NULL") for k in unseen})
-    structure = {k: _normalise(v) for k, v in inferred.items()}
-    _detect_temporal(con, objects, structure, known)
     return structure
 
 
@@ -437,6 +451,8 @@ def _normalise(node: Any) -> Any:
         return {k: _normalise(v) for k, v in node.items()}
     if isinstance(node, list):
         return [_normalise(node[0])] if node else ["VARCHAR"]
+    if node in ("UBIGINT", "HUGEINT", "UHUGEINT"):
+        return "HUGEINT"
     if node in _INTEGER:
         return "BIGINT"
     if node in ("NULL", "JSON"):
@@ -444,32 +460,42 @@ def _normalise(node: Any) -> Any:
     return node
 
 
-def _detect_temporal(
+def _detect_types(
     con: duckdb.DuckDBPyConnection, objects: str, structure: dict[str, Any], known: set[str]
 ) -> None:
-    """Top-level VARCHAR keys whose sampled values are all ISO dates/timestamps get that type."""
-    # Columns the table already has keep their type: only new text keys are looked at.
-    candidates = [k for k, v in structure.items() if v == "VARCHAR" and k not in known]
-    if not candidates:
+    """New top-level keys: strings whose sampled values are all canonical ISO dates or
+    timestamps (all with a zone, or all without) get that type; numbers that are all integers
+    are BIGINT, or HUGEINT when some do not fit a BIGINT (DuckDB's JSON reader calls those
+    UBIGINT or DOUBLE)."""
+    # Columns the table already has keep their type: only new strings are looked at.
+    texts = [k for k, v in structure.items() if v == "VARCHAR" and k not in known]
+    numbers = [k for k, v in structure.items() if isinstance(v, str) and v in _WIDE]  # (widening too)
+    if not texts and not numbers:
         return
     checks = []
-    for i, key in enumerate(candidates):
-        path = ("$." + json.dumps(key)).replace("'", "''")
-        v = f"({RAW_COLUMN} ->> '{path}')"
+    for i, key in enumerate(texts):
+        v = f"({RAW_COLUMN} ->> {json_path(key)})"
         checks.append(
-            f"""count({v}) AS n{i},
-            count(*) FILTER (WHERE regexp_full_match({v}, '\\d{{4}}-\\d{{2}}-\\d{{2}}')) AS d{i},
-            count(*) FILTER (WHERE regexp_matches({v}, '^\\d{{4}}-\\d{{2}}-\\d{{2}}[T ]\\d{{2}}:\\d{{2}}')
-                AND TRY_CAST({v} AS TIMESTAMPTZ) IS NOT NULL) AS t{i},
-            count(*) FILTER (WHERE regexp_matches({v}, '(Z|[+-]\\d{{2}}(:?\\d{{2}})?)$')) AS z{i}"""
+            f"count({v}) AS n{i}, count(*) FILTER (WHERE {canonical(v, 'DATE')}) AS d{i}, "
+            f"count(*) FILTER (WHERE {canonical(v, 'TIMESTAMP')}) AS t{i}, "
+            f"count(*) FILTER (WHERE {canonical(v, 'TIMESTAMPTZ')}) AS z{i}"
         )
-    row = con.sql(f"SELECT {', '.join(checks)} FROM (FROM {objects} LIMIT {SAMPLE_ROWS})").fetchone()
+    for i, key in enumerate(numbers):
+        v = f"({RAW_COLUMN} ->> {json_path(key)})"
+        integer = f"regexp_full_match({v}, '-?[0-9]+')"
+        checks.append(
+            f"count({v}) AS m{i}, count(*) FILTER (WHERE {integer}) AS i{i}, "
+            f"count(*) FILTER (WHERE {integer} AND TRY_CAST({v} AS BIGINT) IS NOT NULL) AS b{i}, 0"
+        )
+    row = con.sql(f"SELECT {', '.join(checks)} FROM {objects}").fetchone()
     assert row is not None
-    for i, key in enumerate(candidates):
+    for i, key in enumerate(texts):
         n, d, t, z = row[4 * i : 4 * i + 4]
         if not n:
             continue
-        if d == n:
-            structure[key] = "DATE"
-        elif t == n:
-            structure[key] = "TIMESTAMPTZ" if z == n else "TIMESTAMP"
+        for typ, count in (("DATE", d), ("TIMESTAMP", t), ("TIMESTAMPTZ", z)):
+            if count == n:
+                structure[key] = typ
+    for i, key in enumerate(numbers):
+        n, integers, bigints = row[4 * (len(texts) + i) : 4 * (len(texts) + i) + 3]
+        structure[key] = "DOUBLE" if not n or integers < n else "BIGINT" if bigints == n else "HUGEINT"
