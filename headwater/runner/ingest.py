@@ -15,6 +15,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from headwater.catalog.model import Entry
 from headwater.dialect import to_duckdb
@@ -40,6 +41,7 @@ from headwater.sources.files import (
     combine,
 )
 from headwater.sources.prefetch import prefetch
+from headwater.sources.raw import BASE64, INVALID_UTF8
 from headwater.sources.typing import DOUBLE_INTEGERS, REASON
 from headwater.state import failpoints, store
 
@@ -347,7 +349,7 @@ class Batch:
                         }
                     )
                 )
-            to_quarantine = [_rejected(chunk, concat_rejected(rejected)), *view.quarantined]
+            to_quarantine = [*_rejected(chunk, concat_rejected(rejected)), *view.quarantined]
             if outcome.quarantined:
                 to_quarantine.append(
                     _quarantined_records(self.ctx, outcome, view, decoded, self.spec.private)
@@ -490,13 +492,18 @@ def _write(
     return int(row[0]) if row else 0
 
 
-def _rejected(chunk: FileChunk, rejected: pa.Table) -> quarantine.QuarantineBatch:
+def _rejected(chunk: FileChunk, rejected: pa.Table) -> list[quarantine.QuarantineBatch]:
+    """Unreadable lines; those that are not UTF-8 are in base64 (``headwater.sources.raw``)."""
     if chunk.format == "CSV":
         header = [c for c in chunk.table.column_names if c not in (LINE_COLUMN, RAW_COLUMN)]
         fmt = ("tsv:" if chunk.partition.lower().endswith(".tsv") else "csv:") + json.dumps(header)
     else:
         fmt = chunk.format.lower()
-    return quarantine.QuarantineBatch(rejected[LINE_COLUMN], rejected[RAW_COLUMN], rejected[REASON], fmt)
+    binary = pc.equal(rejected[REASON], INVALID_UTF8)
+    return [
+        quarantine.QuarantineBatch(part[LINE_COLUMN], part[RAW_COLUMN], part[REASON], prefix + fmt)
+        for part, prefix in ((rejected.filter(pc.invert(binary)), ""), (rejected.filter(binary), BASE64))
+    ]
 
 
 def _quarantined_records(

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from headwater.sources.errors import SourceError
+from headwater.sources.raw import INVALID_UTF8, encoded
 
 REASON = "__hw_reason"
 
@@ -119,8 +120,11 @@ def _rejected(
 ) -> pa.Table:
     idx = np.flatnonzero(reject)
     texts = [body[starts[i] : ends[i]].decode("utf-8", errors="replace").rstrip("\r") for i in idx]
+    if bad_utf8.any():  # such a line is kept as its bytes in base64 (``headwater.sources.raw``)
+        bad = iter(encoded([body[starts[i] : ends[i]] for i in idx if bad_utf8[i]]).to_pylist())
+        texts = [next(bad) if bad_utf8[i] else t for i, t in zip(idx, texts, strict=True)]
     reasons = [
-        "invalid UTF-8"
+        INVALID_UTF8
         if bad_utf8[i]
         else "unbalanced quotes"
         if unbalanced[i]

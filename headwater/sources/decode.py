@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 from headwater.lake import quote
 from headwater.sources.exact import canonical, lossless
 from headwater.sources.files import LINE_COLUMN, RAW_COLUMN, FileChunk, int64_array
+from headwater.sources.raw import INVALID_UTF8, encoded
 from headwater.sources.typing import BAD, REASON, cast_to_table, infer_text_types, plan_columns
 
 SAMPLE_ROWS = 20_000
@@ -160,7 +161,8 @@ def _rejected_lines(raw: pa.Table, lines: pa.ChunkedArray, reasons: pa.ChunkedAr
 
 
 def _valid_utf8(raw: pa.Table) -> tuple[pa.Table, pa.Table]:
-    """Split lines into valid UTF-8 and rejected ones (rare: only then per-line checks run)."""
+    """Split lines into valid UTF-8 and rejected ones, kept as base64 (``headwater.sources.raw``;
+    rare: only then per-line checks run)."""
     column = raw.column(RAW_COLUMN)
     try:
         column.validate(full=True)
@@ -170,15 +172,11 @@ def _valid_utf8(raw: pa.Table) -> tuple[pa.Table, pa.Table]:
     as_binary = pc.cast(column, pa.large_binary())
     ok = pa.array([_is_utf8(v) for v in as_binary.to_pylist()], pa.bool_())
     bad = raw.filter(pc.invert(ok))
-    texts = [
-        v.decode("utf-8", errors="replace")
-        for v in pc.cast(bad.column(RAW_COLUMN), pa.large_binary()).to_pylist()
-    ]
     rejected = pa.table(
         {
             LINE_COLUMN: bad.column(LINE_COLUMN),
-            RAW_COLUMN: pa.array(texts, pa.large_string()),
-            REASON: pa.array(["invalid UTF-8"] * bad.num_rows, pa.string()),
+            RAW_COLUMN: encoded(pc.cast(bad.column(RAW_COLUMN), pa.large_binary()).to_pylist()),
+            REASON: pa.array([INVALID_UTF8] * bad.num_rows, pa.string()),
         }
     )
     return raw.filter(ok), rejected
