@@ -40,6 +40,7 @@ from headwater.sources.files import (
     Sources,
     combine,
 )
+from headwater.sources.keys import stored_name
 from headwater.sources.prefetch import prefetch
 from headwater.sources.raw import BASE64, INVALID_UTF8
 from headwater.sources.typing import DOUBLE_INTEGERS, REASON
@@ -290,7 +291,7 @@ class Batch:
                 [lines],
             )
             for top, *inner in found:
-                if any(k not in decoded.columns for k in top) or any(
+                if any(stored_name(k) not in decoded.columns for k in top) or any(
                     not set(keys or []) <= decoded.structs[c] for c, keys in zip(structs, inner, strict=True)
                 ):
                     return lines

@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 from headwater.lake import quote
 from headwater.sources.exact import canonical, lossless
 from headwater.sources.files import LINE_COLUMN, RAW_COLUMN, FileChunk, int64_array
+from headwater.sources.keys import clash_reason, group, key_sources, merged_type, nested_clash
 from headwater.sources.raw import INVALID_UTF8, encoded
 from headwater.sources.typing import BAD, REASON, cast_to_table, infer_text_types, plan_columns
 
@@ -209,13 +210,17 @@ def _decode_json(
             # shape and plans again from the whole chunk if a key was not planned for.
             columns: dict[str, Any] = dict(table_types)
             widen: dict[str, str] = {}
+            sources: dict[str, list[str]] = {}
         else:
             keys: list[str] = []
             if not lazy or sample_lines is not None:  # every key of the chunk, not only the sample's
                 keys = _all_keys(con, name)
             inferred = _infer(con, name, raw, keys, set(table_types), sample_lines or [])
-            columns, widen = plan_columns(inferred, table_types, evolve, exact_in_double)
-        query = _json_query(name, columns)
+            sources = group(list(inferred), table_types)
+            merged = {c: merged_type([inferred[k] for k in ks]) for c, ks in sources.items()}
+            merged = {c: "VARCHAR" if nested_clash(t) else t for c, t in merged.items()}
+            columns, widen = plan_columns(merged, table_types, evolve, exact_in_double)
+        query = _json_query(name, columns, sources)
         if lazy:
             rel = con.sql(f"SELECT * EXCLUDE ({LINE_COLUMN}, {SHAPE}, {REJECT}) FROM {query} LIMIT 0")
             typed = {c: str(t) for c, t in zip(rel.columns, rel.types, strict=True)}
@@ -268,16 +273,26 @@ def _exact(text: str, typ: str) -> str:
     return lossless(text, typ)
 
 
-def _json_query(chunk: str, columns: dict[str, Any]) -> str:
+def _json_query(chunk: str, columns: dict[str, Any], sources: dict[str, list[str]] | None = None) -> str:
     """One query from raw lines to typed columns; unreadable lines are kept with ``__hw_reject``
     set, blank lines with it empty (JSON functions only ever see valid JSON; a filter here
     would be pushed down and make DuckDB compute the keys twice). Each value is
-    extracted once, cast once, and checked against its text in the next projection."""
-    structure = {k: (t if _is_nested(t) else "VARCHAR") for k, t in columns.items()}
+    extracted once, cast once, and checked against its text in the next projection.
+    ``sources``: the keys each column is read from (default: its name; ``headwater.sources.keys``);
+    a record with two keys of one column is rejected."""
+    keys_of = {c: (sources or {}).get(c) or key_sources(c) for c in columns}
+    structure = {k: (t if _is_nested(t) else "VARCHAR") for c, t in columns.items() for k in keys_of[c]}
+    position = {k: i + 1 for i, k in enumerate(structure)}
     spec = json.dumps(structure).replace("'", "''")
-    typed, outputs, bad, reasons = [], [], [], []
+    typed, outputs, bad, reasons, clashes = [], [], [], [], []
     for i, (key, typ) in enumerate(columns.items()):
-        text = f"struct_extract(__hw_r, '{key.replace(chr(39), chr(39) * 2)}')"
+        texts = [f"struct_extract_at(__hw_r, {position[k]})" for k in keys_of[key]]
+        text = texts[0] if len(texts) == 1 else f"coalesce({', '.join(texts)})"
+        if len(texts) > 1:
+            listed = ", ".join(_literal(k) for k in keys_of[key])
+            clashes.append(
+                f"WHEN len(list_intersect(__hw_k, [{listed}])) > 1 THEN {_literal(clash_reason(keys_of[key], key))}"
+            )
         if _is_nested(typ) or typ == "VARCHAR":
             outputs.append(f"{text} AS {quote(key)}")
             continue
@@ -297,17 +312,24 @@ def _json_query(chunk: str, columns: dict[str, Any]) -> str:
         f"CASE WHEN len(__hw_k) > 0 THEN json_transform({RAW_COLUMN}, '{spec}') END" if structure else "NULL"
     )
     # The shape: the record's keys, and those of the objects in its STRUCT columns.
-    structs = [f"json_keys({RAW_COLUMN}, {json_path(k)})" for k, t in columns.items() if _is_struct(t)]
+    structs = [
+        f"json_keys({RAW_COLUMN}, {json_path(keys_of[k][0])})" for k, t in columns.items() if _is_struct(t)
+    ]
     shape = ", ".join(["__hw_k", *structs])
     return f"""(SELECT {LINE_COLUMN}, {SHAPE}, {reject} AS {REJECT}{"".join(", " + c for c in outputs)} FROM (
       SELECT *{"".join(", " + c for c in typed)} FROM (
         SELECT {LINE_COLUMN}, CASE WHEN __hw_k IS NOT NULL THEN hash({shape}) END AS {SHAPE}, {transform} AS __hw_r,
             CASE WHEN __hw_k IS NOT NULL THEN
-                    CASE WHEN len(__hw_k) = 0 AND json_type({RAW_COLUMN}) <> 'OBJECT' THEN 'not a JSON object' END
+                    CASE WHEN len(__hw_k) = 0 AND json_type({RAW_COLUMN}) <> 'OBJECT' THEN 'not a JSON object'
+                         {" ".join(clashes)} END
                  WHEN trim({RAW_COLUMN}, ' \t\r\n') = '' THEN '{BLANK}'
                  ELSE 'malformed JSON' END AS __hw_kind
         FROM (SELECT {LINE_COLUMN}, {RAW_COLUMN},
                 CASE WHEN json_valid({RAW_COLUMN}) THEN json_keys({RAW_COLUMN}) END AS __hw_k FROM {chunk}))))"""
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _materialise(
@@ -350,7 +372,9 @@ def _decode_csv(
     evolve: bool,
     exact_in_double: Callable[[str], bool] | None,
 ) -> Decoded:
-    text = chunk.table
+    # A header name is stored in the table's column of the same name ignoring case.
+    existing = {c.lower(): c for c in table_types}
+    text = chunk.table.rename_columns([existing.get(c.lower(), c) for c in chunk.table.column_names])
     names = [c for c in text.column_names if c not in (LINE_COLUMN, RAW_COLUMN)]
     con.register("hw_chunk", text)
     try:
@@ -449,8 +473,6 @@ def _normalise(node: Any) -> Any:
         return {k: _normalise(v) for k, v in node.items()}
     if isinstance(node, list):
         return [_normalise(node[0])] if node else ["VARCHAR"]
-    if node in ("UBIGINT", "HUGEINT", "UHUGEINT"):
-        return "HUGEINT"
     if node in _INTEGER:
         return "BIGINT"
     if node in ("NULL", "JSON"):

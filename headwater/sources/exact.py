@@ -31,6 +31,7 @@ _FLOATS["REAL"] = _FLOATS["FLOAT"]
 # Time of day followed by a zone: a TIMESTAMP (no zone) would silently drop it.
 _ZONE = r":\d\d(:\d\d(\.\d*)?)?\s*([zZ]|[+-]\d\d(:?\d\d)?|[A-Za-z].*)$"
 _SPECIAL = "('nan', '-nan', '+nan', 'inf', '-inf', '+inf', 'infinity', '-infinity', '+infinity')"
+_BOOLEANS = "('true', 'false', 't', 'f', 'yes', 'no', 'y', 'n', '1', '0')"
 JSON_NUMBER = r"-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?"
 _TIME = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?"
 ZONED = _TIME + r"(Z|[+-]\d{2}(:?\d{2})?)"
@@ -67,13 +68,20 @@ def lossless(text: str, typ: str) -> str:
         )
     if upper in _FLOATS:
         return f"CASE WHEN {exact_float(text, cast, upper)} THEN {cast} END"
+    if upper in ("BOOLEAN", "BOOL"):  # not 2 as true
+        return f"CASE WHEN lower({text}) IN {_BOOLEANS} THEN {cast} END"
+    # (infinity, which DuckDB reads from the text 'infinity', is no time: not taken)
     if upper in ("TIMESTAMP", "TIMESTAMP_US", "DATETIME"):
-        return f"CASE WHEN NOT regexp_matches({text}, '\\.\\d{{7}}|{_ZONE}') THEN {cast} END"
+        return f"CASE WHEN isfinite({cast}) AND NOT regexp_matches({text}, '\\.\\d{{7}}|{_ZONE}') THEN {cast} END"
     if upper in ("TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE"):
-        return f"CASE WHEN length({text}) < 27 OR NOT regexp_matches({text}, '\\.\\d{{7}}') THEN {cast} END"
+        return (
+            f"CASE WHEN isfinite({cast}) AND (length({text}) < 27 OR NOT regexp_matches({text}, '\\.\\d{{7}}')) "
+            f"THEN {cast} END"
+        )
     if upper == "DATE":  # a time of day is kept only by a timestamp
         return (
-            f"CASE WHEN NOT contains({text}, ':') OR TRY_CAST({text} AS TIMESTAMP) = {cast} THEN {cast} END"
+            f"CASE WHEN isfinite({cast}) AND (NOT contains({text}, ':') OR TRY_CAST({text} AS TIMESTAMP) = {cast}) "
+            f"THEN {cast} END"
         )
     return cast
 
