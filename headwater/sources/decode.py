@@ -281,12 +281,21 @@ def _json_query(chunk: str, columns: dict[str, Any], sources: dict[str, list[str
     ``sources``: the keys each column is read from (default: its name; ``headwater.sources.keys``);
     a record with two keys of one column is rejected."""
     keys_of = {c: (sources or {}).get(c) or key_sources(c) for c in columns}
-    structure = {k: (t if _is_nested(t) else "VARCHAR") for c, t in columns.items() for k in keys_of[c]}
-    position = {k: i + 1 for i, k in enumerate(structure)}
+    # One key per column goes through json_transform; a column's other keys are read on their
+    # own (a STRUCT with fields that differ only in case is not something DuckDB can plan with).
+    structure = {keys_of[c][0]: (t if _is_nested(t) else "VARCHAR") for c, t in columns.items()}
     spec = json.dumps(structure).replace("'", "''")
-    typed, outputs, bad, reasons, clashes = [], [], [], [], []
+    typed, outputs, bad, reasons, clashes, extra = [], [], [], [], [], []
     for i, (key, typ) in enumerate(columns.items()):
-        texts = [f"struct_extract_at(__hw_r, {position[k]})" for k in keys_of[key]]
+        texts = [f"struct_extract_at(__hw_r, {i + 1})"]
+        for other in keys_of[key][1:]:
+            read = (
+                f"json_transform({RAW_COLUMN} -> {json_path(other)}, {_literal(json.dumps(typ))})"
+                if _is_nested(typ)
+                else f"{RAW_COLUMN} ->> {json_path(other)}"
+            )
+            extra.append(f", CASE WHEN len(__hw_k) > 0 THEN {read} END AS __hw_v{len(extra)}")
+            texts.append(f"__hw_v{len(extra) - 1}")
         text = texts[0] if len(texts) == 1 else f"coalesce({', '.join(texts)})"
         if len(texts) > 1:
             listed = ", ".join(_literal(k) for k in keys_of[key])
@@ -318,7 +327,7 @@ def _json_query(chunk: str, columns: dict[str, Any], sources: dict[str, list[str
     shape = ", ".join(["__hw_k", *structs])
     return f"""(SELECT {LINE_COLUMN}, {SHAPE}, {reject} AS {REJECT}{"".join(", " + c for c in outputs)} FROM (
       SELECT *{"".join(", " + c for c in typed)} FROM (
-        SELECT {LINE_COLUMN}, CASE WHEN __hw_k IS NOT NULL THEN hash({shape}) END AS {SHAPE}, {transform} AS __hw_r,
+        SELECT {LINE_COLUMN}, CASE WHEN __hw_k IS NOT NULL THEN hash({shape}) END AS {SHAPE}, {transform} AS __hw_r{"".join(extra)},
             CASE WHEN __hw_k IS NOT NULL THEN
                     CASE WHEN len(__hw_k) = 0 AND json_type({RAW_COLUMN}) <> 'OBJECT' THEN 'not a JSON object'
                          {" ".join(clashes)} END
