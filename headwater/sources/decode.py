@@ -285,7 +285,8 @@ def _json_query(chunk: str, columns: dict[str, Any], sources: dict[str, list[str
     # own (a STRUCT with fields that differ only in case is not something DuckDB can plan with).
     structure = {keys_of[c][0]: (t if _is_nested(t) else "VARCHAR") for c, t in columns.items()}
     spec = json.dumps(structure).replace("'", "''")
-    typed, outputs, bad, reasons, clashes, extra = [], [], [], [], [], []
+    typed, outputs, bad, reasons, clashes = [], [], [], [], []
+    extra: list[str] = []
     for i, (key, typ) in enumerate(columns.items()):
         texts = [f"struct_extract_at(__hw_r, {i + 1})"]
         for other in keys_of[key][1:]:
