@@ -3,13 +3,14 @@
 JSON lines become one DuckDB query over the chunk (``Decoded.table`` is that query, *lazy*,
 when the caller allows it): each line is checked (JSON, an object), ``json_transform``
 extracts the values, top-level scalars are extracted as text and cast to their column type
-with TRY_CAST, so a value that does not fit its column is caught per record instead of
-silently becoming NULL. A line that cannot be read keeps its place with the reason in
+without changing them (``headwater.sources.exact``), so a value that does not fit its column
+is caught per record instead of silently becoming NULL or another value. Keys are mapped to
+columns by ``headwater.sources.keys`` (case-insensitively; reserved names renamed). A line that cannot be read keeps its place with the reason in
 ``__hw_reject``; ``__hw_shape`` is a hash of its keys, so the caller can tell whether every
 record's keys were planned for. The plan: the table's columns when it has them (and no nested
 ones), else the structure inferred from a sample plus every top-level key in the chunk.
 Columns that already exist keep the table's type; timestamps written as ISO-8601 strings
-become TIMESTAMP / TIMESTAMPTZ, dates DATE.
+become TIMESTAMP / TIMESTAMPTZ, dates DATE, integers beyond BIGINT HUGEINT.
 
 Records that cannot be read come back in ``Decoded.rejected`` with their raw text and a reason
 (or, for a lazy query, as rows whose ``__hw_reject`` is set).
