@@ -15,6 +15,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from headwater.catalog.columns import check_names, ingest_uses, unknown_uses
 from headwater.catalog.model import Entry
@@ -42,8 +43,10 @@ from headwater.sources.files import (
     Sources,
     combine,
 )
+from headwater.sources.keys import stored_name
 from headwater.sources.prefetch import prefetch
-from headwater.sources.typing import REASON
+from headwater.sources.raw import BASE64, INVALID_UTF8
+from headwater.sources.typing import DOUBLE_INTEGERS, REASON
 from headwater.state import failpoints, store
 
 _tables = itertools.count()
@@ -227,7 +230,15 @@ class Batch:
         schema = self.schema
         lazy = schema.evolve or not schema.exists
         try:
-            return decode(self.ctx.lake.con, chunk, schema.types, evolve=schema.evolve, lazy=lazy, **kwargs)
+            return decode(
+                self.ctx.lake.con,
+                chunk,
+                schema.types,
+                evolve=schema.evolve,
+                lazy=lazy,
+                exact_in_double=self._exact_in_double,
+                **kwargs,
+            )
         except NoColumns as e:
             stmt = self.stmt
             job = f"job {stmt.name} ({stmt.pos})"
@@ -267,6 +278,25 @@ class Batch:
             known += keys or []
         where = f"{self.stmt.target} or of its data ({chunk.sources.describe()})"
         check_names(self.stmt.name, self.uses, known, where, first=first, table=self.stmt.target)
+
+    def _exact_in_double(self, column: str) -> bool:
+        """Whether every value of the integer column ``column`` (in the table, and in the chunks
+        of this batch not yet written) is exact in a DOUBLE, so that widening changes none."""
+        lake, target = self.ctx.lake, self.stmt.target
+        assert target is not None
+        tables = [s.outcome.table for s in self.staged if column in s.outcome.output_columns]
+        if lake.table_exists(target.schema, target.name):
+            tables.append(qualified(target.schema, target.name))
+        try:
+            for table in tables:
+                row = lake.fetchone(
+                    f"SELECT count(*) FROM {table} WHERE abs({quote(column)}::HUGEINT) > {DOUBLE_INTEGERS}"
+                )
+                if row and row[0]:
+                    return False
+        except duckdb.Error:
+            return False
+        return True
 
     def _evaluate(self, chunk: FileChunk, decoded: Decoded) -> tuple[Conformed, quality.Outcome]:
         stmt = self.stmt
@@ -318,7 +348,7 @@ class Batch:
                 [lines],
             )
             for top, *inner in found:
-                if any(k not in decoded.columns for k in top) or any(
+                if any(stored_name(k) not in decoded.columns for k in top) or any(
                     not set(keys or []) <= decoded.structs[c] for c, keys in zip(structs, inner, strict=True)
                 ):
                     return lines
@@ -378,7 +408,7 @@ class Batch:
                         }
                     )
                 )
-            to_quarantine = [_rejected(chunk, concat_rejected(rejected)), *view.quarantined]
+            to_quarantine = [*_rejected(chunk, concat_rejected(rejected)), *view.quarantined]
             if outcome.quarantined:
                 to_quarantine.append(
                     _quarantined_records(self.ctx, outcome, view, decoded, self.spec.private)
@@ -523,13 +553,18 @@ def _write(
     return int(row[0]) if row else 0
 
 
-def _rejected(chunk: FileChunk, rejected: pa.Table) -> quarantine.QuarantineBatch:
+def _rejected(chunk: FileChunk, rejected: pa.Table) -> list[quarantine.QuarantineBatch]:
+    """Unreadable lines; those that are not UTF-8 are in base64 (``headwater.sources.raw``)."""
     if chunk.format == "CSV":
         header = [c for c in chunk.table.column_names if c not in (LINE_COLUMN, RAW_COLUMN)]
         fmt = ("tsv:" if chunk.partition.lower().endswith(".tsv") else "csv:") + json.dumps(header)
     else:
         fmt = chunk.format.lower()
-    return quarantine.QuarantineBatch(rejected[LINE_COLUMN], rejected[RAW_COLUMN], rejected[REASON], fmt)
+    binary = pc.equal(rejected[REASON], INVALID_UTF8)
+    return [
+        quarantine.QuarantineBatch(part[LINE_COLUMN], part[RAW_COLUMN], part[REASON], prefix + fmt)
+        for part, prefix in ((rejected.filter(pc.invert(binary)), ""), (rejected.filter(binary), BASE64))
+    ]
 
 
 def _quarantined_records(
