@@ -7,6 +7,7 @@ import os
 import shutil
 import tempfile
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,8 @@ import pyarrow as pa
 from sqlglot import exp
 
 from headwater.catalog import Catalog, build_catalog
-from headwater.config import Settings, load_settings
+from headwater.catalog.columns import check_job_columns, names_columns
+from headwater.config import Settings, load_settings, setting_line, unwritable
 from headwater.dialect import ParseError, parse
 from headwater.dialect.nodes import (
     AddExpectation,
@@ -26,11 +28,14 @@ from headwater.dialect.nodes import (
     PauseJob,
     Query,
     ResumeJob,
+    TableName,
 )
 from headwater.dialect.readonly import explained
 from headwater.errors import UserError
 from headwater.lake import LAKE, SYSTEM_SCHEMA, Lake
+from headwater.lake.errors import LakeBusy
 from headwater.lake.system_tables import ensure_system_tables
+from headwater.lake.tables import user_columns
 from headwater.observe.events import Console, NullConsole
 from headwater.plan import Plan, make_plan
 from headwater.plan.plan import run_order
@@ -149,19 +154,61 @@ class Project:
             out.extend(parse(text, file=str(file.relative_to(self.path))))
         return out
 
-    def validate(self) -> Catalog:
-        """Parse and check every file; raises a UserError naming file:line:col."""
+    def validate(self, *, lake: Lake | None = None) -> Catalog:
+        """Parse and check every file, the settings, and the columns jobs name against the
+        tables that have columns (declared, or in the lake when it exists: ``lake``, else
+        opened if it is there); raises a UserError naming file:line:col."""
+        catalog = self.validate_files()
+        if lake is not None:
+            check_job_columns(catalog, _lake_columns(lake))
+        elif self._lake_exists() and names_columns(catalog):
+            try:
+                with Lake(
+                    self._catalog_target(),
+                    self._data_path(),
+                    busy_timeout=2.0,
+                    follow_data_path=not self.settings.lake.data_path,
+                ) as opened:
+                    check_job_columns(catalog, _lake_columns(opened))
+            except LakeBusy:
+                pass  # a `run` holds it: it checks the columns itself
+        return catalog
+
+    def validate_files(self) -> Catalog:
+        """What ``validate`` checks without opening the lake (the columns of declared tables)."""
         statements = self.statements()
         for stmt in statements:
             _reject_unknown(stmt)
         catalog = build_catalog(statements)
         run_order(catalog)
+        check_job_columns(catalog, None)
+        self._check_data_path()
         return catalog
 
+    def _lake_exists(self) -> bool:
+        target = self._catalog_target()
+        if "://" in target or target.startswith(("ducklake:", "postgres")):
+            return True
+        return Path(target).exists()
+
+    def _check_data_path(self) -> None:
+        data = self._data_path()
+        if "://" in data:
+            return
+        problem = unwritable(Path(data))
+        if problem:
+            toml = self.path / "headwater.toml"
+            line = setting_line(toml.read_text(), ["lake", "data_path"]) if toml.exists() else 1
+            raise UserError(
+                f"{toml}:{line}: [lake] data_path: cannot write the lake's files there: {problem}",
+                hint="point data_path at a folder Headwater may create and write",
+            )
+
     def plan(self) -> Plan:
-        catalog = self.validate()
+        catalog = self.validate_files()
         with self.open_lake() as lake:
             ensure_system_tables(lake)
+            check_job_columns(catalog, _lake_columns(lake))
             return make_plan(catalog, load_deployed(lake))
 
     def run(
@@ -169,7 +216,7 @@ class Project:
     ) -> RunResult:
         """Deploy the plan, then run. A plan that drops a table (its rows) or a job (its
         positions) is refused, before anything changes, unless ``allow_drop``."""
-        catalog = self.validate()
+        catalog = self.validate_files()  # (each job checks its columns as it starts)
         runner = Runner(
             catalog, self.path, self.settings, self.open_lake, self.console, allow_drop=allow_drop
         )
@@ -223,7 +270,7 @@ class Project:
 
     def _alter_expectations(self, lake: Lake, stmt: AlterJob) -> Result:
         """ALTER JOB ... ADD/DROP EXPECTATION on the deployed job; counts already recorded stay."""
-        entry = self.validate().job(stmt.name)
+        entry = self.validate_files().job(stmt.name)
         if entry is None:
             raise UserError(f"{stmt.pos}: no job named {stmt.name!r}")
         if isinstance(stmt.action, AddExpectation):
@@ -297,7 +344,7 @@ class Project:
 
     def replay_quarantine(self, job: str, ids: list[int] | None = None) -> ReplayResult:
         """Re-ingest a job's quarantined records through its current definition, exactly once."""
-        catalog = self.validate()
+        catalog = self.validate_files()
         entry = catalog.job(job)
         if entry is None:
             known = ", ".join(e.name for e in catalog.jobs) or "none"
@@ -311,7 +358,7 @@ class Project:
             return replay(ctx, entry, ids)
 
     def _set_paused(self, lake: Lake, job: str, paused: bool) -> None:
-        catalog = self.validate()
+        catalog = self.validate_files()
         if catalog.job(job) is None:
             known = ", ".join(e.name for e in catalog.jobs) or "none"
             raise UserError(f"no job named {job!r} (jobs: {known})")
@@ -338,7 +385,7 @@ class Project:
 
     def status(self) -> list[dict[str, Any]]:
         """One row per job and view of the project, with its deployed status and counters."""
-        catalog = self.validate()
+        catalog = self.validate_files()
         with self.open_lake() as lake:
             ensure_system_tables(lake)
             jobs = {
@@ -389,6 +436,15 @@ def current_user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return f"uid {os.getuid()}"
+
+
+def _lake_columns(lake: Lake) -> Callable[[TableName], list[str] | None]:
+    def columns_of(table: TableName) -> list[str] | None:
+        if not lake.table_exists(table.schema, table.name):
+            return None
+        return list(user_columns(lake.columns(table.schema, table.name)))
+
+    return columns_of
 
 
 def _reject_unknown(stmt: AnyStatement) -> None:

@@ -198,7 +198,7 @@ def run(
     console = TerminalConsole(err)
     opened = Project(project, console=console)
     if console.use_live:
-        catalog = opened.validate()
+        catalog = opened.validate_files()
         kinds = {"ingest_job": "ingest", "transform_job": "transform", "materialized_view": "view"}
         console.expect([(e.name, kinds[e.kind]) for e in [*catalog.jobs, *catalog.views]])
     with console:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import itertools
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -96,7 +97,37 @@ def read_expression(c: Cursor) -> exp.Expression:
 
 def _read_item_expression(c: Cursor) -> exp.Expression:
     tokens = c.take_until(lambda: c.at_type(TokenType.COMMA) or c.at("AS"))
-    return c.sql(tokens, exp.Expression, "an expression")
+    expression = c.sql(tokens, exp.Expression, "an expression")
+    _check_pii_calls(c, tokens, expression)
+    return expression
+
+
+# HASH, MASK and REDACT: how many arguments each takes, and how it is written.
+PII_FUNCTIONS = {"HASH": (1, "HASH(col)"), "MASK": (2, "MASK(col, 4)"), "REDACT": (1, "REDACT(col)")}
+
+
+def _check_pii_calls(c: Cursor, tokens: list[Token], expression: exp.Expression) -> None:
+    """HASH/MASK/REDACT with the wrong arguments is an error here, not when data arrives."""
+    calls = [
+        tok
+        for tok, nxt in itertools.pairwise(tokens)
+        if tok.text.upper() in PII_FUNCTIONS and nxt.token_type == TokenType.L_PAREN
+    ]
+    found = [
+        n for n in expression.dfs() if isinstance(n, exp.Anonymous) and str(n.this).upper() in PII_FUNCTIONS
+    ]
+    for token, node in zip(calls, found, strict=False):
+        name = str(node.this).upper()
+        count, usage = PII_FUNCTIONS[name]
+        args = node.expressions
+        if len(args) != count:
+            raise c.error(f"{name} takes {count} argument{'s' if count > 1 else ''}: write {usage}", token)
+        if name == "MASK" and not (isinstance(args[1], exp.Literal) and args[1].is_int):
+            raise c.error(
+                "MASK's second argument is how many characters to keep at the end: "
+                "a whole number, 0 or more, as in MASK(col, 4)",
+                token,
+            )
 
 
 def read_transformations(c: Cursor) -> list[ColumnTransformation]:
@@ -119,6 +150,11 @@ def read_dedupe(c: Cursor) -> Dedupe:
     columns = fields["COLUMNS"].value
     window = fields["WINDOW"].value
     assert isinstance(columns, list) and isinstance(window, Duration)
+    if window.seconds <= 0:
+        raise c.error(
+            "DEDUPLICATE_WITH WINDOW must be at least 1 SECOND: it is how long a key is remembered",
+            fields["WINDOW"].token,
+        )
     return Dedupe(columns, window)
 
 

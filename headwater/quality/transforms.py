@@ -107,7 +107,7 @@ def select_list(
     names = {name for name, _ in columns}
     # A change is None (drop), SQL text (set) or a dict of changes to nested fields.
     tree: dict[str, Any] = {}
-    for path in excludes:
+    for path in [*excludes, *protected_sources(transformations)]:
         _insert(tree, path.split("."), None)
     for t in transformations:
         refs = {c.table or c.name for c in t.expression.find_all(exp.Column)}
@@ -127,6 +127,26 @@ def select_list(
     for name, value in tree.items():
         if name not in names and isinstance(value, str):
             out.append(f"{value} AS {quote(name)}")  # a derived column
+    return out
+
+
+PROTECTING = ("HASH", "MASK", "REDACT")
+
+
+def protected_sources(transformations: list[ColumnTransformation]) -> list[str]:
+    """Columns that HASH, MASK or REDACT read into another column (``email_hash = HASH(email)``):
+    they are named in COLUMN_TRANSFORMATIONS, so they are never stored in clear either; unless
+    a transformation of their own sets them, they are left out, as with EXCLUDE_COLUMNS."""
+    targets = {t.target for t in transformations}
+    out: list[str] = []
+    for t in transformations:
+        for call in t.expression.find_all(exp.Anonymous):
+            if str(call.this).upper() not in PROTECTING:
+                continue
+            for column in call.find_all(exp.Column):
+                path = ".".join(part.name for part in column.parts)
+                if path not in targets and path not in out:
+                    out.append(path)
     return out
 
 

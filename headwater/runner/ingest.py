@@ -15,7 +15,9 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from headwater.catalog.columns import check_names, ingest_uses, unknown_uses
 from headwater.catalog.model import Entry
 from headwater.dialect import to_duckdb
 from headwater.dialect.nodes import KAFKA_COLUMNS, CreateIngestJob
@@ -25,11 +27,13 @@ from headwater.observe.events import BatchCommitted
 from headwater.quality import batch as quality
 from headwater.quality import quarantine
 from headwater.quality.dedupe import BatchKeys
+from headwater.quality.diagnose import explain_failure
 from headwater.quality.errors import JobStopped
 from headwater.runner.context import RunContext, expand_env
 from headwater.runner.errors import RunnerError
 from headwater.runner.schema import Conformed, conform
 from headwater.sources.decode import SHAPE, Decoded, concat_rejected, decode, json_path
+from headwater.sources.errors import NoColumns, SourceError
 from headwater.sources.files import (
     LINE_COLUMN,
     RAW_COLUMN,
@@ -39,8 +43,10 @@ from headwater.sources.files import (
     Sources,
     combine,
 )
+from headwater.sources.keys import stored_name
 from headwater.sources.prefetch import prefetch
-from headwater.sources.typing import REASON
+from headwater.sources.raw import BASE64, INVALID_UTF8
+from headwater.sources.typing import DOUBLE_INTEGERS, REASON
 from headwater.state import failpoints, store
 
 _tables = itertools.count()
@@ -202,6 +208,7 @@ class Batch:
         self.unit = "file"  # what a position is of, for the progress line
         self.staged: list[_Staged] = []
         self.keys = BatchKeys(ctx.lake.con, self.spec.dedupe, stmt.name) if self.spec.dedupe else None
+        self.uses = ingest_uses(stmt, self.spec.expectations)  # the columns the job names
         self.table_columns: dict[str, str] | None = None  # the target's, once this batch has written
         self.open = False  # the lake transaction
 
@@ -241,7 +248,74 @@ class Batch:
     def _decode(self, chunk: FileChunk, **kwargs: Any) -> Decoded:
         schema = self.schema
         lazy = schema.evolve or not schema.exists
-        return decode(self.ctx.lake.con, chunk, schema.types, evolve=schema.evolve, lazy=lazy, **kwargs)
+        try:
+            return decode(
+                self.ctx.lake.con,
+                chunk,
+                schema.types,
+                evolve=schema.evolve,
+                lazy=lazy,
+                exact_in_double=self._exact_in_double,
+                **kwargs,
+            )
+        except NoColumns as e:
+            stmt = self.stmt
+            job = f"job {stmt.name} ({stmt.pos})"
+            if e.empty_key:
+                raise SourceError(
+                    f"{job}: the record at {chunk.sources.text(e.line or 0)} has a key that is the empty "
+                    'string "": a column needs a name; nothing of this batch was committed',
+                    hint="rename the key in the data (or move the record out of the folder); then run again",
+                ) from None
+            what = (
+                f"the lines of {chunk.sources.describe()} are all blank"
+                if e.line is None
+                else f"the records from {chunk.sources.text(e.line)} on have no fields ({{}})"
+            )
+            raise SourceError(
+                f"{job}: {what}: there is no column to create {stmt.target} with; nothing of this "
+                "batch was committed",
+                hint="a new table takes its columns from its first records: declare them with "
+                f"CREATE TABLE {stmt.target} (...), or add records with fields; then run again",
+            ) from None
+
+    def _check_names(self, chunk: FileChunk, decoded: Decoded) -> None:
+        """Every column the job names must be the table's or this chunk's (a column the table
+        has may be missing from a chunk: it reads as NULL). Before anything is evaluated."""
+        first = not self.schema.types  # the table has no columns yet: the data gives them
+        known = [*self.schema.types, *decoded.columns]
+        if not unknown_uses(self.uses, known, first=first):
+            return
+        if decoded.lazy and decoded.registered:  # planned from a sample or the table: every key
+            records, keys = self.ctx.lake.fetchone(
+                f"SELECT count(*), list_distinct(flatten(list(json_keys({RAW_COLUMN})))) "
+                f"FROM {decoded.registered} WHERE json_valid({RAW_COLUMN}) "
+                f"AND json_type({RAW_COLUMN}) = 'OBJECT'"
+            ) or (0, [])
+            if not records:  # blank or unreadable lines only: nothing is evaluated
+                return
+            known += keys or []
+        where = f"{self.stmt.target} or of its data ({chunk.sources.describe()})"
+        check_names(self.stmt.name, self.uses, known, where, first=first, table=self.stmt.target)
+
+    def _exact_in_double(self, column: str) -> bool:
+        """Whether every value of the integer column ``column`` (in the table, and in the chunks
+        of this batch not yet written) is exact in a DOUBLE, so that widening changes none."""
+        lake, target = self.ctx.lake, self.stmt.target
+        assert target is not None
+        tables = [s.outcome.table for s in self.staged if column in s.outcome.output_columns]
+        if lake.table_exists(target.schema, target.name):
+            tables.append(qualified(target.schema, target.name))
+        try:
+            for table in tables:
+                row = lake.fetchone(
+                    f"SELECT count(*) FROM {table} WHERE abs({quote(column)}::HUGEINT) > {DOUBLE_INTEGERS}"
+                )
+                if row and row[0]:
+                    return False
+        except duckdb.Error:
+            return False
+        return True
 
     def _evaluate(
         self, chunk: FileChunk, decoded: Decoded, system: str | None = None
@@ -251,14 +325,27 @@ class Batch:
         if system is not None and chunk.system is not None:
             view = _with_system(view, system, chunk.system.column_names)
         extras = {EVENT: _event_time(stmt)} if stmt.options.event_time is not None else {}
-        outcome = quality.evaluate(
-            self.ctx.lake.con,
-            view.name,
-            self.spec,
-            extras=extras,
-            columns_in=view.columns,
-            table=f"hw_quality_{next(_tables)}",
-        )
+        try:
+            outcome = quality.evaluate(
+                self.ctx.lake.con,
+                view.name,
+                self.spec,
+                extras=extras,
+                columns_in=view.columns,
+                table=f"hw_quality_{next(_tables)}",
+            )
+        except duckdb.Error as e:
+            types = {c: t for c, t in decoded.columns.items() if c in view.columns}
+            raise explain_failure(
+                self.ctx.lake.con,
+                view.name,
+                {c: str(t) for c, t in types.items()},
+                self.spec,
+                {"EVENT_TIME": extras[EVENT]} if extras else {},
+                e,
+                job=f"{stmt.name} ({stmt.pos})",
+                source=chunk.sources.describe(),
+            ) from None
         return view, outcome
 
     def _replan(self, decoded: Decoded, outcome: quality.Outcome) -> list[int] | None:
@@ -284,7 +371,7 @@ class Batch:
                 [lines],
             )
             for top, *inner in found:
-                if any(k not in decoded.columns for k in top) or any(
+                if any(stored_name(k) not in decoded.columns for k in top) or any(
                     not set(keys or []) <= decoded.structs[c] for c, keys in zip(structs, inner, strict=True)
                 ):
                     return lines
@@ -313,6 +400,7 @@ class Batch:
         decoded = self._decode(chunk)
         outcome = None
         try:
+            self._check_names(chunk, decoded)
             view, outcome = self._evaluate(chunk, decoded, system)
             if decoded.lazy:
                 lines = self._replan(decoded, outcome)
@@ -347,7 +435,7 @@ class Batch:
                         }
                     )
                 )
-            to_quarantine = [_rejected(chunk, concat_rejected(rejected)), *view.quarantined]
+            to_quarantine = [*_rejected(chunk, concat_rejected(rejected)), *view.quarantined]
             if outcome.quarantined:
                 to_quarantine.append(
                     _quarantined_records(self.ctx, outcome, view, decoded, self.spec.private)
@@ -514,13 +602,18 @@ def _write(
     return int(row[0]) if row else 0
 
 
-def _rejected(chunk: FileChunk, rejected: pa.Table) -> quarantine.QuarantineBatch:
+def _rejected(chunk: FileChunk, rejected: pa.Table) -> list[quarantine.QuarantineBatch]:
+    """Unreadable lines; those that are not UTF-8 are in base64 (``headwater.sources.raw``)."""
     if chunk.format == "CSV":
         header = [c for c in chunk.table.column_names if c not in (LINE_COLUMN, RAW_COLUMN)]
         fmt = ("tsv:" if chunk.partition.lower().endswith(".tsv") else "csv:") + json.dumps(header)
     else:
         fmt = chunk.format.lower()
-    return quarantine.QuarantineBatch(rejected[LINE_COLUMN], rejected[RAW_COLUMN], rejected[REASON], fmt)
+    binary = pc.equal(rejected[REASON], INVALID_UTF8)
+    return [
+        quarantine.QuarantineBatch(part[LINE_COLUMN], part[RAW_COLUMN], part[REASON], prefix + fmt)
+        for part, prefix in ((rejected.filter(pc.invert(binary)), ""), (rejected.filter(binary), BASE64))
+    ]
 
 
 def _quarantined_records(

@@ -13,18 +13,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from headwater.catalog.model import Catalog
+import duckdb
+
+from headwater.catalog.model import Catalog, Entry
 from headwater.config import Settings
+from headwater.dialect.nodes import CreateIngestJob
 from headwater.errors import HeadwaterError, UserError
 from headwater.lake import LAKE, SYSTEM_SCHEMA, Lake
 from headwater.lake.maintenance import maintain
 from headwater.lake.system_tables import ensure_system_tables
 from headwater.observe.events import Console, JobFailedEvent, JobSkipped, Notice, PassFinished, PlanApplied
 from headwater.plan.plan import build_dag, make_plan
+from headwater.quality.diagnose import scrub
 from headwater.quality.errors import JobStopped
 from headwater.runner.context import RunContext
 from headwater.runner.deploy import apply_plan, load_deployed
-from headwater.runner.errors import AlreadyRunning
+from headwater.runner.errors import AlreadyRunning, RunnerError
 from headwater.runner.ingest import run_ingest
 from headwater.runner.transform import run_transform
 from headwater.runner.views import refresh_view
@@ -185,14 +189,15 @@ class Runner:
                         "failed",
                         error=e.message,
                     )
-            except (HeadwaterError, UserError) as e:
+            except (HeadwaterError, UserError, duckdb.Error) as caught:
+                err = caught if isinstance(caught, HeadwaterError) else record_error(entry, name, caught)
                 failed_upstream.add(name)
-                result.failed_jobs[name] = str(e)
-                self.console.emit(JobFailedEvent(name, str(e)))
+                result.failed_jobs[name] = str(err)
+                self.console.emit(JobFailedEvent(name, str(err)))
                 kind = entry.kind if entry else "materialized_view"
                 target = str(entry.writes) if entry else name
                 with contextlib.suppress(Exception):
-                    store_status(lake, kind, name, target, "failed", error=e.message)
+                    store_status(lake, kind, name, target, "failed", error=err.message)
         result.rows_written += written
         self.console.emit(PassFinished(written, tuple(sorted(failed_upstream)), time.monotonic() - started))
 
@@ -203,6 +208,20 @@ def _clear_failure(lake: Lake, kind: str, name: str, target: str) -> None:
     row = lake.fetchone(f"SELECT status FROM {LAKE}.{SYSTEM_SCHEMA}.jobs WHERE name = ?", [name])
     if row is not None and row[0] == "failed":
         store_status(lake, kind, name, target, "idle")
+
+
+def record_error(entry: Entry | None, name: str, error: duckdb.Error) -> RunnerError:
+    """A DuckDB error while a job processed its records fails that job (the others go on),
+    without the record's values when the job protects columns."""
+    stmt = entry.statement if entry else None
+    private = isinstance(stmt, CreateIngestJob) and bool(
+        stmt.options.column_transformations or stmt.options.exclude_columns
+    )
+    where = f" ({stmt.pos})" if stmt else ""
+    return RunnerError(
+        f"job {name}{where} failed: {scrub(str(error), private)}",
+        hint=f"nothing of the failed batch was committed; fix the cause, then run again (`headwater status` shows {name}'s error)",
+    )
 
 
 def _mark_stopped(lake: Lake, name: str, message: str) -> None:

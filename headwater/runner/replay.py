@@ -18,6 +18,7 @@ from headwater.runner.ingest import Batch, TargetSchema
 from headwater.sources.csv_lines import split_csv
 from headwater.sources.files import LINE_COLUMN, RAW_COLUMN, FileChunk, FilePosition
 from headwater.sources.kafka_system import kafka_system
+from headwater.sources.raw import decoded
 
 
 @dataclass
@@ -34,15 +35,18 @@ def _split_source(source: str) -> tuple[str, int]:
     return prefix + sep, int(line)
 
 
-def _chunk(prefix: str, fmt: str, lines: list[int], texts: list[str]) -> FileChunk:
-    """``prefix``: the $source of each line is ``prefix || line``."""
+def _chunk(prefix: str, quarantined_format: str, lines: list[int], texts: list[str]) -> FileChunk:
+    """The records as a chunk of their format, read again with the same checks as ingestion
+    (from the same bytes: a line that was not UTF-8 is quarantined again unless fixed).
+    ``prefix``: the $source of each line is ``prefix || line``."""
     partition = prefix[:-1]
     numbers = np.array(lines, dtype=np.int64)
-    nbytes = sum(len(t) for t in texts)
+    fmt, data = decoded(quarantined_format, texts)
+    nbytes = sum(len(t) for t in data)
     pos = FilePosition(0, 0)
     if fmt.startswith(("csv:", "tsv:")):
         header = json.loads(fmt[4:])
-        body = ("\n".join(texts) + "\n").encode()
+        body = b"\n".join(data) + b"\n"
         table, rejected = split_csv(
             body, 0, header, "\t" if fmt.startswith("tsv") else ",", LINE_COLUMN, RAW_COLUMN
         )
@@ -55,7 +59,10 @@ def _chunk(prefix: str, fmt: str, lines: list[int], texts: list[str]) -> FileChu
             0, LINE_COLUMN, pa.array(numbers[rejected[LINE_COLUMN].to_numpy()], pa.int64())
         )
         return FileChunk(partition, "CSV", table, pos, pos, nbytes, rejected, prefix, tracked=False)
-    table = pa.table({LINE_COLUMN: pa.array(numbers), RAW_COLUMN: pa.array(texts, pa.large_string())})
+    # (a string array over the bytes as they are, unchecked, as the files source reads them)
+    offsets = np.cumsum([0, *(len(d) for d in data)], dtype=np.int64)
+    raw = pa.LargeStringArray.from_buffers(len(data), pa.py_buffer(offsets), pa.py_buffer(b"".join(data)))
+    table = pa.table({LINE_COLUMN: pa.array(numbers), RAW_COLUMN: raw})
     return FileChunk(partition, "JSON", table, pos, pos, nbytes, None, prefix, tracked=False)
 
 

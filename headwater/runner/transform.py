@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 from sqlglot import exp
 
+from headwater.catalog.columns import check_names, expectation_uses
 from headwater.catalog.model import Entry
 from headwater.dialect import to_duckdb
 from headwater.dialect.nodes import KAFKA_COLUMNS, CreateTransformJob, TableName
@@ -23,6 +24,8 @@ from headwater.lake.tables import ensure_table, user_columns
 from headwater.observe.events import JobSkipped, WindowCommitted
 from headwater.quality import batch as quality
 from headwater.quality import quarantine
+from headwater.quality.batch import QualitySpec
+from headwater.quality.diagnose import explain_failure
 from headwater.quality.errors import JobStopped
 from headwater.runner.context import RunContext
 from headwater.runner.errors import RunnerError
@@ -229,15 +232,7 @@ def _write_window(
     """Expectations on the window's output (registered as hw_window), then the write."""
     lake = ctx.lake
     spec = ctx.quality_spec(ctx.catalog.job(stmt.name))  # type: ignore[arg-type]
-    outcome = quality.evaluate(lake.con, "hw_window", spec)
-    prefix = f"job:{stmt.name}:{run.window_start.isoformat() if run.window_start else ''}:"
-    if outcome.aborted:
-        name, line = outcome.aborted
-        raise JobStopped(
-            f"job {stmt.name} stopped: expectation {name} (ON VIOLATION ABORT) failed for output row {line} of "
-            f"window {run.window_start} - {run.window_end}; nothing of this window was committed",
-            hint=f"fix the job's SQL or its input, then `headwater resume {stmt.name}`: it reruns this window",
-        )
+    outcome = _expectations(ctx, stmt, spec, "hw_window", "the rows its SELECT returns", run)
     rel = lake.con.sql(f"SELECT * FROM {outcome.table} LIMIT 0")
     columns = {c: str(t) for c, t in zip(rel.columns, rel.types, strict=True) if c in outcome.output_columns}
     # (the Kafka columns a SELECT * carries are kept as they are; the other $ columns are set below)
@@ -256,6 +251,51 @@ def _write_window(
         f"INSERT INTO {qualified(stmt.target.schema, stmt.target.name)} BY NAME "
         f"SELECT {', '.join([*keep, *extra])} FROM {outcome.table} WHERE {outcome.write_filter}"
     )
+    _record_outcome(ctx, stmt, spec, outcome, run, commit_time)
+    outcome.drop(lake.con)
+    run.rows_read = outcome.rows
+    run.rows_written = outcome.written
+    run.rows_quarantined = outcome.quarantined
+    run.rows_dropped = outcome.dropped
+
+
+def _expectations(
+    ctx: RunContext, stmt: CreateTransformJob, spec: QualitySpec, rows: str, what: str, run: store.RunRecord
+) -> quality.Outcome:
+    """The job's expectations over ``rows`` (a table with ``__hw_line``): the columns they name
+    must be there, and an ABORT violation stops the job before anything is written."""
+    con = ctx.lake.con
+    rel = con.sql(f"SELECT * FROM {rows} LIMIT 0")
+    columns = {c: str(t) for c, t in zip(rel.columns, rel.types, strict=True) if c != quality.LINE}
+    check_names(stmt.name, expectation_uses(spec.expectations, stmt.pos), columns, what)
+    try:
+        outcome = quality.evaluate(con, rows, spec)
+    except duckdb.Error as e:
+        raise explain_failure(
+            con, rows, columns, spec, {}, e, job=f"{stmt.name} ({stmt.pos})", source=what
+        ) from None
+    if outcome.aborted:
+        name, line = outcome.aborted
+        outcome.drop(con)
+        raise JobStopped(
+            f"job {stmt.name} stopped: expectation {name} (ON VIOLATION ABORT) failed for row {line} of "
+            f"{what} in window {run.window_start} - {run.window_end}; nothing of this window was committed",
+            hint=f"fix the job's SQL or its input, then `headwater resume {stmt.name}`: it reruns this window",
+        )
+    return outcome
+
+
+def _record_outcome(
+    ctx: RunContext,
+    stmt: CreateTransformJob,
+    spec: QualitySpec,
+    outcome: quality.Outcome,
+    run: store.RunRecord,
+    commit_time: datetime,
+) -> None:
+    """The quarantined rows and the expectation counts of a window."""
+    lake = ctx.lake
+    prefix = f"job:{stmt.name}:{run.window_start.isoformat() if run.window_start else ''}:"
     if outcome.quarantined:
         shown = quality.rows_as_json(
             lake.con, outcome.table, outcome.output_columns, f"{quality.BUCKET} = 'quarantine'"
@@ -271,11 +311,6 @@ def _write_window(
             sealer=None,
         )
     store.record_expectations(lake, stmt.name, run.run_id, spec.expectations, outcome.violations)
-    outcome.drop(lake.con)
-    run.rows_read = outcome.rows
-    run.rows_written = outcome.written
-    run.rows_quarantined = outcome.quarantined
-    run.rows_dropped = outcome.dropped
 
 
 def _merge(
@@ -287,6 +322,21 @@ def _merge(
     count = lake.fetchone(f"SELECT count(*) FROM ({source_sql})")
     run.rows_read = int(count[0]) if count else 0
     _ensure_merge_target(ctx, stmt, body, source_sql)
+    spec = ctx.quality_spec(ctx.catalog.job(stmt.name))  # type: ignore[arg-type]
+    outcome = None
+    if spec.expectations:  # on the USING rows: those left out are not merged
+        lake.execute(
+            f"CREATE OR REPLACE TEMP TABLE hw_using AS SELECT *, row_number() OVER () AS {quality.LINE} "
+            f"FROM ({source_sql})"
+        )
+        outcome = _expectations(ctx, stmt, spec, "hw_using", "the rows of its USING query", run)
+        kept = ", ".join(quote(c) for c in outcome.output_columns)
+        rows: exp.Expression = exp.maybe_parse(
+            f"SELECT {kept} FROM {outcome.table} WHERE {outcome.write_filter}", dialect="duckdb"
+        )
+        alias = using.alias_or_name or "s"
+        body.set("using", exp.Subquery(this=rows, alias=exp.TableAlias(this=exp.to_identifier(alias))))
+        _record_outcome(ctx, stmt, spec, outcome, run, commit_time)
     system = _system_values(stmt, commit_time, run.run_id)
     system["$source"] = f"'job:{stmt.name}'"
     window_start = run.window_start or commit_time
@@ -308,8 +358,14 @@ def _merge(
                 then.expression.append("expressions", exp.maybe_parse(v, dialect="duckdb"))
     row = lake.fetchone(to_duckdb(body))
     affected = int(row[0]) if row else 0
-    run.rows_written = min(affected, run.rows_read)
-    run.rows_dropped = run.rows_read - run.rows_written
+    merged = run.rows_read
+    if outcome is not None:
+        run.rows_quarantined = outcome.quarantined
+        merged = outcome.written
+        outcome.drop(lake.con)
+        lake.execute("DROP TABLE IF EXISTS hw_using")
+    run.rows_written = min(affected, merged)
+    run.rows_dropped = run.rows_read - run.rows_written - run.rows_quarantined
 
 
 def _ensure_merge_target(ctx: RunContext, stmt: CreateTransformJob, body: exp.Merge, source_sql: str) -> None:

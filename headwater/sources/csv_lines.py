@@ -12,9 +12,12 @@ import io
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from headwater.sources.errors import SourceError
+from headwater.sources.keys import group
+from headwater.sources.raw import INVALID_UTF8, encoded
 
 REASON = "__hw_reason"
 
@@ -58,14 +61,21 @@ def split_csv(
             bad_utf8 = np.array([not _utf8(v) for v in raw], dtype=bool)
 
     reject = ~blank & (unbalanced | wrong_width | bad_utf8)
+    clash = next((keys for keys in group(header, {}).values() if len(keys) > 1), None)
+    if clash:  # two header names are one column: no record can be stored
+        reject = ~blank
     keep = ~blank & ~reject
     numbers = np.arange(first_line, first_line + n, dtype=np.int64)
     rejected = _rejected(
         body, starts, ends, numbers, reject, unbalanced, bad_utf8, fields, len(header), line_col, raw_col
     )
+    if clash:
+        reason = f"header names {', '.join(clash)} differ only in case (column names are case-insensitive)"
+        utf8 = pa.array(bad_utf8[reject])
+        rejected = rejected.set_column(2, REASON, pc.if_else(utf8, rejected[REASON], pa.scalar(reason)))
 
     if not keep.any():
-        table = pa.table({name: pa.array([], pa.string()) for name in header})
+        table = pa.table({name: pa.array([], pa.string()) for name in group(header, {})})  # (one per column)
         table = table.append_column(line_col, pa.array([], pa.int64()))
         return table.append_column(raw_col, pa.array([], pa.large_string())), rejected
     if keep.all():
@@ -119,8 +129,11 @@ def _rejected(
 ) -> pa.Table:
     idx = np.flatnonzero(reject)
     texts = [body[starts[i] : ends[i]].decode("utf-8", errors="replace").rstrip("\r") for i in idx]
+    if bad_utf8.any():  # such a line is kept as its bytes in base64 (``headwater.sources.raw``)
+        bad = iter(encoded([body[starts[i] : ends[i]] for i in idx if bad_utf8[i]]).to_pylist())
+        texts = [next(bad) if bad_utf8[i] else t for i, t in zip(idx, texts, strict=True)]
     reasons = [
-        "invalid UTF-8"
+        INVALID_UTF8
         if bad_utf8[i]
         else "unbalanced quotes"
         if unbalanced[i]

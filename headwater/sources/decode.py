@@ -3,13 +3,14 @@
 JSON lines become one DuckDB query over the chunk (``Decoded.table`` is that query, *lazy*,
 when the caller allows it): each line is checked (JSON, an object), ``json_transform``
 extracts the values, top-level scalars are extracted as text and cast to their column type
-with TRY_CAST, so a value that does not fit its column is caught per record instead of
-silently becoming NULL. A line that cannot be read keeps its place with the reason in
+without changing them (``headwater.sources.exact``), so a value that does not fit its column
+is caught per record instead of silently becoming NULL or another value. Keys are mapped to
+columns by ``headwater.sources.keys`` (case-insensitively; reserved names renamed). A line that cannot be read keeps its place with the reason in
 ``__hw_reject``; ``__hw_shape`` is a hash of its keys, so the caller can tell whether every
 record's keys were planned for. The plan: the table's columns when it has them (and no nested
 ones), else the structure inferred from a sample plus every top-level key in the chunk.
 Columns that already exist keep the table's type; timestamps written as ISO-8601 strings
-become TIMESTAMP / TIMESTAMPTZ, dates DATE.
+become TIMESTAMP / TIMESTAMPTZ, dates DATE, integers beyond BIGINT HUGEINT.
 
 Records that cannot be read come back in ``Decoded.rejected`` with their raw text and a reason
 (or, for a lazy query, as rows whose ``__hw_reject`` is set).
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +30,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from headwater.lake import quote
+from headwater.sources.errors import NoColumns
+from headwater.sources.exact import canonical, lossless
 from headwater.sources.files import LINE_COLUMN, RAW_COLUMN, FileChunk, int64_array
+from headwater.sources.keys import clash_reason, group, key_sources, merged_type, nested_clash
+from headwater.sources.raw import INVALID_UTF8, encoded
 from headwater.sources.typing import BAD, REASON, cast_to_table, infer_text_types, plan_columns
 
 SAMPLE_ROWS = 20_000
@@ -36,6 +42,7 @@ REJECT = "__hw_reject"  # why a line could not be read (NULL: it could; BLANK: n
 BLANK = ""
 SHAPE = "__hw_shape"  # hash of a record's top-level keys
 _chunks = itertools.count()
+_WIDE = {"UBIGINT", "HUGEINT", "UHUGEINT", "DOUBLE"}  # top-level: HUGEINT if all integers
 _INTEGER = {
     "HUGEINT",
     "UHUGEINT",
@@ -120,16 +127,18 @@ def decode(
     evolve: bool = True,
     lazy: bool = False,
     sample_lines: list[int] | None = None,
+    exact_in_double: Callable[[str], bool] | None = None,
 ) -> Decoded:
     """``lazy``: JSON may come back as a query (see the module docstring). ``sample_lines``:
-    plan JSON from the chunk itself (never only from the table), with these lines in the sample."""
+    plan JSON from the chunk itself (never only from the table), with these lines in the sample.
+    ``exact_in_double(column)``: whether an integer column may be widened to DOUBLE."""
     if chunk.format == "JSON":
-        decoded = _decode_json(con, chunk.table, table_types, evolve, lazy, sample_lines)
+        decoded = _decode_json(con, chunk.table, table_types, evolve, lazy, sample_lines, exact_in_double)
         if chunk.rejected is not None:  # lines cut out by the source (longer than batch_bytes)
             decoded.rejected = concat_rejected([decoded.rejected, chunk.rejected])
         return decoded
     if chunk.format == "CSV":
-        return _decode_csv(con, chunk, table_types, evolve)
+        return _decode_csv(con, chunk, table_types, evolve, exact_in_double)
     return _decode_parquet(con, chunk)
 
 
@@ -158,7 +167,8 @@ def _rejected_lines(raw: pa.Table, lines: pa.ChunkedArray, reasons: pa.ChunkedAr
 
 
 def _valid_utf8(raw: pa.Table) -> tuple[pa.Table, pa.Table]:
-    """Split lines into valid UTF-8 and rejected ones (rare: only then per-line checks run)."""
+    """Split lines into valid UTF-8 and rejected ones, kept as base64 (``headwater.sources.raw``;
+    rare: only then per-line checks run)."""
     column = raw.column(RAW_COLUMN)
     try:
         column.validate(full=True)
@@ -168,15 +178,11 @@ def _valid_utf8(raw: pa.Table) -> tuple[pa.Table, pa.Table]:
     as_binary = pc.cast(column, pa.large_binary())
     ok = pa.array([_is_utf8(v) for v in as_binary.to_pylist()], pa.bool_())
     bad = raw.filter(pc.invert(ok))
-    texts = [
-        v.decode("utf-8", errors="replace")
-        for v in pc.cast(bad.column(RAW_COLUMN), pa.large_binary()).to_pylist()
-    ]
     rejected = pa.table(
         {
             LINE_COLUMN: bad.column(LINE_COLUMN),
-            RAW_COLUMN: pa.array(texts, pa.large_string()),
-            REASON: pa.array(["invalid UTF-8"] * bad.num_rows, pa.string()),
+            RAW_COLUMN: encoded(pc.cast(bad.column(RAW_COLUMN), pa.large_binary()).to_pylist()),
+            REASON: pa.array([INVALID_UTF8] * bad.num_rows, pa.string()),
         }
     )
     return raw.filter(ok), rejected
@@ -197,6 +203,7 @@ def _decode_json(
     evolve: bool,
     lazy: bool,
     sample_lines: list[int] | None,
+    exact_in_double: Callable[[str], bool] | None,
 ) -> Decoded:
     raw, bad_utf8 = _valid_utf8(raw)
     name = f"hw_chunk_{next(_chunks)}"
@@ -208,13 +215,18 @@ def _decode_json(
             # shape and plans again from the whole chunk if a key was not planned for.
             columns: dict[str, Any] = dict(table_types)
             widen: dict[str, str] = {}
+            sources: dict[str, list[str]] = {}
         else:
             keys: list[str] = []
             if not lazy or sample_lines is not None:  # every key of the chunk, not only the sample's
                 keys = _all_keys(con, name)
             inferred = _infer(con, name, raw, keys, set(table_types), sample_lines or [])
-            columns, widen = plan_columns(inferred, table_types, evolve)
-        query = _json_query(name, columns)
+            sources = group(list(inferred), table_types)
+            merged = {c: merged_type([inferred[k] for k in ks]) for c, ks in sources.items()}
+            merged = {c: "VARCHAR" if nested_clash(t) else t for c, t in merged.items()}
+            columns, widen = plan_columns(merged, table_types, evolve, exact_in_double)
+            _check_names(con, name, columns)
+        query = _json_query(name, columns, sources)
         if lazy:
             rel = con.sql(f"SELECT * EXCLUDE ({LINE_COLUMN}, {SHAPE}, {REJECT}) FROM {query} LIMIT 0")
             typed = {c: str(t) for c, t in zip(rel.columns, rel.types, strict=True)}
@@ -230,6 +242,30 @@ def _decode_json(
     except BaseException:
         con.unregister(name)
         raise
+
+
+def _check_names(con: duckdb.DuckDBPyConnection, chunk: str, columns: dict[str, Any]) -> None:
+    """Records with no fields at all (only ``{}`` or blank lines), or with a key ``""``, give no
+    column to store: an error naming the first such line, not a failing query."""
+    if not columns:
+        row = con.sql(
+            f"SELECT min({LINE_COLUMN}) FROM {chunk} WHERE NOT regexp_full_match({RAW_COLUMN}, '\\s*')"
+        ).fetchone()
+        raise NoColumns("the records have no fields", row[0] if row else None)
+    if _has_empty_key(columns):
+        row = con.sql(
+            f"SELECT min({LINE_COLUMN}) FROM {chunk} "
+            f"WHERE regexp_matches({RAW_COLUMN}, '[{{,]\\s*\"\"\\s*:') AND json_valid({RAW_COLUMN})"
+        ).fetchone()
+        raise NoColumns('a key is the empty string ""', row[0] if row else None, empty_key=True)
+
+
+def _has_empty_key(node: Any) -> bool:
+    if isinstance(node, dict):
+        return any(k == "" or _has_empty_key(v) for k, v in node.items())
+    if isinstance(node, list):
+        return any(_has_empty_key(v) for v in node)
+    return False
 
 
 def _is_nested(typ: Any) -> bool:
@@ -263,29 +299,40 @@ def _all_keys(con: duckdb.DuckDBPyConnection, chunk: str) -> list[str]:
 
 
 def _exact(text: str, typ: str) -> str:
-    """TRY_CAST of JSON text; for integer types only when it does not round ('1.5' is no BIGINT).
-    (An integer written the way DuckDB writes it is taken at once; only other texts — '1e3',
-    '0x10', '007', '2.0' — are looked at more closely.)"""
-    cast = f"TRY_CAST({text} AS {typ})"
-    if typ.upper() not in _INTEGER:
-        return cast
-    inexact = " OR ".join(f"contains({text}, '{c}')" for c in ".eExX")
-    return (
-        f"CASE WHEN CAST({cast} AS VARCHAR) = {text} OR NOT ({inexact}) THEN {cast} "
-        f"WHEN TRY_CAST({text} AS DOUBLE) = {cast} THEN {cast} END"
-    )
+    """TRY_CAST of JSON text that never changes the value (``headwater.sources.exact``)."""
+    return lossless(text, typ)
 
 
-def _json_query(chunk: str, columns: dict[str, Any]) -> str:
+def _json_query(chunk: str, columns: dict[str, Any], sources: dict[str, list[str]] | None = None) -> str:
     """One query from raw lines to typed columns; unreadable lines are kept with ``__hw_reject``
     set, blank lines with it empty (JSON functions only ever see valid JSON; a filter here
     would be pushed down and make DuckDB compute the keys twice). Each value is
-    extracted once, cast once, and checked against its text in the next projection."""
-    structure = {k: (t if _is_nested(t) else "VARCHAR") for k, t in columns.items()}
+    extracted once, cast once, and checked against its text in the next projection.
+    ``sources``: the keys each column is read from (default: its name; ``headwater.sources.keys``);
+    a record with two keys of one column is rejected."""
+    keys_of = {c: (sources or {}).get(c) or key_sources(c) for c in columns}
+    # One key per column goes through json_transform; a column's other keys are read on their
+    # own (a STRUCT with fields that differ only in case is not something DuckDB can plan with).
+    structure = {keys_of[c][0]: (t if _is_nested(t) else "VARCHAR") for c, t in columns.items()}
     spec = json.dumps(structure).replace("'", "''")
-    typed, outputs, bad, reasons = [], [], [], []
+    typed, outputs, bad, reasons, clashes = [], [], [], [], []
+    extra: list[str] = []
     for i, (key, typ) in enumerate(columns.items()):
-        text = f"struct_extract(__hw_r, '{key.replace(chr(39), chr(39) * 2)}')"
+        texts = [f"struct_extract_at(__hw_r, {i + 1})"]
+        for other in keys_of[key][1:]:
+            read = (
+                f"json_transform({RAW_COLUMN} -> {json_path(other)}, {_literal(json.dumps(typ))})"
+                if _is_nested(typ)
+                else f"{RAW_COLUMN} ->> {json_path(other)}"
+            )
+            extra.append(f", CASE WHEN len(__hw_k) > 0 THEN {read} END AS __hw_v{len(extra)}")
+            texts.append(f"__hw_v{len(extra) - 1}")
+        text = texts[0] if len(texts) == 1 else f"coalesce({', '.join(texts)})"
+        if len(texts) > 1:
+            listed = ", ".join(_literal(k) for k in keys_of[key])
+            clashes.append(
+                f"WHEN len(list_intersect(__hw_k, [{listed}])) > 1 THEN {_literal(clash_reason(keys_of[key], key))}"
+            )
         if _is_nested(typ) or typ == "VARCHAR":
             outputs.append(f"{text} AS {quote(key)}")
             continue
@@ -305,17 +352,24 @@ def _json_query(chunk: str, columns: dict[str, Any]) -> str:
         f"CASE WHEN len(__hw_k) > 0 THEN json_transform({RAW_COLUMN}, '{spec}') END" if structure else "NULL"
     )
     # The shape: the record's keys, and those of the objects in its STRUCT columns.
-    structs = [f"json_keys({RAW_COLUMN}, {json_path(k)})" for k, t in columns.items() if _is_struct(t)]
+    structs = [
+        f"json_keys({RAW_COLUMN}, {json_path(keys_of[k][0])})" for k, t in columns.items() if _is_struct(t)
+    ]
     shape = ", ".join(["__hw_k", *structs])
     return f"""(SELECT {LINE_COLUMN}, {SHAPE}, {reject} AS {REJECT}{"".join(", " + c for c in outputs)} FROM (
       SELECT *{"".join(", " + c for c in typed)} FROM (
-        SELECT {LINE_COLUMN}, CASE WHEN __hw_k IS NOT NULL THEN hash({shape}) END AS {SHAPE}, {transform} AS __hw_r,
+        SELECT {LINE_COLUMN}, CASE WHEN __hw_k IS NOT NULL THEN hash({shape}) END AS {SHAPE}, {transform} AS __hw_r{"".join(extra)},
             CASE WHEN __hw_k IS NOT NULL THEN
-                    CASE WHEN len(__hw_k) = 0 AND json_type({RAW_COLUMN}) <> 'OBJECT' THEN 'not a JSON object' END
+                    CASE WHEN len(__hw_k) = 0 AND json_type({RAW_COLUMN}) <> 'OBJECT' THEN 'not a JSON object'
+                         {" ".join(clashes)} END
                  WHEN trim({RAW_COLUMN}, ' \t\r\n') = '' THEN '{BLANK}'
                  ELSE 'malformed JSON' END AS __hw_kind
         FROM (SELECT {LINE_COLUMN}, {RAW_COLUMN},
                 CASE WHEN json_valid({RAW_COLUMN}) THEN json_keys({RAW_COLUMN}) END AS __hw_k FROM {chunk}))))"""
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _materialise(
@@ -352,15 +406,21 @@ def _materialise(
 
 
 def _decode_csv(
-    con: duckdb.DuckDBPyConnection, chunk: FileChunk, table_types: dict[str, str], evolve: bool
+    con: duckdb.DuckDBPyConnection,
+    chunk: FileChunk,
+    table_types: dict[str, str],
+    evolve: bool,
+    exact_in_double: Callable[[str], bool] | None,
 ) -> Decoded:
-    text = chunk.table
+    # A header name is stored in the table's column of the same name ignoring case.
+    existing = {c.lower(): c for c in table_types}
+    text = chunk.table.rename_columns([existing.get(c.lower(), c) for c in chunk.table.column_names])
     names = [c for c in text.column_names if c not in (LINE_COLUMN, RAW_COLUMN)]
     con.register("hw_chunk", text)
     try:
         inferred = infer_text_types(con, "hw_chunk", [n for n in names if n not in table_types])
         inferred.update({n: table_types[n] for n in names if n in table_types})
-        columns, widen = plan_columns({n: inferred[n] for n in names}, table_types, evolve)
+        columns, widen = plan_columns({n: inferred[n] for n in names}, table_types, evolve, exact_in_double)
         name, failures = cast_to_table(
             con,
             lambda where: f"(SELECT * FROM hw_chunk WHERE {where})",
@@ -413,25 +473,40 @@ def _infer(
     numbers = np.concatenate([c.to_numpy() for c in raw[LINE_COLUMN].chunks] or [np.empty(0, np.int64)])
     step = max(1, len(numbers) // SAMPLE_ROWS)
     keep = (np.arange(len(numbers)) < SAMPLE_ROWS) | (numbers % step == 0) | np.isin(numbers, lines)
-    con.register("hw_sample", raw.filter(pa.array(keep)))
+    sample = raw.filter(pa.array(keep))
+    con.register("hw_sample", sample)
     try:
         row = con.sql(
             f"SELECT json_group_structure(json({RAW_COLUMN})) FROM {_objects('hw_sample')}"
         ).fetchone()
+        inferred: dict[str, Any] = json.loads(row[0]) if row and row[0] else {}
+        if not isinstance(inferred, dict):  # only empty objects ({}) in the sample
+            inferred = {}
+        unseen = [k for k in keys if k not in inferred]
+        if unseen:  # keys missing from the sample: infer them from the rows that carry them
+            extra_rows = con.execute(
+                f"""SELECT {LINE_COLUMN}, {RAW_COLUMN} FROM
+                    (FROM {objects} WHERE list_has_any(json_keys({RAW_COLUMN}), ?) LIMIT {SAMPLE_ROWS})""",
+                [unseen],
+            ).to_arrow_table()
+            con.register("hw_extra", extra_rows)
+            try:
+                more = con.sql(f"SELECT json_group_structure(json({RAW_COLUMN})) FROM hw_extra").fetchone()
+            finally:
+                con.unregister("hw_extra")
+            extra = json.loads(more[0]) if more and more[0] else {}
+            inferred.update({k: extra.get(k, "NULL") for k in unseen})
+            sample = pa.concat_tables(
+                [sample.select([LINE_COLUMN, RAW_COLUMN]), extra_rows.cast(sample.schema)]
+            )
+            con.register("hw_sample", sample)
+        # (Top-level numbers too wide for BIGINT are looked at in ``_detect_types``.)
+        structure = {
+            k: v if isinstance(v, str) and v in _WIDE else _normalise(v) for k, v in inferred.items()
+        }
+        _detect_types(con, _objects("hw_sample"), structure, known)
     finally:
         con.unregister("hw_sample")
-    inferred: dict[str, Any] = json.loads(row[0]) if row and row[0] else {}
-    unseen = [k for k in keys if k not in inferred]
-    if unseen:  # keys missing from the sample: infer them from the rows that carry them
-        more = con.execute(
-            f"""SELECT json_group_structure(json({RAW_COLUMN})) FROM
-                (FROM {objects} WHERE list_has_any(json_keys({RAW_COLUMN}), ?) LIMIT {SAMPLE_ROWS})""",
-            [unseen],
-        ).fetchone()
-        extra = json.loads(more[0]) if more and more[0] else {}
-        inferred.update({k: extra.get(k, "NULL") for k in unseen})
-    structure = {k: _normalise(v) for k, v in inferred.items()}
-    _detect_temporal(con, objects, structure, known)
     return structure
 
 
@@ -447,32 +522,42 @@ def _normalise(node: Any) -> Any:
     return node
 
 
-def _detect_temporal(
+def _detect_types(
     con: duckdb.DuckDBPyConnection, objects: str, structure: dict[str, Any], known: set[str]
 ) -> None:
-    """Top-level VARCHAR keys whose sampled values are all ISO dates/timestamps get that type."""
-    # Columns the table already has keep their type: only new text keys are looked at.
-    candidates = [k for k, v in structure.items() if v == "VARCHAR" and k not in known]
-    if not candidates:
+    """New top-level keys: strings whose sampled values are all canonical ISO dates or
+    timestamps (all with a zone, or all without) get that type; numbers that are all integers
+    are BIGINT, or HUGEINT when some do not fit a BIGINT (DuckDB's JSON reader calls those
+    UBIGINT or DOUBLE)."""
+    # Columns the table already has keep their type: only new strings are looked at.
+    texts = [k for k, v in structure.items() if v == "VARCHAR" and k not in known]
+    numbers = [k for k, v in structure.items() if isinstance(v, str) and v in _WIDE]  # (widening too)
+    if not texts and not numbers:
         return
     checks = []
-    for i, key in enumerate(candidates):
-        path = ("$." + json.dumps(key)).replace("'", "''")
-        v = f"({RAW_COLUMN} ->> '{path}')"
+    for i, key in enumerate(texts):
+        v = f"({RAW_COLUMN} ->> {json_path(key)})"
         checks.append(
-            f"""count({v}) AS n{i},
-            count(*) FILTER (WHERE regexp_full_match({v}, '\\d{{4}}-\\d{{2}}-\\d{{2}}')) AS d{i},
-            count(*) FILTER (WHERE regexp_matches({v}, '^\\d{{4}}-\\d{{2}}-\\d{{2}}[T ]\\d{{2}}:\\d{{2}}')
-                AND TRY_CAST({v} AS TIMESTAMPTZ) IS NOT NULL) AS t{i},
-            count(*) FILTER (WHERE regexp_matches({v}, '(Z|[+-]\\d{{2}}(:?\\d{{2}})?)$')) AS z{i}"""
+            f"count({v}) AS n{i}, count(*) FILTER (WHERE {canonical(v, 'DATE')}) AS d{i}, "
+            f"count(*) FILTER (WHERE {canonical(v, 'TIMESTAMP')}) AS t{i}, "
+            f"count(*) FILTER (WHERE {canonical(v, 'TIMESTAMPTZ')}) AS z{i}"
         )
-    row = con.sql(f"SELECT {', '.join(checks)} FROM (FROM {objects} LIMIT {SAMPLE_ROWS})").fetchone()
+    for i, key in enumerate(numbers):
+        v = f"({RAW_COLUMN} ->> {json_path(key)})"
+        integer = f"regexp_full_match({v}, '-?[0-9]+')"
+        checks.append(
+            f"count({v}) AS m{i}, count(*) FILTER (WHERE {integer}) AS i{i}, "
+            f"count(*) FILTER (WHERE {integer} AND TRY_CAST({v} AS BIGINT) IS NOT NULL) AS b{i}, 0"
+        )
+    row = con.sql(f"SELECT {', '.join(checks)} FROM {objects}").fetchone()
     assert row is not None
-    for i, key in enumerate(candidates):
+    for i, key in enumerate(texts):
         n, d, t, z = row[4 * i : 4 * i + 4]
         if not n:
             continue
-        if d == n:
-            structure[key] = "DATE"
-        elif t == n:
-            structure[key] = "TIMESTAMPTZ" if z == n else "TIMESTAMP"
+        for typ, count in (("DATE", d), ("TIMESTAMP", t), ("TIMESTAMPTZ", z)):
+            if count == n:
+                structure[key] = typ
+    for i, key in enumerate(numbers):
+        n, integers, bigints = row[4 * (len(texts) + i) : 4 * (len(texts) + i) + 3]
+        structure[key] = "DOUBLE" if not n or integers < n else "BIGINT" if bigints == n else "HUGEINT"

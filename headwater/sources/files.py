@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 
 from headwater.sources.csv_lines import split_csv
 from headwater.sources.errors import SourceError
+from headwater.sources.keys import stored_name
 from headwater.sources.long_lines import line_length, rejected_long_line
 
 Format = Literal["JSON", "CSV", "PARQUET"]
@@ -377,7 +378,7 @@ def _csv_header(path: Path, partition: str, delimiter: str) -> tuple[list[str], 
             read_options=pacsv.ReadOptions(autogenerate_column_names=True),
             parse_options=pacsv.ParseOptions(delimiter=delimiter),
         )
-        header = [str(v) for v in names.to_pylist()[0].values()] if names.num_rows else []
+        header = [stored_name(str(v)) for v in names.to_pylist()[0].values()] if names.num_rows else []
     except pa.ArrowInvalid as e:
         raise SourceError(f"{partition}:1: cannot read the CSV header ({e})") from None
     return header, len(first)

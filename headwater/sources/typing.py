@@ -11,37 +11,39 @@ import duckdb
 import pyarrow as pa
 
 from headwater.lake import quote
+from headwater.sources.exact import canonical, lossless, special
 
 REASON = "__hw_reason"
 BAD = "__hw_bad"
-_CANDIDATES = ("BIGINT", "DOUBLE", "BOOLEAN", "DATE")
-NUMERIC_WIDENING = {("BIGINT", "DOUBLE"), ("INTEGER", "DOUBLE"), ("INTEGER", "BIGINT"), ("FLOAT", "DOUBLE")}
-_names = itertools.count()
-_INTEGERS = {
-    "BIGINT",
-    "INTEGER",
-    "SMALLINT",
-    "TINYINT",
-    "HUGEINT",
-    "UBIGINT",
-    "UINTEGER",
-    "USMALLINT",
-    "UTINYINT",
+# The inference ladder for text: the first type every value is the canonical text of.
+_CANDIDATES = ("BIGINT", "HUGEINT", "DOUBLE", "BOOLEAN", "DATE", "TIMESTAMP", "TIMESTAMPTZ")
+# Widening an existing column (under EVOLVE) never changes a stored value: integers to wider
+# integers; an integer column to DOUBLE only while every value in it is at most 2^53 in
+# magnitude (``EXACT_IN_DOUBLE``: the caller checks the table).
+NUMERIC_WIDENING = {
+    ("INTEGER", "BIGINT"),
+    ("INTEGER", "HUGEINT"),
+    ("BIGINT", "HUGEINT"),
+    ("INTEGER", "DOUBLE"),
+    ("FLOAT", "DOUBLE"),
 }
+EXACT_IN_DOUBLE = {("BIGINT", "DOUBLE"), ("HUGEINT", "DOUBLE")}
+DOUBLE_INTEGERS = 2**53  # integers up to this magnitude are exact in a DOUBLE
+_names = itertools.count()
 
 
 def try_cast(src: str, typ: str) -> str:
-    """TRY_CAST that never rounds: text like '1.5' does not become the integer 2."""
-    if typ.upper() in _INTEGERS:
-        return f"CASE WHEN TRY_CAST({src} AS DOUBLE) = TRY_CAST({src} AS {typ}) THEN TRY_CAST({src} AS {typ}) END"
-    return f"TRY_CAST({src} AS {typ})"
+    """TRY_CAST that never changes the value (see ``headwater.sources.exact``): text like '1.5'
+    does not become the integer 2, nor '1e400' an infinity."""
+    return lossless(src, typ)
 
 
 def infer_text_types(
     con: duckdb.DuckDBPyConnection, view: str, names: list[str], sample: int = 100_000
 ) -> dict[str, str]:
-    """For text columns: the narrowest of BIGINT, DOUBLE, BOOLEAN, DATE, TIMESTAMP[TZ] that every
-    non-empty value casts to (over a sample), else VARCHAR."""
+    """For text columns: the first of ``_CANDIDATES`` whose canonical text every non-empty
+    value is (over a sample), else VARCHAR. A DOUBLE column may also hold NaN, Infinity and
+    -Infinity, but not only them."""
     if not names:
         return {}
     parts = []
@@ -49,40 +51,34 @@ def infer_text_types(
         v = f"NULLIF({quote(name)}, '')"
         parts.append(f"count({v}) AS n{i}")
         for j, typ in enumerate(_CANDIDATES):
-            if typ == "BOOLEAN":  # only true/false: DuckDB would also read y, n, t, f as booleans
-                parts.append(f"count(*) FILTER (WHERE lower({v}) IN ('true', 'false')) AS c{i}_{j}")
-            else:
-                parts.append(f"count({try_cast(v, typ)}) AS c{i}_{j}")
-        parts.append(
-            f"count(*) FILTER (WHERE regexp_matches({v}, '^\\d{{4}}-\\d{{2}}-\\d{{2}}[T ]\\d{{2}}:\\d{{2}}') "
-            f"AND TRY_CAST({v} AS TIMESTAMPTZ) IS NOT NULL) AS t{i}"
-        )
-        parts.append(f"count(*) FILTER (WHERE regexp_matches({v}, '(Z|[+-]\\d{{2}}(:?\\d{{2}})?)$')) AS z{i}")
+            parts.append(f"count(*) FILTER (WHERE {canonical(v, typ)}) AS c{i}_{j}")
+        parts.append(f"count(*) FILTER (WHERE {special(v)}) AS s{i}")
     row = con.sql(f"SELECT {', '.join(parts)} FROM (FROM {view} LIMIT {sample})").fetchone()
     assert row is not None
-    width = 1 + len(_CANDIDATES) + 2  # n, one count per candidate, t, z
+    width = 1 + len(_CANDIDATES) + 1  # n, one count per candidate, specials
     out: dict[str, str] = {}
     for i, name in enumerate(names):
         n, *counts = row[i * width : (i + 1) * width]
-        cast_counts, t, z = counts[: len(_CANDIDATES)], counts[-2], counts[-1]
+        specials = counts[-1]
         out[name] = "VARCHAR"
         if not n:
             continue
-        for typ, c in zip(_CANDIDATES, cast_counts, strict=True):
-            if c == n:
+        for typ, c in zip(_CANDIDATES, counts[:-1], strict=True):
+            if c == n or (typ == "DOUBLE" and c and c + specials == n):
                 out[name] = typ
                 break
-        else:
-            if t == n:
-                out[name] = "TIMESTAMPTZ" if z == n else "TIMESTAMP"
     return out
 
 
 def plan_columns(
-    inferred: dict[str, Any], table_types: dict[str, str], evolve: bool
+    inferred: dict[str, Any],
+    table_types: dict[str, str],
+    evolve: bool,
+    exact_in_double: Callable[[str], bool] | None = None,
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Column -> type to read with. Existing columns keep their type, or are widened when the
-    data needs it and the lake allows it (integer -> DOUBLE, new fields of a STRUCT).
+    data needs it, the lake allows it and no stored value changes (``NUMERIC_WIDENING``; an
+    integer column to DOUBLE only if ``exact_in_double(column)``; new fields of a STRUCT).
     ``widen`` maps an existing column to the type to widen it to."""
     columns: dict[str, Any] = {}
     widen: dict[str, str] = {}
@@ -90,9 +86,17 @@ def plan_columns(
         have = table_types.get(key)
         if have is None:
             columns[key] = typ
-        elif evolve and isinstance(typ, str) and (have, typ) in NUMERIC_WIDENING:
+        elif (
+            evolve
+            and isinstance(typ, str)
+            and (
+                (have, typ) in NUMERIC_WIDENING
+                or ((have, typ) in EXACT_IN_DOUBLE and exact_in_double is not None and exact_in_double(key))
+            )
+        ):
             columns[key] = typ
             widen[key] = typ
+
         elif evolve and isinstance(typ, dict) and have.upper().startswith("STRUCT"):
             # Read the fields the table lacks too; the table gains those that are stored
             # (after transformations and exclusions) when the rows are written.

@@ -44,6 +44,7 @@ column_paths = st.lists(column_names, min_size=1, max_size=3).map(".".join)
 table_names = st.builds(TableName, object_names, object_names)
 strings = st.text(alphabet=st.characters(blacklist_categories=["Cs", "Cc"]), max_size=20)
 durations = st.builds(Duration, st.integers(min_value=0, max_value=10**7))
+positive_durations = st.builds(Duration, st.integers(min_value=1, max_value=10**7))
 start_froms = st.one_of(
     st.builds(StartFrom, st.sampled_from(["BEGINNING", "NOW"])),
     st.datetimes().map(lambda d: StartFrom("TIMESTAMP", d.isoformat() + "Z")),
@@ -79,7 +80,8 @@ ingest_options = st.builds(
     content_type=st.sampled_from(["AUTO", "JSON", "CSV", "PARQUET"]),
     start_from=st.none() | start_froms,
     event_time=st.none() | expressions,
-    deduplicate_with=st.none() | st.builds(Dedupe, st.lists(column_paths, min_size=1, max_size=3), durations),
+    deduplicate_with=st.none()
+    | st.builds(Dedupe, st.lists(column_paths, min_size=1, max_size=3), positive_durations),
     column_transformations=st.lists(transformations, max_size=3),
     exclude_columns=st.lists(column_paths, max_size=3),
     on_schema_change=st.sampled_from(["EVOLVE", "QUARANTINE", "FAIL"]),
