@@ -520,6 +520,8 @@ def _infer(
         structure = {
             k: v if isinstance(v, str) and v in _WIDE else _normalise(v) for k, v in inferred.items()
         }
+        if _has_empty_key(structure):  # no column can be named "": say which record has it
+            _check_names(con, chunk, structure)
         _detect_types(con, _objects("hw_sample"), structure, known)
     finally:
         con.unregister("hw_sample")
