@@ -22,12 +22,24 @@ def _field(name: str) -> str:
     return "'" + ("$." + json.dumps(name)).replace("'", "''") + "'"
 
 
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
 def exact_nested(value: str, node: Any, depth: int = 0) -> str:
     """SQL, TRUE when the JSON ``value`` converts to the json_transform structure ``node`` (an
     object of fields, a one-element list, or a type name) with no leaf changed or lost."""
     absent = f"{value} IS NULL OR json_type({value}) = 'NULL'"
     if isinstance(node, dict):
         fields = [exact_nested(f"json_extract({value}, {_field(k)})", sub, depth) for k, sub in node.items()]
+        # A key that is a field's name in another case would be lost (the field reads NULL).
+        names = ", ".join(_literal(k.lower()) for k in node)
+        exact = ", ".join(_literal(k) for k in node)
+        k = f"__hw_k{depth}"
+        fields.append(
+            f"NOT coalesce(list_bool_or(list_transform(json_keys({value}), lambda {k}: "
+            f"list_contains([{names}], lower({k})) AND NOT list_contains([{exact}], {k}))), false)"
+        )
         inner = " AND ".join(f for f in fields if f != "true") or "true"
         return f"({absent} OR (json_type({value}) = 'OBJECT' AND {inner}))"
     if isinstance(node, list):

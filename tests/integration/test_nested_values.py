@@ -77,3 +77,27 @@ def test_nested_values_in_a_first_batch(make_project: Callable[..., hw.Project])
     quarantined = project.query("SELECT raw, reason FROM system.quarantine").fetchall()
     assert [json.loads(raw)["id"] for raw, _ in quarantined] == [30_001]
     assert quarantined[0][1].startswith("column p: a nested value does not fit STRUCT(")
+
+
+def test_a_nested_field_in_another_case_is_not_lost(make_project: Callable[..., hw.Project]) -> None:
+    """Top-level keys map to their column ignoring case; inside an object a field named in
+    another case would read as NULL (or vanish beside its twin): the record is quarantined."""
+    project = make_project(
+        """
+        CREATE FILES CONNECTION landing PATH = 'landing';
+        CREATE JOB load AS COPY FROM landing PATTERN = '*.jsonl' INTO bronze.t;
+        """
+    )
+    landing = project.path / "landing"
+    (landing / "a.jsonl").write_text('{"id": 1, "c": {"x": 1, "y": "a"}}\n{"id": 5, "c": {}}\n')
+    assert project.run(once=True).ok
+    (landing / "b.jsonl").write_text(
+        '{"id": 2, "c": {"X": 2, "y": "b"}}\n{"id": 3, "c": {"x": 3, "X": 4}}\n{"id": 4, "C": {"x": 5}}\n'
+    )
+    assert project.run(once=True).ok
+    stored = project.query("SELECT id, c.x, c.y FROM bronze.t ORDER BY id").fetchall()
+    assert stored == [(1, 1, "a"), (4, 5, None), (5, None, None)]
+    quarantined = sorted(
+        json.loads(raw)["id"] for (raw,) in project.query("SELECT raw FROM system.quarantine").fetchall()
+    )
+    assert quarantined == [2, 3]
