@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 
 from headwater.lake import quote
 from headwater.sources.errors import NoColumns
-from headwater.sources.exact import canonical, lossless
+from headwater.sources.exact import INTEGERS, canonical, lossless
 from headwater.sources.files import LINE_COLUMN, RAW_COLUMN, FileChunk, int64_array
 from headwater.sources.keys import clash_reason, group, key_sources, merged_type, nested_clash
 from headwater.sources.nested import exact_nested, structure_of
@@ -44,18 +44,6 @@ BLANK = ""
 SHAPE = "__hw_shape"  # hash of a record's top-level keys
 _chunks = itertools.count()
 _WIDE = {"UBIGINT", "HUGEINT", "UHUGEINT", "DOUBLE"}  # top-level: HUGEINT if all integers
-_INTEGER = {
-    "HUGEINT",
-    "UHUGEINT",
-    "UBIGINT",
-    "BIGINT",
-    "UINTEGER",
-    "INTEGER",
-    "USMALLINT",
-    "SMALLINT",
-    "UTINYINT",
-    "TINYINT",
-}
 
 
 @dataclass
@@ -533,7 +521,7 @@ def _normalise(node: Any) -> Any:
         return {k: _normalise(v) for k, v in node.items()}
     if isinstance(node, list):
         return [_normalise(node[0])] if node else ["VARCHAR"]
-    if node in _INTEGER:
+    if node in INTEGERS:
         return "BIGINT"
     if node in ("NULL", "JSON"):
         return "VARCHAR"
