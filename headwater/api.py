@@ -7,7 +7,6 @@ import os
 import shutil
 import tempfile
 import weakref
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,14 +27,13 @@ from headwater.dialect.nodes import (
     PauseJob,
     Query,
     ResumeJob,
-    TableName,
 )
 from headwater.dialect.readonly import explained
 from headwater.errors import UserError
 from headwater.lake import LAKE, SYSTEM_SCHEMA, Lake
 from headwater.lake.errors import LakeBusy
 from headwater.lake.system_tables import ensure_system_tables
-from headwater.lake.tables import user_columns
+from headwater.lake.tables import lake_columns
 from headwater.observe.events import Console, NullConsole
 from headwater.plan import Plan, make_plan
 from headwater.plan.plan import run_order
@@ -160,7 +158,7 @@ class Project:
         opened if it is there); raises a UserError naming file:line:col."""
         catalog = self.validate_files()
         if lake is not None:
-            check_job_columns(catalog, _lake_columns(lake))
+            check_job_columns(catalog, lake_columns(lake))
         elif self._lake_exists() and names_columns(catalog):
             try:
                 with Lake(
@@ -169,7 +167,7 @@ class Project:
                     busy_timeout=2.0,
                     follow_data_path=not self.settings.lake.data_path,
                 ) as opened:
-                    check_job_columns(catalog, _lake_columns(opened))
+                    check_job_columns(catalog, lake_columns(opened))
             except LakeBusy:
                 pass  # a `run` holds it: it checks the columns itself
         return catalog
@@ -208,7 +206,7 @@ class Project:
         catalog = self.validate_files()
         with self.open_lake() as lake:
             ensure_system_tables(lake)
-            check_job_columns(catalog, _lake_columns(lake))
+            check_job_columns(catalog, lake_columns(lake))
             return make_plan(catalog, load_deployed(lake))
 
     def run(
@@ -436,15 +434,6 @@ def current_user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return f"uid {os.getuid()}"
-
-
-def _lake_columns(lake: Lake) -> Callable[[TableName], list[str] | None]:
-    def columns_of(table: TableName) -> list[str] | None:
-        if not lake.table_exists(table.schema, table.name):
-            return None
-        return list(user_columns(lake.columns(table.schema, table.name)))
-
-    return columns_of
 
 
 def _reject_unknown(stmt: AnyStatement) -> None:

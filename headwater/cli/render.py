@@ -37,8 +37,8 @@ def json_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
-    if isinstance(value, float):
-        return json.dumps(value) if math.isfinite(value) else "null"
+    if isinstance(value, float):  # JSON has no NaN or infinity: those are written as strings
+        return json.dumps(value) if math.isfinite(value) else json.dumps(non_finite(value))
     if isinstance(value, Decimal):
         return format(value, "f") if value.is_finite() else "null"
     if isinstance(value, dict):
@@ -69,9 +69,16 @@ def to_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     return out.getvalue()
 
 
+def non_finite(value: float) -> str:
+    """NaN and the infinities as DuckDB reads them back (``CAST('NaN' AS DOUBLE)``)."""
+    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+
+
 def csv_value(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, float) and not math.isfinite(value):
+        return non_finite(value)
     if isinstance(value, bool | int | float | Decimal | dict | list | tuple | timedelta):
         text = json_value(value)
         return "" if text == "null" else text
@@ -96,6 +103,8 @@ def cell(value: Any) -> Text:
         return Text("NULL", style="dim")
     if isinstance(value, str):
         return Text(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return Text(non_finite(value))
     if isinstance(value, bool | int | float | Decimal | dict | list | tuple | timedelta):
         return Text(json_value(value))
     return Text(scalar_text(value))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import duckdb
@@ -114,3 +114,14 @@ def append(lake: Lake, table: TableName, select_sql: str) -> int:
     except duckdb.Error as e:
         raise LakeError(f"cannot write into {table}: {str(e).strip()}") from None
     return int(row[0]) if row else 0
+
+
+def lake_columns(lake: Lake) -> Callable[[TableName], list[str] | None]:
+    """A lookup of a table's user columns in the lake (None: the table does not exist)."""
+
+    def columns_of(table: TableName) -> list[str] | None:
+        if not lake.table_exists(table.schema, table.name):
+            return None
+        return list(user_columns(lake.columns(table.schema, table.name)))
+
+    return columns_of

@@ -15,6 +15,7 @@ from types import FrameType
 
 import duckdb
 
+from headwater.catalog.columns import check_job_columns
 from headwater.catalog.model import Catalog, Entry
 from headwater.config import Settings
 from headwater.dialect.nodes import CreateIngestJob
@@ -22,6 +23,7 @@ from headwater.errors import HeadwaterError, UserError
 from headwater.lake import LAKE, SYSTEM_SCHEMA, Lake
 from headwater.lake.maintenance import maintain
 from headwater.lake.system_tables import ensure_system_tables
+from headwater.lake.tables import lake_columns
 from headwater.observe.events import Console, JobFailedEvent, JobSkipped, Notice, PassFinished, PlanApplied
 from headwater.plan.plan import build_dag, make_plan
 from headwater.quality.diagnose import scrub
@@ -133,6 +135,9 @@ class Runner:
 
     def _deploy(self, lake: Lake) -> None:
         ensure_system_tables(lake)
+        # Columns the jobs name, against the tables that exist: a misspelt name is an error
+        # before the plan is applied, not at the job's next batch.
+        check_job_columns(self.catalog, lake_columns(lake))
         plan = make_plan(self.catalog, load_deployed(lake))
         plan.check_drops(self.allow_drop)
         if not plan.empty:

@@ -101,8 +101,16 @@ def run_transform(ctx: RunContext, entry: Entry) -> int:
         if not final and not ctx.drain:
             break
         replaces = provisional.pop(start, None)
-        if replaces is not None and not final and not _changed_since(ctx, tables, replaces.commit_time):
-            start = end  # nothing new in it: its provisional output stands
+        if replaces is not None and not _changed_since(ctx, tables, replaces.commit_time):
+            # Its inputs are as the provisional run read them: running it again would write
+            # the same rows. Its output stands; once the window is final, it is so too.
+            if final:
+                with ctx.lake.transaction():
+                    store.promote_provisional(ctx.lake, replaces)
+                    state = store.load_job_state(ctx.lake, stmt.name)
+                    state.next_window = end
+                    store.save_job_state(ctx.lake, state)
+            start = end
             continue
         try:
             written += _run_window(ctx, stmt, tables, start, end, final, replaces)

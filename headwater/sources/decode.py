@@ -31,11 +31,12 @@ import pyarrow.compute as pc
 
 from headwater.lake import quote
 from headwater.sources.errors import NoColumns
-from headwater.sources.exact import canonical, lossless
+from headwater.sources.exact import INTEGERS, canonical, lossless
 from headwater.sources.files import LINE_COLUMN, RAW_COLUMN, FileChunk, int64_array
 from headwater.sources.keys import clash_reason, group, key_sources, merged_type, nested_clash
+from headwater.sources.nested import exact_nested, structure_of
 from headwater.sources.raw import INVALID_UTF8, encoded
-from headwater.sources.typing import BAD, REASON, cast_to_table, infer_text_types, plan_columns
+from headwater.sources.typing import BAD, REASON, cast_to_table, infer_text_types, plan_columns, sql_type
 
 SAMPLE_ROWS = 20_000
 REJECT = "__hw_reject"  # why a line could not be read (NULL: it could; BLANK: not a record)
@@ -43,18 +44,6 @@ BLANK = ""
 SHAPE = "__hw_shape"  # hash of a record's top-level keys
 _chunks = itertools.count()
 _WIDE = {"UBIGINT", "HUGEINT", "UHUGEINT", "DOUBLE"}  # top-level: HUGEINT if all integers
-_INTEGER = {
-    "HUGEINT",
-    "UHUGEINT",
-    "UBIGINT",
-    "BIGINT",
-    "UINTEGER",
-    "INTEGER",
-    "USMALLINT",
-    "SMALLINT",
-    "UTINYINT",
-    "TINYINT",
-}
 
 
 @dataclass
@@ -333,6 +322,21 @@ def _json_query(chunk: str, columns: dict[str, Any], sources: dict[str, list[str
             clashes.append(
                 f"WHEN len(list_intersect(__hw_k, [{listed}])) > 1 THEN {_literal(clash_reason(keys_of[key], key))}"
             )
+        if _is_nested(typ):
+            # json_transform converts nested values unchecked: each leaf is checked here.
+            node = structure_of(typ)
+            checks = []
+            for k in keys_of[key]:
+                extra.append(
+                    f", CASE WHEN len(__hw_k) > 0 THEN json_extract({RAW_COLUMN}, {json_path(k)}) END AS __hw_j{len(extra)}"
+                )
+                checks.append(exact_nested(f"__hw_j{len(extra) - 1}", node))
+            if any(c != "true" for c in checks):
+                typed.append(f"{' AND '.join(checks)} AS __hw_ok{i}")
+                fails = f"(NOT __hw_ok{i})"
+                bad.append(fails)
+                reason = f"column {key}: a nested value does not fit {sql_type(typ)}".replace("'", "''")
+                reasons.append(f"CASE WHEN {fails} THEN '{reason}' END")
         if _is_nested(typ) or typ == "VARCHAR":
             outputs.append(f"{text} AS {quote(key)}")
             continue
@@ -504,6 +508,8 @@ def _infer(
         structure = {
             k: v if isinstance(v, str) and v in _WIDE else _normalise(v) for k, v in inferred.items()
         }
+        if _has_empty_key(structure):  # no column can be named "": say which record has it
+            _check_names(con, chunk, structure)
         _detect_types(con, _objects("hw_sample"), structure, known)
     finally:
         con.unregister("hw_sample")
@@ -515,7 +521,7 @@ def _normalise(node: Any) -> Any:
         return {k: _normalise(v) for k, v in node.items()}
     if isinstance(node, list):
         return [_normalise(node[0])] if node else ["VARCHAR"]
-    if node in _INTEGER:
+    if node in INTEGERS:
         return "BIGINT"
     if node in ("NULL", "JSON"):
         return "VARCHAR"

@@ -110,12 +110,12 @@ def _duck_type(text: str) -> Any:
     return duckdb.sql(f"SELECT NULL::{text}").types[0]
 
 
-def _sql_type(node: Any) -> str:
+def sql_type(node: Any) -> str:
     """A json_transform structure node as a DuckDB type."""
     if isinstance(node, dict):
-        return "STRUCT(" + ", ".join(f"{quote(k)} {_sql_type(v)}" for k, v in node.items()) + ")"
+        return "STRUCT(" + ", ".join(f"{quote(k)} {sql_type(v)}" for k, v in node.items()) + ")"
     if isinstance(node, list):
-        return f"{_sql_type(node[0])}[]"
+        return f"{sql_type(node[0])}[]"
     return str(node)
 
 
@@ -132,7 +132,7 @@ def _merge_struct(have: Any, inferred: dict[str, Any], path: str, added: dict[st
     for name, sub in inferred.items():
         if name not in known:
             merged[name] = sub
-            added[f"{path}.{name}"] = _sql_type(sub)
+            added[f"{path}.{name}"] = sql_type(sub)
     return merged
 
 

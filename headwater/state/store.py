@@ -216,6 +216,15 @@ def forget_provisional(lake: Lake, run: ProvisionalRun) -> None:
     )
 
 
+def promote_provisional(lake: Lake, run: ProvisionalRun) -> None:
+    """The window became final with no input changed since its provisional run: that run's
+    output is the window's final output."""
+    lake.execute(f"DELETE FROM {INT}.provisional WHERE job = ? AND run_id = ?", [run.job, run.run_id])
+    lake.execute(
+        f"UPDATE {SYS}.runs SET status = 'succeeded' WHERE job = ? AND run_id = ?", [run.job, run.run_id]
+    )
+
+
 def final_until(lake: Lake, tables: list[str]) -> datetime | None:
     """Rows of ``tables`` committed before this time are final: no provisional window wrote
     them. None when no provisional output is in any of them."""

@@ -293,3 +293,22 @@ def test_a_continuous_run_keeps_going_past_a_failing_job(tmp_path: Path) -> None
     folder = make(tmp_path, "CREATE JOB j EVENT_TIME = tss AS COPY FROM land INTO raw.t;")
     result = hw.Project(folder).run(max_passes=2)
     assert result.passes == 2 and list(result.failed_jobs) == ["j"]
+
+
+def test_a_misspelt_column_is_refused_by_run_before_the_plan_is_applied(tmp_path: Path) -> None:
+    """Once the table exists, `run` checks the columns a job names before deploying it: an
+    edit that misspells one is not applied (and fails at once, not at the job's next batch)."""
+    folder = make(
+        tmp_path,
+        "CREATE JOB j AS COPY FROM land INTO raw.people\nWITH EXPECTATION e EXPECT id > 0 ON VIOLATION DROP;",
+    )
+    code, out = cli("run", "--once", "-p", folder)
+    assert code == 0, out
+    sql = (folder / "pipeline.sql").read_text().replace("EXPECT id > 0", "EXPECT idd > 0")
+    (folder / "pipeline.sql").write_text(sql)
+    code, out = cli("run", "--once", "-p", folder)
+    assert code == 2, out
+    assert f"pipeline.sql:{JOB_LINE + 1}:" in out and "'idd'" in out and "did you mean 'id'" in out, out
+    assert "applied plan" not in out, out
+    deployed = query(folder, "SELECT sql FROM headwater.deployed WHERE name = 'j'")
+    assert "EXPECT id > 0" in str(deployed[0]["sql"])

@@ -140,3 +140,19 @@ def test_a_replaced_window_keeps_accounting_whole(make_project: Callable[..., hw
     again = project.run(once=True)
     assert again.ok and again.rows_written == 0
     assert one(project, "SELECT count(*) FROM system.runs") == runs
+
+
+def test_a_provisional_window_that_closes_unchanged_is_kept_not_rewritten(
+    make_project: Callable[..., hw.Project],
+) -> None:
+    project = make_project(PIPELINE.format(interval="1 SECOND"))
+    write_jsonl(project.path / "landing/a.jsonl", _orders(random.Random(3), 0, 20))
+    assert project.run(once=True).ok
+    time.sleep(2.1)  # every window the first run touched has closed since
+    assert one(project, "SELECT count(*) > 0 FROM system.runs WHERE status = 'provisional'") == (True,)
+    again = project.run(once=True)
+    assert again.ok and again.rows_written == 0
+    assert one(project, "SELECT count(*) FROM headwater.provisional") == (0,)
+    assert one(project, "SELECT count(*) FROM system.runs WHERE status IN ('provisional', 'replaced')") == (
+        0,
+    )

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 from headwater.cli.render import (
+    cell,
     csv_value,
     json_value,
     plan_text,
@@ -33,8 +34,10 @@ def test_scalars_as_json() -> None:
     assert json_value(12) == "12"
     assert json_value(2**70) == str(2**70)
     assert json_value(0.1) == "0.1"
-    assert json_value(float("nan")) == "null"
-    assert json_value(float("inf")) == "null"
+    # NaN and the infinities are values (a DOUBLE holds them), not NULL: JSON spells them as strings.
+    assert json_value(float("nan")) == '"NaN"'
+    assert json_value(float("inf")) == '"Infinity"'
+    assert json_value(float("-inf")) == '"-Infinity"'
     assert json_value(Decimal("42.50")) == "42.50"
     assert json_value(Decimal("-0.001")) == "-0.001"
     assert json_value(Decimal("1E+3")) == "1000"
@@ -82,7 +85,9 @@ def test_csv_shares_the_json_rules() -> None:
         ["n", "amount", "at", "missing", "nested", "flag"],
         ["1", "3.10", "2026-01-05T09:00:00", "", '{"a": 1}', "false"],
     ]
-    assert csv_value(float("nan")) == ""
+    assert csv_value(float("nan")) == "NaN"
+    assert csv_value(float("-inf")) == "-Infinity"
+    assert csv_value(None) == ""
     assert csv_value("x,y") == "x,y"
 
 
@@ -137,3 +142,9 @@ def test_plural() -> None:
     assert plural(1, "row") == "1 row"
     assert plural(1200, "row") == "1,200 rows"
     assert plural(2, "pass", "passes") == "2 passes"
+
+
+def test_a_table_cell_shows_nan_and_infinity_not_null() -> None:
+    assert cell(float("nan")).plain == "NaN"
+    assert cell(float("inf")).plain == "Infinity"
+    assert cell(None).plain == "NULL"

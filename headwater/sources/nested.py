@@ -1,0 +1,86 @@
+"""Checking nested values: DuckDB's ``json_transform`` converts the fields of objects and the
+elements of arrays without checks (``2.5`` into a BIGINT field is ``2``, a too-large integer or
+an object where a number was planned is ``NULL``). Before such a value is stored, every leaf is
+checked against its JSON text with the same rules as top-level values
+(``headwater.sources.exact.lossless``), and the record is quarantined if one would change."""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+import duckdb
+
+from headwater.sources.exact import lossless
+
+# Leaf types that hold any JSON value as it is (a number or an object as its text).
+_TEXT = {"VARCHAR", "JSON", "NULL"}
+
+
+def _field(name: str) -> str:
+    return "'" + ("$." + json.dumps(name)).replace("'", "''") + "'"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def exact_nested(value: str, node: Any, depth: int = 0) -> str:
+    """SQL, TRUE when the JSON ``value`` converts to the json_transform structure ``node`` (an
+    object of fields, a one-element list, or a type name) with no leaf changed or lost."""
+    absent = f"{value} IS NULL OR json_type({value}) = 'NULL'"
+    if isinstance(node, dict):
+        fields = [exact_nested(f"json_extract({value}, {_field(k)})", sub, depth) for k, sub in node.items()]
+        # A key that is a field's name in another case would be lost (the field reads NULL).
+        names = ", ".join(_literal(k.lower()) for k in node)
+        exact = ", ".join(_literal(k) for k in node)
+        k = f"__hw_k{depth}"
+        fields.append(
+            f"NOT coalesce(list_bool_or(list_transform(json_keys({value}), lambda {k}: "
+            f"list_contains([{names}], lower({k})) AND NOT list_contains([{exact}], {k}))), false)"
+        )
+        inner = " AND ".join(f for f in fields if f != "true") or "true"
+        return f"({absent} OR (json_type({value}) = 'OBJECT' AND {inner}))"
+    if isinstance(node, list):
+        x = f"__hw_x{depth}"
+        inner = exact_nested(x, node[0], depth + 1)
+        every = (
+            "true"
+            if inner == "true"
+            else f"coalesce(list_bool_and(list_transform(json_extract({value}, '$[*]'), lambda {x}: {inner})), true)"
+        )
+        return f"({absent} OR (json_type({value}) = 'ARRAY' AND {every}))"
+    typ = str(node)
+    if typ.upper() in _TEXT:
+        return "true"
+    text = f"json_extract_string({value}, '$')"
+    return f"({text} IS NULL OR ({lossless(text, typ)}) IS NOT NULL)"
+
+
+def structure_of(typ: Any) -> Any:
+    """A column type (a json_transform structure, or a DuckDB type name such as a table's
+    ``STRUCT(a BIGINT)[]``) as a json_transform structure. A MAP is taken as text (not checked)."""
+    if isinstance(typ, dict):
+        return {k: structure_of(v) for k, v in typ.items()}
+    if isinstance(typ, list):
+        return [structure_of(typ[0])]
+    return _parsed(str(typ))
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(text: str) -> Any:
+    upper = text.upper()
+    if not (upper.endswith("]") or upper.startswith(("STRUCT", "MAP"))):
+        return text
+    return _from_duckdb(duckdb.sql(f"SELECT NULL::{text}").types[0])
+
+
+def _from_duckdb(typ: Any) -> Any:
+    if typ.id == "struct":
+        return {str(name): _from_duckdb(child) for name, child in typ.children}
+    if typ.id == "list":
+        return [_from_duckdb(typ.children[0][1])]
+    if typ.id == "map":
+        return "JSON"
+    return str(typ)
