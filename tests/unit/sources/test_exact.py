@@ -13,6 +13,7 @@ import math
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
 import pyarrow as pa
@@ -71,9 +72,16 @@ def _number(text: str) -> Decimal | None:
 
 
 def _instant(text: str) -> datetime | None:
+    """The moment ``text`` names: ISO 8601, or ISO 8601 followed by a zone name
+    (``2026-03-10T05:05:00 Europe/Paris``, which a TIMESTAMPTZ cast reads through ICU)."""
     try:
         return datetime.fromisoformat(text)
     except ValueError:
+        pass
+    stamp, _, zone = text.rpartition(" ")
+    try:
+        return datetime.fromisoformat(stamp).replace(tzinfo=ZoneInfo(zone))
+    except (ValueError, KeyError, ZoneInfoNotFoundError):
         return None
 
 
