@@ -6,6 +6,7 @@ import getpass
 import os
 import shutil
 import tempfile
+import time
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,12 +17,14 @@ from sqlglot import exp
 
 from headwater.catalog import Catalog, build_catalog
 from headwater.catalog.columns import check_job_columns, names_columns
+from headwater.catalog.model import Entry
 from headwater.config import Settings, load_settings, setting_line, unwritable
 from headwater.dialect import ParseError, parse
 from headwater.dialect.nodes import (
     AddExpectation,
     AlterJob,
     AnyStatement,
+    CreateIngestJob,
     Drop,
     DropExpectation,
     PauseJob,
@@ -39,6 +42,7 @@ from headwater.plan import Plan, make_plan
 from headwater.plan.plan import run_order
 from headwater.runner import interactive
 from headwater.runner.deploy import load_deployed
+from headwater.runner.lease import BORROW_TIMEOUT_S, borrow, live_status
 from headwater.runner.loop import Runner, RunResult
 from headwater.runner.replay import ReplayResult, replay
 from headwater.state import store
@@ -128,11 +132,38 @@ class Project:
         data = self._local(self.settings.lake.data_path or str(self.state_dir / "data"))
         return data if data.endswith("/") else data + "/"
 
-    def open_lake(self) -> Lake:
+    def _lake(self, busy_timeout: float = BORROW_TIMEOUT_S) -> Lake:
+        """The lake, opened by this process (a run's own: it does not borrow)."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         return Lake(
-            self._catalog_target(), self._data_path(), follow_data_path=not self.settings.lake.data_path
+            self._catalog_target(),
+            self._data_path(),
+            follow_data_path=not self.settings.lake.data_path,
+            busy_timeout=busy_timeout,
         )
+
+    def open_lake(self) -> Lake:
+        """The project's lake; borrowed from a continuous ``run`` of the project when one holds
+        it (``runner.lease``), given back when closed."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + BORROW_TIMEOUT_S
+        while True:
+            lease = borrow(self.state_dir)
+            try:
+                lake = self._lake(busy_timeout=1.0 if lease is None else BORROW_TIMEOUT_S)
+            except LakeBusy:
+                if lease is not None:
+                    lease.close()
+                if time.monotonic() > deadline:
+                    raise
+                continue  # (a run that was starting may lend it now)
+            except BaseException:
+                if lease is not None:
+                    lease.close()
+                raise
+            if lease is not None:
+                lake.on_close(lease.close)
+            return lake
 
     # -- the stages ------------------------------------------------------------------------
     def sql_files(self) -> list[Path]:
@@ -215,9 +246,7 @@ class Project:
         """Deploy the plan, then run. A plan that drops a table (its rows) or a job (its
         positions) is refused, before anything changes, unless ``allow_drop``."""
         catalog = self.validate_files()  # (each job checks its columns as it starts)
-        runner = Runner(
-            catalog, self.path, self.settings, self.open_lake, self.console, allow_drop=allow_drop
-        )
+        runner = Runner(catalog, self.path, self.settings, self._lake, self.console, allow_drop=allow_drop)
         return runner.run(once=once, state_dir=self.state_dir, max_passes=max_passes)
 
     # -- reading -----------------------------------------------------------------------------
@@ -402,6 +431,15 @@ class Project:
             stopped = {
                 r[0] for r in lake.fetchall(f"SELECT job FROM {LAKE}.headwater.job_state WHERE failed")
             }
+            streams = [e.name for e in catalog.jobs if _streamed(catalog, e)]
+            offsets = lake.fetchall(
+                f'SELECT job, "partition", position, committed_at, end_position, behind, seconds_behind, '
+                f"connection FROM {LAKE}.{SYSTEM_SCHEMA}.offsets "
+                f'WHERE list_contains(?, job) AND NOT starts_with("partition", \'__\') ORDER BY job, "partition"',
+                [streams],
+            )
+        live = live_status(self.state_dir)
+        partitions = _partitions(offsets, live)
         out = []
         for entry in [*catalog.jobs, *catalog.views]:
             name = entry.name if entry.kind != "materialized_view" else entry.name.removeprefix("main.")
@@ -410,21 +448,72 @@ class Project:
             status = (
                 "paused" if name in paused else "failed" if name in stopped else (row[1] if row else "new")
             )
+            if status in ("running", "idle"):
+                status = "running" if live is not None else "idle"
+            feed = (live or {}).get("jobs", {}).get(name)
             out.append(
                 {
                     "name": name,
                     "kind": entry.kind.replace("_job", "").replace("_", " "),
                     "target": str(entry.writes),
-                    "status": "idle" if status == "running" else status,
+                    "status": status,
                     "runs": int(runs or 0),
                     "rows_read": int(read or 0),
                     "rows_written": int(written or 0),
                     "last_run": row[2].isoformat() if row and row[2] else None,
                     "lag_seconds": row[3] if row else None,
-                    "error": row[4] if row else None,
+                    "error": (feed or {}).get("error") or (row[4] if row else None),
+                    **({"partitions": partitions.get(name, [])} if name in streams else {}),
                 }
             )
         return out
+
+
+def _streamed(catalog: Catalog, entry: Entry) -> bool:
+    stmt = entry.statement
+    return isinstance(stmt, CreateIngestJob) and catalog.connections[stmt.source.connection].kind != "FILES"
+
+
+def _partitions(
+    offsets: list[tuple[Any, ...]], live: dict[str, Any] | None
+) -> dict[str, list[dict[str, Any]]]:
+    """Per stream job, each partition's position and progress: as the running ``run`` knows it
+    now when one runs, else as last saved in ``system.offsets``."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for job, partition, position, committed_at, end, behind, seconds, connection in offsets:
+        now = ((live or {}).get("jobs", {}).get(job) or {}).get("partitions", {}).get(partition)
+        if now is not None:
+            end, behind, seconds = now["end"], now["behind"], now["seconds_behind"]
+            connection = (live or {})["jobs"][job]["connection"]
+        elif live is None and connection is not None:
+            connection = "not running"
+        out.setdefault(job, []).append(
+            {
+                "partition": partition,
+                "committed": position,
+                "end": end,
+                "behind": behind,
+                "seconds_behind": seconds,
+                "last_commit": committed_at.isoformat() if committed_at else None,
+                "connection": connection,
+            }
+        )
+    for job, feed in ((live or {}).get("jobs") or {}).items():
+        seen = {p["partition"] for p in out.get(job, [])}
+        for partition, now in feed["partitions"].items():
+            if partition not in seen:  # (nothing committed from it yet)
+                out.setdefault(job, []).append(
+                    {
+                        "partition": partition,
+                        "committed": now["committed"],
+                        "end": now["end"],
+                        "behind": now["behind"],
+                        "seconds_behind": now["seconds_behind"],
+                        "last_commit": None,
+                        "connection": feed["connection"],
+                    }
+                )
+    return out
 
 
 def current_user() -> str:

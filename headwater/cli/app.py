@@ -23,7 +23,16 @@ from rich.text import Text
 from headwater import __version__
 from headwater.api import Project
 from headwater.cli.console import TerminalConsole, report_error, stderr_console, stdout_console
-from headwater.cli.render import plan_text, plural, result_table, status_errors, status_table, to_csv, to_json
+from headwater.cli.render import (
+    partitions_table,
+    plan_text,
+    plural,
+    result_table,
+    status_errors,
+    status_table,
+    to_csv,
+    to_json,
+)
 from headwater.cli.scaffold import init_project
 from headwater.errors import HeadwaterError, UserError
 
@@ -267,9 +276,11 @@ def status(
         StatusFormat, typer.Option("--format", "-f", help="table or json.")
     ] = StatusFormat.table,
 ) -> None:
-    """Show each job and view: status, runs, rows, last run, lag, error.
+    """Show each job and view: status, runs, rows, last run, lag, error; and each partition
+    of the stream jobs: committed and end offsets, messages and seconds behind, last commit,
+    connection.
 
-    A status is new (never run), idle, paused or failed.
+    A status is new (never run), idle, running (a `run` is going on), paused or failed.
     """
     rows = Project(project).status()
     if format is StatusFormat.json:
@@ -277,6 +288,9 @@ def status(
     elif rows:
         out = stdout_console()
         out.print(status_table(rows))
+        partitions = partitions_table(rows)
+        if partitions is not None:
+            out.print(partitions)
         errors = status_errors(rows)
         if errors is not None:
             out.print(errors)

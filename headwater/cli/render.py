@@ -25,7 +25,20 @@ from rich.text import Text
 from headwater.plan import Plan
 
 _ACTION_STYLE = {"+": "green", "~": "yellow", "-": "red"}
-_STATUS_STYLE = {"failed": "bold red", "paused": "yellow", "idle": "green", "new": "dim", "waiting": "cyan"}
+_STATUS_STYLE = {
+    "failed": "bold red",
+    "paused": "yellow",
+    "idle": "green",
+    "running": "green",
+    "new": "dim",
+    "waiting": "cyan",
+}
+_CONNECTION_STYLE = {
+    "connected": "green",
+    "reconnecting": "yellow",
+    "retrying": "bold red",
+    "connecting": "cyan",
+}
 
 
 # -- JSON ------------------------------------------------------------------------------------
@@ -154,6 +167,38 @@ def status_table(rows: Sequence[dict[str, Any]]) -> Table:
             f"{row['rows_written']:,}",
             Text(_short_time(row["last_run"])),
             Text(_lag(row["lag_seconds"])),
+        )
+    return table
+
+
+def partitions_table(rows: Sequence[dict[str, Any]]) -> Table | None:
+    """Each partition of the stream jobs: position, end, how far behind, connection."""
+    parts = [(row["name"], p) for row in rows for p in row.get("partitions") or []]
+    if not parts:
+        return None
+    table = Table(header_style="bold cyan")
+    for name, justify in [
+        ("job", "left"),
+        ("partition", "left"),
+        ("committed", "right"),
+        ("end", "right"),
+        ("behind", "right"),
+        ("seconds behind", "right"),
+        ("last commit", "left"),
+        ("connection", "left"),
+    ]:
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for job, p in parts:
+        connection = str(p["connection"] or "-")
+        table.add_row(
+            Text(str(job)),
+            Text(str(p["partition"])),
+            "-" if p["committed"] is None else f"{p['committed']:,}",
+            "-" if p["end"] is None else f"{p['end']:,}",
+            "-" if p["behind"] is None else f"{p['behind']:,}",
+            Text(_lag(p["seconds_behind"])),
+            Text(_short_time(p["last_commit"])),
+            Text(connection, style=_CONNECTION_STYLE.get(connection, "dim")),
         )
     return table
 

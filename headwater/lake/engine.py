@@ -14,7 +14,7 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +86,8 @@ class Lake:
             target, needs_pg = _catalog_uri(catalog)
             if needs_pg:
                 _load_extension(self.con, "postgres_scanner")
+            self._target, self.busy_timeout = target, busy_timeout
+            self._on_close: list[Callable[[], object]] = []
             self._attach(target, busy_timeout)
             self.con.execute(f"USE {LAKE}")
         except BaseException:
@@ -175,9 +177,26 @@ class Lake:
         )
         return [(r[0], r[1]) for r in rows]
 
+    def release(self) -> None:
+        """Let another process open the lake (a file catalog has one user at a time); the
+        connection, its settings and registered data stay. ``reacquire`` attaches it again."""
+        self.con.execute("USE memory")
+        self.con.execute(f"DETACH {LAKE}")
+
+    def reacquire(self) -> None:
+        self._attach(self._target, self.busy_timeout)
+        self.con.execute(f"USE {LAKE}")
+
+    def on_close(self, callback: Callable[[], object]) -> None:
+        self._on_close.append(callback)
+
     def close(self) -> None:
         with contextlib.suppress(duckdb.Error):
             self.con.close()
+        for callback in self._on_close:
+            with contextlib.suppress(Exception):
+                callback()
+        self._on_close = []
 
     def __enter__(self) -> Lake:
         return self

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from headwater.lake.engine import INTERNAL_SCHEMA, LAKE, SYSTEM_SCHEMA, Lake
 
-STATE_VERSION = 2  # 2: dedupe keys are two BIGINTs (key_hi, key_lo) instead of a BLOB
+STATE_VERSION = 3  # 2: dedupe keys are two BIGINTs (key_hi, key_lo) instead of a BLOB
+# 3: system.offsets has the progress of stream partitions (end_position ... connection)
 
 SYSTEM_TABLES: dict[str, str] = {
     "jobs": """name VARCHAR, kind VARCHAR, status VARCHAR, target VARCHAR, last_run TIMESTAMPTZ,
@@ -23,7 +24,8 @@ SYSTEM_TABLES: dict[str, str] = {
         run_id BIGINT, format VARCHAR, sealed VARCHAR, replayed_at TIMESTAMPTZ, replay_run_id BIGINT""",
     "audit": """"at" TIMESTAMPTZ, actor VARCHAR, action VARCHAR, detail VARCHAR""",
     "lineage": """upstream VARCHAR, downstream VARCHAR, job VARCHAR""",
-    "offsets": """job VARCHAR, "partition" VARCHAR, position BIGINT, line BIGINT, committed_at TIMESTAMPTZ""",
+    "offsets": """job VARCHAR, "partition" VARCHAR, position BIGINT, line BIGINT, committed_at TIMESTAMPTZ,
+        end_position BIGINT, behind BIGINT, seconds_behind DOUBLE, connection VARCHAR""",
 }
 
 INTERNAL_TABLES: dict[str, str] = {
@@ -63,15 +65,28 @@ def ensure_system_tables(lake: Lake) -> None:
         for name, columns in tables.items():
             if (schema, name) not in existing:
                 statements.append(f"CREATE TABLE {LAKE}.{schema}.{name} ({columns})")
-    migrate = (INTERNAL_SCHEMA, "meta") in existing and _state_version(lake) < STATE_VERSION
-    if migrate:
+    version = _state_version(lake) if (INTERNAL_SCHEMA, "meta") in existing else STATE_VERSION
+    if version < 2:
         # 1 -> 2: the dedupe keys changed encoding; the old keys cannot be converted, so the
         # state restarts empty (re-sends within one window of the upgrade are written again).
         statements += [
             f"DROP TABLE IF EXISTS {LAKE}.{INTERNAL_SCHEMA}.dedupe",
             f"CREATE TABLE {LAKE}.{INTERNAL_SCHEMA}.dedupe ({INTERNAL_TABLES['dedupe']})",
-            f"UPDATE {LAKE}.{INTERNAL_SCHEMA}.meta SET value = '{STATE_VERSION}' WHERE key = 'state_version'",
         ]
+    if version < 3 and (SYSTEM_SCHEMA, "offsets") in existing:
+        have = set(lake.columns(SYSTEM_SCHEMA, "offsets"))
+        for column, typ in (
+            ("end_position", "BIGINT"),
+            ("behind", "BIGINT"),
+            ("seconds_behind", "DOUBLE"),
+            ("connection", "VARCHAR"),
+        ):
+            if column not in have:
+                statements.append(f"ALTER TABLE {LAKE}.{SYSTEM_SCHEMA}.offsets ADD COLUMN {column} {typ}")
+    if version < STATE_VERSION:
+        statements.append(
+            f"UPDATE {LAKE}.{INTERNAL_SCHEMA}.meta SET value = '{STATE_VERSION}' WHERE key = 'state_version'"
+        )
     if not statements:
         return
     with lake.transaction():

@@ -211,6 +211,11 @@ class Batch:
         self.uses = ingest_uses(stmt, self.spec.expectations)  # the columns the job names
         self.table_columns: dict[str, str] | None = None  # the target's, once this batch has written
         self.open = False  # the lake transaction
+        self.progress: dict[str, store.Progress] | None = None  # streams: saved with the positions
+
+    def lag_seconds(self) -> float:
+        seconds = [p.seconds_behind for p in (self.progress or {}).values() if p.seconds_behind is not None]
+        return max(seconds, default=0.0)
 
     def rollback(self) -> None:
         self._drop_staged()
@@ -511,11 +516,13 @@ class Batch:
             run.check_accounting()
             if replayed:
                 quarantine.mark_replayed(lake, replayed, run.run_id, self.commit_time)
-            store.save_offsets(lake, stmt.name, self.positions, store.utcnow())
+            store.save_offsets(lake, stmt.name, self.positions, store.utcnow(), self.progress)
             store.record_run(lake, run)
             store.record_expectations(lake, stmt.name, run.run_id, self.spec.expectations, self.violations)
             store.advance_clock(lake, str(stmt.target), self.commit_time)
-            store.set_job_status(lake, stmt.name, "ingest", str(stmt.target), "running", lag=0.0)
+            store.set_job_status(
+                lake, stmt.name, "ingest", str(stmt.target), "running", lag=self.lag_seconds()
+            )
             failpoints.hit("ingest.before_commit")
             lake.execute("COMMIT")
             self.open = False

@@ -88,12 +88,18 @@ class Runner:
         self.open_lake = open_lake
         self.console = console
         self.stop = threading.Event()
+        self.wake = threading.Event()  # the continuous run's loop: something to do
         self.dag = build_dag(catalog)
         self.order = self.dag.sorted()
 
     def run(self, *, once: bool, state_dir: Path, max_passes: int | None = None) -> RunResult:
         result = RunResult()
         with project_lock(state_dir), self._signals():
+            if not once:
+                from headwater.runner.stream import Stream
+
+                Stream(self, result, state_dir, max_passes).run()
+                return result
             deployed = False
             maintained = time.monotonic()
             while not self.stop.is_set():
@@ -124,6 +130,7 @@ class Runner:
             if self.stop.is_set():
                 raise KeyboardInterrupt
             self.stop.set()
+            self.wake.set()
             self.console.emit(Notice("stopping after the current batch (press Ctrl-C again to abort)"))
 
         old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -144,7 +151,31 @@ class Runner:
             apply_plan(lake, self.catalog, plan)
             self.console.emit(PlanApplied(tuple(plan.explain())))
 
-    def _pass(self, lake: Lake, once: bool, result: RunResult) -> None:
+    def job_failed(
+        self,
+        lake: Lake,
+        entry: Entry | None,
+        name: str,
+        caught: JobStopped | HeadwaterError | UserError | duckdb.Error,
+        result: RunResult,
+    ) -> None:
+        """A job's error: shown, and kept in ``system.jobs`` (an ABORT stops the job until
+        `headwater resume`); the other jobs go on."""
+        if isinstance(caught, JobStopped):
+            if entry is not None:
+                _mark_stopped(lake, name, caught.message)
+            err: HeadwaterError = caught
+        else:
+            err = caught if isinstance(caught, HeadwaterError) else record_error(entry, name, caught)
+        result.failed_jobs[name] = str(err)
+        self.console.emit(JobFailedEvent(name, str(err)))
+        kind = entry.kind if entry else "materialized_view"
+        target = str(entry.writes) if entry else name
+        with contextlib.suppress(Exception):
+            store_status(lake, kind, name, target, "failed", error=err.message)
+
+    def _pass(self, lake: Lake, once: bool, result: RunResult, skip: frozenset[str] = frozenset()) -> None:
+        """Every job and view in order (``skip``: the jobs a continuous run's feeds commit)."""
         started = time.monotonic()
         ctx = RunContext(
             lake, self.catalog, self.project_dir, self.settings, self.console, drain=once, stop=self.stop
@@ -159,6 +190,8 @@ class Runner:
                 self.console.emit(JobSkipped(name, "an upstream job failed"))
                 continue
             entry = self.catalog.job(name)
+            if name in skip:
+                continue
             try:
                 if entry is None:
                     view = next(v for v in self.catalog.views if v.name == name)
@@ -179,30 +212,9 @@ class Runner:
                 else:
                     written += run_transform(ctx, entry)
                 _clear_failure(lake, entry.kind, name, str(entry.writes))
-            except JobStopped as e:
-                if entry is not None:
-                    _mark_stopped(lake, name, e.message)
+            except (JobStopped, HeadwaterError, UserError, duckdb.Error) as caught:
                 failed_upstream.add(name)
-                result.failed_jobs[name] = str(e)
-                self.console.emit(JobFailedEvent(name, str(e)))
-                with contextlib.suppress(Exception):
-                    store_status(
-                        lake,
-                        entry.kind if entry else "view",
-                        name,
-                        str(entry.writes if entry else name),
-                        "failed",
-                        error=e.message,
-                    )
-            except (HeadwaterError, UserError, duckdb.Error) as caught:
-                err = caught if isinstance(caught, HeadwaterError) else record_error(entry, name, caught)
-                failed_upstream.add(name)
-                result.failed_jobs[name] = str(err)
-                self.console.emit(JobFailedEvent(name, str(err)))
-                kind = entry.kind if entry else "materialized_view"
-                target = str(entry.writes) if entry else name
-                with contextlib.suppress(Exception):
-                    store_status(lake, kind, name, target, "failed", error=err.message)
+                self.job_failed(lake, entry, name, caught, result)
         result.rows_written += written
         self.console.emit(PassFinished(written, tuple(sorted(failed_upstream)), time.monotonic() - started))
 

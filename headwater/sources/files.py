@@ -116,6 +116,8 @@ class FileChunk:
     # bits, as for several files), and their system columns by __hw_line ($kafka_key...).
     source_prefixes: tuple[str, ...] = ()
     system: pa.Table | None = None
+    # Streams: per partition, the time (epoch seconds) of the latest record in the chunk.
+    stamps: tuple[tuple[str, float], ...] = ()
 
     @property
     def prefix(self) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -32,6 +33,18 @@ from headwater.sources.files import FILE_BITS, LINE_COLUMN, RAW_COLUMN, FileChun
 TIMEOUT_S = 5.0  # a broker that has not answered by then is unreachable
 BATCH_MESSAGES = 10_000  # messages taken from the consumer at once
 IDLE_S = 10.0  # draining: a partition that gives nothing for this long has no more to give
+PROBE_S = 5.0  # following: how often the end offsets and the topic's partitions are asked for
+# Errors after which librdkafka reconnects by itself: the job waits, it does not fail.
+TRANSIENT = {
+    KafkaError._TRANSPORT,
+    KafkaError._ALL_BROKERS_DOWN,
+    KafkaError._RESOLVE,
+    KafkaError._TIMED_OUT,
+    KafkaError.NETWORK_EXCEPTION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.REQUEST_TIMED_OUT,
+}
 CHECK_HINT = (
     "check that the broker is running and reachable from this machine, that HOSTS lists its "
     "host:port as the broker advertises it, and the security settings in CONSUMER_PROPERTIES"
@@ -71,7 +84,7 @@ class KafkaSource:
             "isolation.level": "read_committed",
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
-            "error_cb": lambda err: self.errors.append(err.str()),
+            "error_cb": self._on_error,
             "logger": _quiet,
         }
         try:
@@ -87,8 +100,22 @@ class KafkaSource:
                 hint="fix CONSUMER_PROPERTIES (librdkafka's property names and values)",
             ) from None
         self._known: list[int] | None = None
-        self.ends: dict[int, int] = {}  # partition -> high watermark when opened
+        self.ends: dict[int, int] = {}  # partition -> high watermark when opened (following: last asked)
         self.positions: dict[int, int] = {}
+        self.following = False  # in ``follow``: commits to the group do not wait for the broker
+        self.connected = True  # following: whether the broker answers (else librdkafka retries)
+        self.since = time.time()  # when ``connected`` last changed
+        self.checked = 0.0  # following: when the end offsets were last asked for (epoch seconds)
+
+    def _on_error(self, err: KafkaError) -> None:
+        self.errors.append(err.str())
+        del self.errors[:-20]
+        if err.code() in TRANSIENT:
+            self._connection(False)
+
+    def _connection(self, up: bool) -> None:
+        if up != self.connected:
+            self.connected, self.since = up, time.time()
 
     # -- metadata ---------------------------------------------------------------------------
     def _unreachable(self, what: str, e: KafkaException | None = None) -> SourceError:
@@ -214,6 +241,64 @@ class KafkaSource:
         if moved:  # moved past transaction markers or aborted messages only: no records
             yield self._positions_only(moved)
 
+    def follow(self, stop: threading.Event) -> Iterator[FileChunk | None]:
+        """Chunks of new records as they arrive, for ever (until ``stop``); ``None`` when a
+        read gave nothing. A broker that goes away is waited for (librdkafka reconnects; the
+        positions stay where they were): ``connected`` says so. The end offsets, and partitions
+        added to the topic (read from their beginning), are asked for every PROBE_S."""
+        probed = 0.0
+        self.following = True
+        while not stop.is_set():
+            if time.monotonic() - probed >= (PROBE_S if self.connected else 1.0):
+                self._probe()
+                probed = time.monotonic()
+            try:
+                messages = self.consumer.consume(num_messages=BATCH_MESSAGES, timeout=0.2)
+            except KafkaException:
+                self._connection(False)
+                yield None
+                continue
+            good = [m for m in messages if _check(m, self, following=True)]
+            if good:
+                self._connection(True)
+            moved = self._advance()
+            if good:
+                for p in {int(m.partition() or 0) for m in good}:
+                    self.ends[p] = max(self.ends.get(p, 0), self.positions[p])
+                yield from self._chunks(good, moved)
+            elif moved:
+                yield self._positions_only(moved)
+            else:
+                yield None
+
+    def _probe(self) -> None:
+        """Following: the end offsets now (for lag) and partitions the topic has gained."""
+        try:
+            meta = self.consumer.list_topics(self.topic, timeout=2.0)
+            topic = meta.topics.get(self.topic)
+            if not meta.brokers or topic is None or topic.error is not None:
+                raise KafkaException(KafkaError(KafkaError._TRANSPORT))
+            added = sorted(set(topic.partitions) - set(self.positions))
+            ends = {}
+            for p in [*self.positions, *added]:
+                low, high = self.consumer.get_watermark_offsets(
+                    TopicPartition(self.topic, p), timeout=2.0, cached=False
+                )
+                ends[p] = int(high)
+                if p in added:
+                    self.positions[p] = int(low)
+        except KafkaException:
+            self._connection(False)
+            return
+        if added:
+            self.consumer.incremental_assign(
+                [TopicPartition(self.topic, p, self.positions[p]) for p in added]
+            )
+            self._known = sorted(self.positions)
+        self.ends.update(ends)
+        self.checked = time.time()
+        self._connection(True)
+
     def _advance(self) -> dict[int, int]:
         """The partitions whose position moved, with the new position (the next offset)."""
         moved = {}
@@ -256,6 +341,7 @@ class KafkaSource:
         values = [m.value() or b"" for m in messages]
         sizes = np.cumsum(np.fromiter(map(len, values), np.int64, n))
         stamps = [m.timestamp() for m in messages]
+        times = np.fromiter((t if kind else 0 for kind, t in stamps), np.int64, n)
         found = [m.headers() for m in messages]
         headers_type = SYSTEM_SCHEMA.field("$kafka_headers").type
         columns = [
@@ -287,6 +373,10 @@ class KafkaSource:
                 table = pa.table({LINE_COLUMN: lines, RAW_COLUMN: raw.slice(start, end - start)})
             system = pa.table([lines, *(c.slice(start, end - start) for c in columns)], schema=SYSTEM_SCHEMA)
             positions = tuple((self.name(p), FilePosition(at, at)) for p, at in sorted(ends.items()))
+            part_of, time_of = parts[start:end], times[start:end]
+            latest = tuple(
+                (self.name(p), float(time_of[part_of == p].max()) / 1000) for p in present.tolist()
+            )
             yield FileChunk(
                 self.topic,
                 "JSON" if self.header is None else "CSV",
@@ -298,6 +388,7 @@ class KafkaSource:
                 parts=positions,
                 source_prefixes=tuple(f"kafka:{self.name(p)}/" for p in present.tolist()),
                 system=system,
+                stamps=latest,
             )
 
     def committed(self, positions: Positions) -> None:
@@ -310,7 +401,10 @@ class KafkaSource:
         ]
         if mine:
             with contextlib.suppress(KafkaException):
-                self.consumer.commit(offsets=mine, asynchronous=False)
+                if self.following:
+                    self.consumer.commit(offsets=mine, asynchronous=True)
+                else:
+                    self.consumer.commit(offsets=mine, asynchronous=False)
 
     def close(self) -> None:
         self.consumer.close()
@@ -350,11 +444,14 @@ def csv_values(values: list[bytes], lines: pa.Array, header: list[str]) -> tuple
     return table, rejected
 
 
-def _check(message: Message, source: KafkaSource) -> bool:
+def _check(message: Message, source: KafkaSource, *, following: bool = False) -> bool:
     err = message.error()
     if err is None:
         return True
     if err.code() == KafkaError._PARTITION_EOF:
+        return False
+    if following and err.code() in TRANSIENT:
+        source._connection(False)
         return False
     raise SourceError(
         f"job {source.job}: reading topic {source.topic} partition {message.partition()} from Kafka "

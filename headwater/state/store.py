@@ -33,13 +33,63 @@ def load_offsets(lake: Lake, job: str) -> dict[str, tuple[int, int]]:
     return {r[0]: (int(r[1]), int(r[2])) for r in rows}
 
 
-def save_offsets(lake: Lake, job: str, positions: dict[str, tuple[int, int]], at: datetime) -> None:
+@dataclass
+class Progress:
+    """A stream partition's state beside its position: its end offset when last asked, the
+    records after the position and their age (seconds), and the connection's state."""
+
+    end: int | None = None
+    behind: int | None = None
+    seconds_behind: float | None = None
+    connection: str | None = None
+
+
+OFFSET_COLUMNS = (
+    'job, "partition", position, line, committed_at, end_position, behind, seconds_behind, connection'
+)
+
+
+def save_offsets(
+    lake: Lake,
+    job: str,
+    positions: dict[str, tuple[int, int]],
+    at: datetime,
+    progress: dict[str, Progress] | None = None,
+) -> None:
+    """The job's new positions (and, for streams, each partition's ``Progress``)."""
     if not positions:
         return
     parts = list(positions)
     lake.execute(f'DELETE FROM {SYS}.offsets WHERE job = ? AND list_contains(?, "partition")', [job, parts])
-    values = [(job, p, positions[p][0], positions[p][1], at) for p in parts]
-    lake.con.executemany(f"INSERT INTO {SYS}.offsets VALUES (?, ?, ?, ?, ?)", values)
+    values = []
+    for p in parts:
+        got = (progress or {}).get(p) or Progress()
+        values.append(
+            (
+                job,
+                p,
+                positions[p][0],
+                positions[p][1],
+                at,
+                got.end,
+                got.behind,
+                got.seconds_behind,
+                got.connection,
+            )
+        )
+    lake.con.executemany(
+        f"INSERT INTO {SYS}.offsets ({OFFSET_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", values
+    )
+
+
+def save_progress(lake: Lake, job: str, progress: dict[str, Progress]) -> None:
+    """Only the ``Progress`` of partitions whose position did not move (a broker went away...)."""
+    for p, got in progress.items():
+        lake.execute(
+            f"UPDATE {SYS}.offsets SET end_position = ?, behind = ?, seconds_behind = ?, connection = ? "
+            'WHERE job = ? AND "partition" = ?',
+            [got.end, got.behind, got.seconds_behind, got.connection, job, p],
+        )
 
 
 def clear_job(lake: Lake, job: str) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import headwater as hw
+from headwater.lake.system_tables import STATE_VERSION
 from tests.conftest import write_jsonl
 
 MakeProject = Callable[..., hw.Project]
@@ -240,7 +241,34 @@ def test_a_lake_from_state_version_1_is_migrated(make_project: MakeProject) -> N
     columns = project.query("SELECT * FROM headwater.dedupe LIMIT 0").columns
     assert columns == ["job", "key_hi", "key_lo", "seen_at"]
     assert project.query("SELECT value FROM headwater.meta WHERE key = 'state_version'").fetchall() == [
-        ("2",)
+        (str(STATE_VERSION),)
     ]
     assert project.query("SELECT count(*) FROM headwater.dedupe").fetchall() == [(1,)]  # id 3, once
     assert totals(project) == (4, 3, 1)
+
+
+def test_a_lake_from_state_version_2_gets_the_progress_columns_of_offsets(make_project: MakeProject) -> None:
+    project = make_project(CONNECTION + job("id"))
+    write_jsonl(project.path / "landing/a.jsonl", [{"id": 1}, {"id": 2}])
+    assert project.run(once=True).ok
+    with project.open_lake() as lake:  # what version 2 left behind: positions only
+        for column in ("end_position", "behind", "seconds_behind", "connection"):
+            lake.execute(f"ALTER TABLE lake.system.offsets DROP COLUMN {column}")
+        lake.execute("UPDATE lake.headwater.meta SET value = '2' WHERE key = 'state_version'")
+    write_jsonl(project.path / "landing/b.jsonl", [{"id": 3}])
+    assert project.run(once=True).ok
+    assert project.query("SELECT * FROM system.offsets LIMIT 0").columns == [
+        "job",
+        "partition",
+        "position",
+        "line",
+        "committed_at",
+        "end_position",
+        "behind",
+        "seconds_behind",
+        "connection",
+    ]
+    assert totals(project) == (3, 3, 0)
+    assert project.query("SELECT value FROM headwater.meta WHERE key = 'state_version'").fetchall() == [
+        ("3",)
+    ]

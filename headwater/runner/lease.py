@@ -1,0 +1,175 @@
+"""Sharing the lake with a continuous ``run``.
+
+A file catalog (the default) has one user at a time, and attaching it costs ~0.2 s, so a
+continuous run keeps it. Other commands (``query``, ``status``, ``pause``...) ask the run for
+it over a local socket: the run finishes the commit in hand, lets the lake go, answers ``ok``,
+and takes it back once every borrower has hung up (its sources go on reading meanwhile).
+The socket also answers ``status`` with what only the run knows (connections, end offsets).
+
+The socket is in Linux's abstract namespace, named after the project's state folder: nothing
+to clean up after a kill -9, no path length limit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import select
+import socket
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from headwater.lake.errors import LakeBusy
+
+BORROW_TIMEOUT_S = 30.0
+
+
+def address(state_dir: Path) -> str:
+    digest = hashlib.sha1(str(state_dir.resolve()).encode()).hexdigest()[:24]
+    return f"\0headwater-{digest}"
+
+
+def _connect(state_dir: Path, timeout: float) -> socket.socket | None:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(address(state_dir))
+    except OSError:
+        sock.close()
+        return None  # no run
+    return sock
+
+
+def borrow(state_dir: Path, timeout: float = BORROW_TIMEOUT_S) -> socket.socket | None:
+    """If a run holds the lake, ask for it; the lake is ours until the socket is closed.
+    None: no run is going on."""
+    sock = _connect(state_dir, 2.0)
+    if sock is None:
+        return None
+    try:
+        sock.sendall(b"lease\n")
+        sock.settimeout(timeout)
+        answer = sock.recv(16)
+    except OSError:
+        sock.close()
+        raise LakeBusy(
+            "the running `headwater run` did not let go of the lake in time",
+            hint="it may be in a long commit; try again",
+        ) from None
+    if answer != b"ok\n":
+        sock.close()
+        return None  # the run is stopping: the lake is free, or soon
+    return sock
+
+
+def live_status(state_dir: Path) -> dict[str, Any] | None:
+    """What the running ``run`` knows now, or None when nothing runs."""
+    sock = _connect(state_dir, 2.0)
+    if sock is None:
+        return None
+    with sock:
+        try:
+            sock.sendall(b"status\n")
+            data = b""
+            while chunk := sock.recv(65536):
+                data += chunk
+            found = json.loads(data)
+        except (OSError, ValueError):
+            return None
+    return found if isinstance(found, dict) else None
+
+
+class LeaseServer:
+    """The run's side. ``wanted`` says a borrower is waiting; ``hand_over`` lends the lake."""
+
+    def __init__(self, state_dir: Path, wake: threading.Event, status: Callable[[], dict[str, Any]]) -> None:
+        self._wake = wake
+        self._status = status
+        self._waiting: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(address(state_dir))
+        self.sock.listen(16)
+        self.sock.settimeout(0.5)
+        self.thread = threading.Thread(target=self._serve, name="lake-lease", daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self._closed.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            conn.settimeout(2.0)
+            try:
+                request = conn.recv(64).strip()
+            except OSError:
+                conn.close()
+                continue
+            if request == b"status":
+                with conn, contextlib.suppress(OSError, TypeError, ValueError):
+                    conn.sendall(json.dumps(self._status(), default=str).encode())
+            elif request == b"lease":
+                with self._lock:
+                    self._waiting.append(conn)
+                self._wake.set()
+            else:
+                conn.close()
+
+    @property
+    def wanted(self) -> bool:
+        with self._lock:
+            return bool(self._waiting)
+
+    def hand_over(
+        self, release: Callable[[], None], reacquire: Callable[[], None], stop: threading.Event
+    ) -> bool:
+        """Let the lake go, serve every borrower (those who come meanwhile too) until they
+        have all hung up, then take it back (False: stopping, it was not taken back)."""
+        release()
+        lent: list[socket.socket] = []
+        try:
+            while True:
+                with self._lock:
+                    new, self._waiting = self._waiting, []
+                for conn in new:
+                    try:
+                        conn.sendall(b"ok\n")
+                        lent.append(conn)
+                    except OSError:
+                        conn.close()
+                if not lent:
+                    break
+                readable, _, _ = select.select(lent, [], [], 0.05)
+                for conn in readable:
+                    with contextlib.suppress(OSError):
+                        if conn.recv(64):
+                            continue  # (a borrower says nothing more; ignore it)
+                    conn.close()
+                    lent.remove(conn)
+                if stop.is_set() and lent:
+                    # Stopping: the borrowers keep the lake; the run does not need it back.
+                    return False
+        finally:
+            for conn in lent:
+                conn.close()
+        reacquire()
+        return True
+
+    def close(self) -> None:
+        self._closed.set()
+        with self._lock:
+            waiting, self._waiting = self._waiting, []
+        for conn in waiting:
+            with contextlib.suppress(OSError):
+                conn.sendall(b"bye\n")  # the run stops: the lake is free
+            conn.close()
+        with contextlib.suppress(OSError):
+            self.sock.close()
+        self.thread.join(timeout=2)
