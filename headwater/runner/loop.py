@@ -174,12 +174,21 @@ class Runner:
         with contextlib.suppress(Exception):
             store_status(lake, kind, name, target, "failed", error=err.message)
 
-    def _pass(self, lake: Lake, once: bool, result: RunResult, skip: frozenset[str] = frozenset()) -> None:
-        """Every job and view in order (``skip``: the jobs a continuous run's feeds commit)."""
+    def _pass(
+        self,
+        lake: Lake,
+        once: bool,
+        result: RunResult,
+        skip: frozenset[str] = frozenset(),
+        ctx: RunContext | None = None,
+    ) -> None:
+        """Every job and view in order (``skip``: the jobs a continuous run's feeds commit;
+        ``ctx``: the continuous run's, which hands out the run ids)."""
         started = time.monotonic()
-        ctx = RunContext(
-            lake, self.catalog, self.project_dir, self.settings, self.console, drain=once, stop=self.stop
-        )
+        if ctx is None:
+            ctx = RunContext(
+                lake, self.catalog, self.project_dir, self.settings, self.console, drain=once, stop=self.stop
+            )
         failed_upstream: set[str] = set()
         written = 0
         for name in self.order:

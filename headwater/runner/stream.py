@@ -96,7 +96,7 @@ class Stream:
             self.wake.clear()
             if time.monotonic() >= next_pass:
                 self._sync_feeds(ctx)
-                runner._pass(lake, False, self.result, skip=frozenset(self.entries))
+                runner._pass(lake, False, self.result, skip=frozenset(self.entries), ctx=ctx)
                 self._report(lake)
                 self.result.passes += 1
                 if self.max_passes and self.result.passes >= self.max_passes:
