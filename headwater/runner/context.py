@@ -65,6 +65,7 @@ class RunContext:
     drain: bool  # `run --once`: read everything available now, run open windows that have data
     stop: threading.Event = field(default_factory=threading.Event)  # set on Ctrl-C / SIGTERM
     _next_run_id: int = field(default=0)
+    _specs: dict[str, QualitySpec] = field(default_factory=dict)
 
     def new_run_id(self) -> int:
         if not self._next_run_id:
@@ -83,7 +84,16 @@ class RunContext:
     def sealer(self) -> Sealer:
         return Sealer(self._secret)
 
+    def forget(self) -> None:
+        """Read the jobs' expectations again (``ALTER JOB`` may have changed them)."""
+        self._specs.clear()
+
     def quality_spec(self, entry: Entry) -> QualitySpec:
+        if entry.name not in self._specs:
+            self._specs[entry.name] = self._quality_spec(entry)
+        return self._specs[entry.name]
+
+    def _quality_spec(self, entry: Entry) -> QualitySpec:
         stmt = entry.statement
         if isinstance(stmt, CreateIngestJob):
             opts = stmt.options

@@ -64,6 +64,7 @@ class TargetSchema:
     evolve: bool
     exists: bool
     shapes: set[int] = field(default_factory=set)
+    stored: dict[str, str] | None = None  # the table's columns as the last commit left them
 
     @classmethod
     def of(cls, ctx: RunContext, stmt: CreateIngestJob) -> TargetSchema:
@@ -209,7 +210,7 @@ class Batch:
         self.staged: list[_Staged] = []
         self.keys = BatchKeys(ctx.lake.con, self.spec.dedupe, stmt.name) if self.spec.dedupe else None
         self.uses = ingest_uses(stmt, self.spec.expectations)  # the columns the job names
-        self.table_columns: dict[str, str] | None = None  # the target's, once this batch has written
+        self.table_columns = schema.stored  # the target's, as known (None: to be looked up)
         self.open = False  # the lake transaction
         self.progress: dict[str, store.Progress] | None = None  # streams: saved with the positions
 
@@ -218,6 +219,7 @@ class Batch:
         return max(seconds, default=0.0)
 
     def rollback(self) -> None:
+        self.schema.stored = None  # (this batch may have changed the table before it failed)
         self._drop_staged()
         if self.open:
             self.open = False
@@ -530,6 +532,7 @@ class Batch:
             self.rollback()
             raise
         failpoints.hit("ingest.after_commit")
+        self.schema.stored = self.table_columns
         self.ctx.emit(
             BatchCommitted(
                 stmt.name,

@@ -112,8 +112,11 @@ class Stream:
             if time.monotonic() - maintained >= self.settings.run.maintenance_interval_seconds:
                 maintain(lake, self.settings.lake.snapshot_retention_hours)
                 maintained = time.monotonic()
-            if server.wanted and not server.hand_over(lake.release, lake.reacquire, stop):
-                return
+            if server.wanted:
+                if not server.hand_over(lake.release, lake.reacquire, stop):
+                    return
+                ctx.forget()  # what a borrower may have changed: expectations, tables
+                self.schemas.clear()
             wait = min([next_pass, *self._next_due()]) - time.monotonic()
             self.wake.wait(min(max(wait, 0.005), poll))
 
