@@ -59,6 +59,7 @@ class Stream:
         self.retry_at: dict[str, float] = {}
         self.retries: dict[str, int] = {}
         self.reported: dict[str, tuple[str, str | None]] = {}  # job -> (connection, error) saved
+        self.recheck = True  # read the jobs' states (paused, stopped) at the next pass
 
     def run(self) -> None:
         runner = self.runner
@@ -95,7 +96,9 @@ class Stream:
         while not stop.is_set():
             self.wake.clear()
             if time.monotonic() >= next_pass:
-                self._sync_feeds(ctx)
+                if self.recheck:  # (job states change only through the run or a borrower)
+                    self._sync_feeds(ctx)
+                    self.recheck = False
                 runner._pass(lake, False, self.result, skip=frozenset(self.entries), ctx=ctx)
                 self._report(lake)
                 self.result.passes += 1
@@ -115,8 +118,9 @@ class Stream:
             if server.wanted:
                 if not server.hand_over(lake.release, lake.reacquire, stop):
                     return
-                ctx.forget()  # what a borrower may have changed: expectations, tables
+                ctx.forget()  # what a borrower may have changed: expectations, tables, pauses
                 self.schemas.clear()
+                self.recheck = True
             wait = min([next_pass, *self._next_due()]) - time.monotonic()
             self.wake.wait(min(max(wait, 0.005), poll))
 
@@ -199,6 +203,7 @@ class Stream:
             self.retries[name] = attempt + 1
             self.retry_at[name] = time.monotonic() + BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)]
             self.runner.job_failed(ctx.lake, entry, name, caught, self.result)
+            self.recheck = True  # (an ABORT stops the job)
             self.reported[name] = ("failed", str(caught))
             return
         except BaseException:

@@ -258,3 +258,51 @@ def test_a_broker_restart_under_a_running_run_loses_and_duplicates_nothing(
     assert proc.returncode == 0, out
     assert seconds < 10, (seconds, out)
     assert "Traceback" not in out
+
+
+def _cli(project: hw.Project, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(HEADWATER), *args, "-p", str(project.path)], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_pause_resume_and_new_partitions_while_running(
+    make_project: Callable[..., hw.Project],
+    kafka: KafkaBroker,
+    running: Callable[[hw.Project], subprocess.Popen[str]],
+) -> None:
+    topic = _topic("paused")
+    kafka.create_topic(topic, partitions=1)
+    project = make_project(
+        f"""
+        CREATE KAFKA CONNECTION events HOSTS = ('{kafka.bootstrap}');
+        CREATE JOB load COMMIT_INTERVAL = 1 SECOND AS COPY FROM events TOPIC = '{topic}' INTO bronze.events;
+        """
+    )
+    proc = running(project)
+    _produce(kafka, topic, range(0, 50), 1)
+    _until(lambda: _count(project, "SELECT count(*) FROM bronze.events") == 50, 60, "the first messages")
+    assert _cli(project, "pause", "load").returncode == 0
+    _until(lambda: _status(project)["load"]["status"] == "paused", 30, "the job to be paused")
+    _produce(kafka, topic, range(50, 100), 1)
+    time.sleep(3)
+    assert _count(project, "SELECT count(*) FROM bronze.events") == 50  # paused: nothing lands
+    assert _cli(project, "resume", "load").returncode == 0
+    _until(lambda: _count(project, "SELECT count(*) FROM bronze.events") == 100, 30, "the job to go on")
+    # A partition added to the topic while the job runs is read from its beginning.
+    from confluent_kafka.admin import NewPartitions
+
+    futures = kafka.admin().create_partitions([NewPartitions(topic, 2)])
+    for future in futures.values():
+        future.result(30)
+    producer = kafka.producer()
+    for i in range(100, 120):
+        producer.produce(topic, value=json.dumps({"id": i, "k": "new"}), partition=1)
+    assert producer.flush(30) == 0
+    _until(lambda: _count(project, "SELECT count(*) FROM bronze.events") == 120, 60, "the new partition")
+    assert project.query("SELECT count(DISTINCT id) FROM bronze.events").fetchall() == [(120,)]
+    parts = {p["partition"]: p for p in _status(project)["load"]["partitions"]}
+    assert parts[f"{topic}/1"]["committed"] == 20
+    seconds, out = _stop(proc)
+    assert proc.returncode == 0, out
+    assert seconds < 10, (seconds, out)
