@@ -106,11 +106,14 @@ class Feed:
         if positions is not None:
             self.lag(now)  # (notes when partitions were caught up)
 
-    def close(self) -> None:
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop reading. A thread still blocked on an unreachable broker after ``timeout`` is
+        left to end with the process (it holds nothing the lake needs)."""
         self.stop.set()
         with self._cond:
             self._cond.notify_all()
-        self.thread.join(timeout=10)
+        if self.thread.is_alive():
+            self.thread.join(timeout=timeout)
 
     # -- status -----------------------------------------------------------------------------
     @property

@@ -31,6 +31,8 @@ from headwater.runner.ingest import Batch, TargetSchema
 from headwater.runner.lease import LeaseServer
 from headwater.state import store
 
+STOP_WAIT_S = 3.0  # on Ctrl-C: how long the readers get to close their consumers
+
 if TYPE_CHECKING:
     from headwater.runner.loop import Runner, RunResult
 
@@ -82,8 +84,9 @@ class Stream:
             finally:
                 for feed in self.feeds.values():
                     feed.stop.set()
+                deadline = time.monotonic() + STOP_WAIT_S
                 for feed in self.feeds.values():
-                    feed.close()
+                    feed.close(max(0.0, deadline - time.monotonic()))
                 lake.close()
         finally:
             server.close()
