@@ -187,6 +187,19 @@ class Lake:
         self._attach(self._target, self.busy_timeout)
         self.con.execute(f"USE {LAKE}")
 
+    def cursor(self) -> Lake:
+        """Another connection to the same open lake (its own transactions), for a thread."""
+        other = Lake.__new__(Lake)
+        other.catalog, other.data_path, other.follow_data_path = (
+            self.catalog,
+            self.data_path,
+            self.follow_data_path,
+        )
+        other._target, other.busy_timeout, other._on_close = self._target, self.busy_timeout, []
+        other.con = self.con.cursor()
+        other.con.execute(f"USE {LAKE}")
+        return other
+
     def on_close(self, callback: Callable[[], object]) -> None:
         self._on_close.append(callback)
 

@@ -22,7 +22,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from headwater.lake.errors import LakeBusy
+import pyarrow as pa
+
+from headwater.errors import HeadwaterError
+from headwater.lake.errors import LakeBusy, QueryError
 
 BORROW_TIMEOUT_S = 30.0
 
@@ -65,6 +68,36 @@ def borrow(state_dir: Path, timeout: float = BORROW_TIMEOUT_S) -> socket.socket 
     return sock
 
 
+def ask_query(state_dir: Path, sql: str) -> pa.Table | None:
+    """Have the running ``run`` answer a read-only query (no lake to lend: it reads alongside
+    its commits). None when nothing runs."""
+    sock = _connect(state_dir, 2.0)
+    if sock is None:
+        return None
+    with sock:
+        try:
+            body = sql.encode()
+            sock.sendall(b"query %d\n" % len(body) + body)
+            sock.settimeout(None)
+            data = _read_all(sock)
+        except OSError:
+            return None
+    head, _, rest = data.partition(b"\n")
+    if head == b"ok":
+        return pa.ipc.open_stream(rest).read_all()
+    if head == b"error":
+        found = json.loads(rest)
+        raise QueryError(found["message"], hint=found.get("hint"))
+    return None
+
+
+def _read_all(sock: socket.socket) -> bytes:
+    parts = []
+    while chunk := sock.recv(1 << 20):
+        parts.append(chunk)
+    return b"".join(parts)
+
+
 def live_status(state_dir: Path) -> dict[str, Any] | None:
     """What the running ``run`` knows now, or None when nothing runs."""
     sock = _connect(state_dir, 2.0)
@@ -73,21 +106,35 @@ def live_status(state_dir: Path) -> dict[str, Any] | None:
     with sock:
         try:
             sock.sendall(b"status\n")
-            data = b""
-            while chunk := sock.recv(65536):
-                data += chunk
-            found = json.loads(data)
+            found = json.loads(_read_all(sock))
         except (OSError, ValueError):
             return None
     return found if isinstance(found, dict) else None
 
 
+def _read_line(conn: socket.socket) -> bytes:
+    line = b""
+    while not line.endswith(b"\n") and len(line) < 256:
+        byte = conn.recv(1)
+        if not byte:
+            break
+        line += byte
+    return line.strip()
+
+
 class LeaseServer:
     """The run's side. ``wanted`` says a borrower is waiting; ``hand_over`` lends the lake."""
 
-    def __init__(self, state_dir: Path, wake: threading.Event, status: Callable[[], dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        wake: threading.Event,
+        status: Callable[[], dict[str, Any]],
+        query: Callable[[str], pa.Table] | None = None,
+    ) -> None:
         self._wake = wake
         self._status = status
+        self._query = query
         self._waiting: list[socket.socket] = []
         self._lock = threading.Lock()
         self._closed = threading.Event()
@@ -108,11 +155,13 @@ class LeaseServer:
                 return
             conn.settimeout(2.0)
             try:
-                request = conn.recv(64).strip()
+                request = _read_line(conn)
             except OSError:
                 conn.close()
                 continue
-            if request == b"status":
+            if request.startswith(b"query ") and self._query is not None:
+                threading.Thread(target=self._answer, args=(conn, request), daemon=True).start()
+            elif request == b"status":
                 with conn, contextlib.suppress(OSError, TypeError, ValueError):
                     conn.sendall(json.dumps(self._status(), default=str).encode())
             elif request == b"lease":
@@ -121,6 +170,31 @@ class LeaseServer:
                 self._wake.set()
             else:
                 conn.close()
+
+    def _answer(self, conn: socket.socket, request: bytes) -> None:
+        """A query, read alongside the run's commits: Arrow IPC, or the error as JSON."""
+        assert self._query is not None
+        with conn:
+            try:
+                size = int(request.split()[1])
+                body = b""
+                while len(body) < size:
+                    chunk = conn.recv(size - len(body))
+                    if not chunk:
+                        return
+                    body += chunk
+                try:
+                    table = self._query(body.decode())
+                except HeadwaterError as e:
+                    conn.sendall(b"error\n" + json.dumps({"message": e.message, "hint": e.hint}).encode())
+                    return
+                sink = pa.BufferOutputStream()
+                with pa.ipc.new_stream(sink, table.schema) as writer:
+                    writer.write_table(table)
+                conn.settimeout(None)
+                conn.sendall(b"ok\n" + sink.getvalue().to_pybytes())
+            except (OSError, ValueError):
+                return
 
     @property
     def wanted(self) -> bool:

@@ -11,19 +11,23 @@ views, which see the streams' commits as they land. It keeps the lake open (atta
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
+import pyarrow as pa
 
 from headwater.catalog.model import Entry
-from headwater.dialect.nodes import CreateIngestJob
+from headwater.dialect import parse
+from headwater.dialect.nodes import CreateIngestJob, Query
 from headwater.errors import HeadwaterError, UserError
 from headwater.lake import Lake
 from headwater.lake.maintenance import maintain
 from headwater.observe.events import JobSkipped, Notice
 from headwater.quality.errors import JobStopped
+from headwater.runner import interactive
 from headwater.runner.context import RunContext
 from headwater.runner.drain import open_source
 from headwater.runner.feed import BACKOFF_S, Feed
@@ -62,13 +66,19 @@ class Stream:
         self.retries: dict[str, int] = {}
         self.reported: dict[str, tuple[str, str | None]] = {}  # job -> (connection, error) saved
         self.recheck = True  # read the jobs' states (paused, stopped) at the next pass
+        self._gate = threading.Lock()  # held while the lake is not open (start, lent, closed)
+        self._gate.acquire()
+        self.lake: Lake | None = None
+        self.lent = False
 
     def run(self) -> None:
         runner = self.runner
         # Listening first: a command that wants the lake meanwhile waits for it to be lent.
-        server = LeaseServer(self.state_dir, self.wake, self.live)
+        server = LeaseServer(self.state_dir, self.wake, self.live, self.query)
         try:
             lake = runner.open_lake()
+            self.lake = lake
+            self._gate.release()  # (queries may be answered from now on)
             try:
                 runner._deploy(lake)
                 ctx = RunContext(
@@ -87,6 +97,8 @@ class Stream:
                 deadline = time.monotonic() + STOP_WAIT_S
                 for feed in self.feeds.values():
                     feed.close(max(0.0, deadline - time.monotonic()))
+                if not self.lent:  # (a query being answered finishes first)
+                    self._gate.acquire(timeout=STOP_WAIT_S)
                 lake.close()
         finally:
             server.close()
@@ -119,13 +131,41 @@ class Stream:
                 maintain(lake, self.settings.lake.snapshot_retention_hours)
                 maintained = time.monotonic()
             if server.wanted:
-                if not server.hand_over(lake.release, lake.reacquire, stop):
+                if not server.hand_over(self._release, lake.reacquire, stop):
                     return
+                self.lent = False
+                self._gate.release()
                 ctx.forget()  # what a borrower may have changed: expectations, tables, pauses
                 self.schemas.clear()
                 self.recheck = True
             wait = min([next_pass, *self._next_due()]) - time.monotonic()
             self.wake.wait(min(max(wait, 0.005), poll))
+
+    # -- lending ----------------------------------------------------------------------------
+    def _release(self) -> None:
+        assert self.lake is not None
+        self._gate.acquire()  # no query is being answered while the lake is lent
+        self.lent = True
+        self.lake.release()
+
+    def query(self, sql: str) -> pa.Table:
+        """Answer a read-only query from another command, on a connection of its own: it
+        reads the latest commit alongside the next one (``runner.lease``)."""
+        statements = parse(sql)
+        for stmt in statements:
+            if not isinstance(stmt, Query) or interactive.check_query(stmt, allow_writes=False):
+                raise UserError("only a query that reads can be answered by a running `headwater run`")
+        with self._gate:
+            assert self.lake is not None
+            reader = self.lake.cursor()
+            try:
+                table = pa.table({})
+                for stmt in statements:
+                    assert isinstance(stmt, Query)
+                    table = interactive.run_query(reader, stmt, writes=False)
+                return table
+            finally:
+                reader.close()
 
     # -- feeds ------------------------------------------------------------------------------
     def _sync_feeds(self, ctx: RunContext) -> None:
