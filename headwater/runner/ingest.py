@@ -533,11 +533,9 @@ class Batch:
         if gaps is not None and recorded:
             gaps[:] = [g for g in gaps if g not in recorded]
             for g in recorded:
-                self.ctx.emit(
-                    Notice(
-                        f"{stmt.name}: skipped offsets {g.first} to {g.last} of {g.partition}, deleted before they were read (ON_RETENTION_GAP = SKIP; recorded in system.gaps)"
-                    )
-                )
+                skipped = f"{stmt.name}: skipped offsets {g.first} to {g.last} of {g.partition}"
+                why = "deleted before they were read (ON_RETENTION_GAP = SKIP; recorded in system.gaps)"
+                self.ctx.emit(Notice(f"{skipped}, {why}"))
         self.ctx.emit(
             BatchCommitted(
                 stmt.name,
