@@ -21,6 +21,8 @@ OWNED = {
     "isolation.level": "read_committed: only committed transactions are read",
     "enable.auto.commit": "false: offsets are committed with the lake's transaction",
     "enable.auto.offset.store": "false: offsets are committed with the lake's transaction",
+    "auto.offset.reset": "error: messages deleted before they were read are never skipped silently "
+    "(see the job option ON_RETENTION_GAP)",
 }
 
 
@@ -122,6 +124,12 @@ def check_source(stmt: CreateIngestJob, conn: CreateConnection, columns: list[st
         return (
             f"job {stmt.name!r}: TOPIC is for Kafka connections; {conn.name} is a {conn.kind} connection",
             "remove TOPIC, or copy from a KAFKA connection",
+        )
+    if stmt.options.on_retention_gap == "SKIP":
+        return (
+            f"job {stmt.name!r}: ON_RETENTION_GAP is for Kafka topics, whose retention may delete "
+            f"messages before they are read; {conn.name} is a {conn.kind} connection",
+            "remove ON_RETENTION_GAP, or copy from a KAFKA connection",
         )
     used = system_columns_used(stmt)
     if used:

@@ -250,9 +250,9 @@ def query(
 
     Any DuckDB query over the lake's tables (with their $event_time, $commit_time, $source
     and $run_id columns) and system.jobs, system.runs, system.expectations,
-    system.quarantine, system.lineage and system.offsets: SELECT, WITH, SHOW, DESCRIBE,
-    SUMMARIZE, EXPLAIN and reading PRAGMAs. PAUSE JOB, RESUME JOB and ALTER JOB ... ADD|DROP
-    EXPECTATION too. Anything else that changes data is refused (exit 2) unless
+    system.quarantine, system.lineage, system.offsets and system.gaps: SELECT, WITH, SHOW,
+    DESCRIBE, SUMMARIZE, EXPLAIN and reading PRAGMAs. PAUSE JOB, RESUME JOB and ALTER JOB ...
+    ADD|DROP EXPECTATION too. Anything else that changes data is refused (exit 2) unless
     --allow-writes is given; even then the system and internal tables take no writes, and
     DROP TABLE only drops a table that no statement of the project declares or uses.
     """

@@ -18,6 +18,7 @@ from headwater.dialect import sqltext
 ConnectionKind = Literal["FILES", "KAFKA", "POSTGRES", "MYSQL", "S3"]
 ContentType = Literal["AUTO", "JSON", "CSV", "PARQUET"]
 SchemaChange = Literal["EVOLVE", "QUARANTINE", "FAIL"]
+RetentionGap = Literal["FAIL", "SKIP"]
 ViolationAction = Literal["DROP", "WARN", "QUARANTINE", "ABORT"]
 CdcMode = Literal["REPLICATE", "SOFT_DELETE", "CHANGELOG", "HISTORY"]
 DropKind = Literal["JOB", "TABLE", "CONNECTION", "MATERIALIZED VIEW"]
@@ -196,6 +197,7 @@ class IngestOptions:
     column_transformations: list[ColumnTransformation] = field(default_factory=list)
     exclude_columns: list[str] = field(default_factory=list)
     on_schema_change: SchemaChange = "EVOLVE"
+    on_retention_gap: RetentionGap = "FAIL"
     lateness: Duration = field(default_factory=lambda: Duration(0))
     commit_interval: Duration = field(default_factory=lambda: Duration(5))
     comment: str | None = None
@@ -392,6 +394,7 @@ INGEST_OPTION_FIELDS = (
     ("COLUMN_TRANSFORMATIONS", "column_transformations"),
     ("EXCLUDE_COLUMNS", "exclude_columns"),
     ("ON_SCHEMA_CHANGE", "on_schema_change"),
+    ("ON_RETENTION_GAP", "on_retention_gap"),
     ("LATENESS", "lateness"),
     ("COMMIT_INTERVAL", "commit_interval"),
     ("COMMENT", "comment"),

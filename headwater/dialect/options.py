@@ -177,6 +177,7 @@ JOB_OPTIONS: dict[str, Option] = {
     "COLUMN_TRANSFORMATIONS": _opt(read_transformations, "INGEST"),
     "EXCLUDE_COLUMNS": _opt(read_columns, "INGEST"),
     "ON_SCHEMA_CHANGE": _opt(keyword_reader("EVOLVE", "QUARANTINE", "FAIL"), "INGEST"),
+    "ON_RETENTION_GAP": _opt(keyword_reader("FAIL", "SKIP"), "INGEST"),
     "LATENESS": _opt(read_duration, "INGEST"),
     "COMMIT_INTERVAL": _opt(read_duration, "INGEST"),
     "RUN_INTERVAL": _opt(read_duration, "TRANSFORM"),

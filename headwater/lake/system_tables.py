@@ -2,7 +2,8 @@
 
 All of them live in the lake, so state commits in the same transaction as the rows it
 describes. ``STATE_VERSION`` is recorded in ``headwater.meta``; bump it with a migration
-whenever a table below changes shape.
+whenever a table below changes shape. A new table needs neither: ``ensure_system_tables``
+creates the tables a lake does not have yet, at every `run`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ SYSTEM_TABLES: dict[str, str] = {
     "lineage": """upstream VARCHAR, downstream VARCHAR, job VARCHAR""",
     "offsets": """job VARCHAR, "partition" VARCHAR, position BIGINT, line BIGINT, committed_at TIMESTAMPTZ,
         end_position BIGINT, behind BIGINT, seconds_behind DOUBLE, connection VARCHAR""",
+    # Offsets a job went past without reading them (ON_RETENTION_GAP = SKIP).
+    "gaps": """job VARCHAR, "partition" VARCHAR, first_lost BIGINT, last_lost BIGINT, run_id BIGINT,
+        detected_at TIMESTAMPTZ""",
 }
 
 INTERNAL_TABLES: dict[str, str] = {

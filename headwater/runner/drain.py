@@ -34,6 +34,7 @@ def open_source(ctx: RunContext, stmt: CreateIngestJob) -> Source:
         stmt.source.topic,
         ctx.settings.run.batch_bytes,
         header,
+        stmt.options.on_retention_gap,
     )
 
 
@@ -58,13 +59,18 @@ def run_source(ctx: RunContext, entry: Entry, source: Source) -> int:
                     batch = Batch(ctx, entry, schema)
                 batch.add(chunk)
                 if batch.nbytes >= ctx.settings.run.batch_bytes:
-                    written += batch.commit()
+                    written += batch.commit(gaps=source.gaps)
                     source.committed(batch.positions)
                     batch = None
                     if ctx.stop.is_set():
                         return written
+            if source.gaps:  # skipped to where nothing more came: move there, with the gaps
+                batch = batch or Batch(ctx, entry, schema)
+                for gap in source.gaps:
+                    at = max(gap.last + 1, batch.positions.get(gap.partition, (0, 0))[0])
+                    batch.positions[gap.partition] = (at, at)
             if batch is not None:
-                written += batch.commit()
+                written += batch.commit(gaps=source.gaps)
                 source.committed(batch.positions)
                 batch = None
         finally:

@@ -23,7 +23,7 @@ from headwater.dialect import to_duckdb
 from headwater.dialect.nodes import KAFKA_COLUMNS, CreateIngestJob
 from headwater.lake import qualified, quote
 from headwater.lake.tables import ensure_table, user_columns, widen_columns
-from headwater.observe.events import BatchCommitted
+from headwater.observe.events import BatchCommitted, Notice
 from headwater.quality import batch as quality
 from headwater.quality import quarantine
 from headwater.quality.dedupe import BatchKeys
@@ -499,9 +499,12 @@ class Batch:
         for partition, position in staged.positions:
             self.positions[partition] = (position.offset, position.line)
 
-    def commit(self, *, replayed: list[int] | None = None) -> int:
-        """Write the staged chunks and commit, in one transaction; returns the rows written."""
+    def commit(self, *, replayed: list[int] | None = None, gaps: list[store.Gap] | None = None) -> int:
+        """Write the staged chunks and commit, in one transaction; returns the rows written.
+        ``gaps``: the source's skipped offsets not recorded yet; those that this batch's
+        positions go past are recorded with it (and taken out of the list)."""
         stmt, lake, run = self.stmt, self.ctx.lake, self.run
+        recorded: list[store.Gap] = []
         assert stmt.target is not None
         try:
             lake.execute("BEGIN TRANSACTION")
@@ -519,6 +522,10 @@ class Batch:
             if replayed:
                 quarantine.mark_replayed(lake, replayed, run.run_id, self.commit_time)
             store.save_offsets(lake, stmt.name, self.positions, store.utcnow(), self.progress)
+            if gaps:
+                recorded = store.record_gaps(
+                    lake, stmt.name, gaps, self.positions, run.run_id, self.commit_time
+                )
             store.record_run(lake, run)
             store.record_expectations(lake, stmt.name, run.run_id, self.spec.expectations, self.violations)
             store.advance_clock(lake, str(stmt.target), self.commit_time)
@@ -533,6 +540,12 @@ class Batch:
             raise
         failpoints.hit("ingest.after_commit")
         self.schema.stored = self.table_columns
+        if gaps is not None and recorded:
+            gaps[:] = [g for g in gaps if g not in recorded]
+            for g in recorded:
+                skipped = f"{stmt.name}: skipped offsets {g.first} to {g.last} of {g.partition}"
+                why = "deleted before they were read (ON_RETENTION_GAP = SKIP; recorded in system.gaps)"
+                self.ctx.emit(Notice(f"{skipped}, {why}"))
         self.ctx.emit(
             BatchCommitted(
                 stmt.name,

@@ -226,9 +226,15 @@ class Stream:
 
     def _commit(self, ctx: RunContext, entry: Entry, feed: Feed) -> None:
         name = entry.name
+        source = feed.source
         chunks = feed.take()
         if not chunks:
             return
+        # Offsets skipped (ON_RETENTION_GAP = SKIP) before what was taken: recorded by the
+        # commit whose positions go past them (those after it stay for a later commit).
+        found = getattr(source, "gaps", None)
+        gaps = list(found) if found else None
+        before = list(gaps or [])
         self.last_commit[name] = time.monotonic()
         stmt = entry.statement
         assert isinstance(stmt, CreateIngestJob)
@@ -238,7 +244,7 @@ class Stream:
             for chunk in chunks:
                 batch.add(chunk)
             batch.progress = feed.projected(chunks)
-            self.result.rows_written += batch.commit()
+            self.result.rows_written += batch.commit(gaps=gaps)
         except (JobStopped, HeadwaterError, UserError, duckdb.Error) as caught:
             feed.done(None)
             self.schemas.pop(name, None)
@@ -252,6 +258,9 @@ class Stream:
         except BaseException:
             feed.done(None)
             raise
+        if found is not None and gaps is not None:
+            for gap in [g for g in before if g not in gaps]:  # recorded: commit took them out
+                found.remove(gap)
         self.schemas[name] = schema
         self.retries.pop(name, None)
         self.reported[name] = (feed.connection(), None)

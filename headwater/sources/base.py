@@ -16,11 +16,17 @@ from typing import Protocol
 
 from headwater.dialect.nodes import StartFrom
 from headwater.sources.files import FileChunk
+from headwater.state.store import Gap
 
 Positions = dict[str, tuple[int, int]]
 
 
 class Source(Protocol):
+    # Offsets the source went past without reading them (deleted before they were read, and
+    # the job accepts it), until a commit records them: the runner passes the list to
+    # ``Batch.commit``, which records each gap with the positions that go past it.
+    gaps: list[Gap]
+
     def start(self, start_from: StartFrom | None) -> Positions:
         """On a job's first run: the positions START_FROM names (nothing read yet)."""
         ...

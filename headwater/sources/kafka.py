@@ -24,11 +24,12 @@ import numpy as np
 import pyarrow as pa
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from headwater.dialect.nodes import StartFrom
+from headwater.dialect.nodes import RetentionGap, StartFrom
 from headwater.sources.base import Positions
 from headwater.sources.csv_lines import REASON, split_csv
 from headwater.sources.errors import SourceError
 from headwater.sources.files import FILE_BITS, LINE_COLUMN, RAW_COLUMN, FileChunk, FilePosition, int64_array
+from headwater.state.store import Gap
 
 TIMEOUT_S = 5.0  # a broker that has not answered by then is unreachable
 BATCH_MESSAGES = 10_000  # messages taken from the consumer at once
@@ -72,10 +73,13 @@ class KafkaSource:
         topic: str,
         batch_bytes: int,
         header: list[str] | None = None,
+        on_gap: RetentionGap = "FAIL",
     ) -> None:
         self.job, self.connection, self.hosts, self.topic = job, connection, hosts, topic
         self.batch_bytes = batch_bytes
         self.header = header  # CSV values: their columns (else JSON)
+        self.on_gap = on_gap  # ON_RETENTION_GAP
+        self.gaps: list[Gap] = []  # skipped (SKIP), not yet recorded by a commit
         self.errors: list[str] = []
         conf: dict[str, Any] = {
             "group.id": f"headwater-{job}",
@@ -84,6 +88,9 @@ class KafkaSource:
             "isolation.level": "read_committed",
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
+            # An offset that is no longer there (deleted by retention) is an error, never a
+            # silent jump to the partition's start or end: see _gap().
+            "auto.offset.reset": "error",
             "error_cb": self._on_error,
             "logger": _quiet,
         }
@@ -195,22 +202,51 @@ class KafkaSource:
             low, high = self._watermarks(p)
             at = committed.get(self.name(p), (low, low))[0]
             if at < low:
-                raise SourceError(
-                    f"job {self.job} stopped: messages {at} to {low - 1} of topic {self.topic} partition {p} "
-                    "were deleted (the topic's retention) before the job read them; nothing was skipped",
-                    hint="the job cannot go on without losing them: restore them into the topic, or "
-                    "re-create the job with START_FROM (accepting a gap is not available yet)",
-                )
+                at = self._gap(p, at, low)
             if at > high:
-                raise SourceError(
-                    f"job {self.job}: the lake has read topic {self.topic} partition {p} up to offset {at}, "
-                    f"but the partition ends at {high}: was the topic deleted and created again?",
-                    hint="re-create the job (a new name) to read the new topic from its start",
-                )
+                raise self._truncated(p, at, high)
             self.ends[p] = high
             self.positions[p] = at
             assign.append(TopicPartition(self.topic, p, at))
         self.consumer.assign(assign)
+
+    def _gap(self, partition: int, first: int, low: int) -> int:
+        """Offsets ``first`` to ``low - 1`` of the partition were deleted before the job read
+        them: stop (ON_RETENTION_GAP = FAIL), or go on from ``low`` (SKIP), the gap to be
+        recorded in system.gaps by the commit that moves the job's position past it."""
+        if self.on_gap != "SKIP":
+            raise SourceError(
+                f"job {self.job} stopped: messages {first} to {low - 1} of topic {self.topic} partition "
+                f"{partition} were deleted (the topic's retention) before the job read them; nothing was skipped",
+                hint="restore them into the topic and run again; or, to accept losing them, set "
+                f"ON_RETENTION_GAP = SKIP on job {self.job} and run: it goes on from offset {low} and "
+                "records the gap in system.gaps",
+            )
+        self.gaps.append(Gap(self.name(partition), first, low - 1))
+        return low
+
+    def _truncated(self, partition: int, at: int, high: int) -> SourceError:
+        return SourceError(
+            f"job {self.job}: the lake has read topic {self.topic} partition {partition} up to offset {at}, "
+            f"but the partition ends at {high}: was the topic deleted and created again?",
+            hint="re-create the job (a new name) to read the new topic from its start",
+        )
+
+    def _out_of_range(self, partition: int, offset: int) -> None:
+        """While reading, the broker no longer has ``offset`` (the consumer stopped there:
+        ``auto.offset.reset=error``): the same as a gap found when opening."""
+        low, high = self._watermarks(partition)
+        if offset >= low:
+            raise self._truncated(partition, offset, high)
+        at = self._gap(partition, offset, low)
+        # Read on from there; the position moves to `at` with the chunks (see poll).
+        self.positions[partition] = at
+        tp = TopicPartition(self.topic, partition)
+        try:
+            self.consumer.incremental_unassign([tp])
+            self.consumer.incremental_assign([TopicPartition(self.topic, partition, at)])
+        except KafkaException as e:
+            raise self._unreachable(f"for {self.topic}/{partition}", e) from None
 
     def lag(self) -> dict[str, int]:
         return {self.name(p): max(0, self.ends[p] - at) for p, at in self.positions.items()}
@@ -452,6 +488,15 @@ def _check(message: Message, source: KafkaSource, *, following: bool = False) ->
         return False
     if following and err.code() in TRANSIENT:
         source._connection(False)
+        return False
+    partition, offset = message.partition(), message.offset()
+    if (
+        err.code() == KafkaError._AUTO_OFFSET_RESET
+        and partition is not None
+        and offset is not None
+        and offset >= 0
+    ):
+        source._out_of_range(partition, offset)
         return False
     raise SourceError(
         f"job {source.job}: reading topic {source.topic} partition {message.partition()} from Kafka "

@@ -92,6 +92,35 @@ def save_progress(lake: Lake, job: str, progress: dict[str, Progress]) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Gap:
+    """Offsets of a partition that its source deleted before the job read them (a Kafka topic's
+    retention), which the job accepted to go past (``ON_RETENTION_GAP = SKIP``)."""
+
+    partition: str  # as in system.offsets
+    first: int
+    last: int
+
+
+def record_gaps(
+    lake: Lake,
+    job: str,
+    gaps: list[Gap],
+    positions: dict[str, tuple[int, int]],
+    run_id: int,
+    at: datetime,
+) -> list[Gap]:
+    """Record, with the batch that commits ``positions``, the gaps those positions move past
+    (a gap is recorded if and only if the job's position goes past it). Returns them."""
+    past = [g for g in gaps if g.partition in positions and positions[g.partition][0] > g.last]
+    if past:
+        lake.con.executemany(
+            f"INSERT INTO {SYS}.gaps VALUES (?, ?, ?, ?, ?, ?)",
+            [(job, g.partition, g.first, g.last, run_id, at) for g in past],
+        )
+    return past
+
+
 def clear_job(lake: Lake, job: str) -> None:
     lake.execute(f"DELETE FROM {SYS}.offsets WHERE job = ?", [job])
     lake.execute(f"DELETE FROM {INT}.job_state WHERE job = ?", [job])

@@ -306,3 +306,41 @@ def test_pause_resume_and_new_partitions_while_running(
     seconds, out = _stop(proc)
     assert proc.returncode == 0, out
     assert seconds < 10, (seconds, out)
+
+
+def test_a_gap_found_by_a_running_run_is_skipped_and_recorded_with_on_retention_gap_skip(
+    make_project: Callable[..., hw.Project],
+    kafka: KafkaBroker,
+    running: Callable[[hw.Project], subprocess.Popen[str]],
+) -> None:
+    from confluent_kafka import TopicPartition
+
+    topic = _topic("gap")
+    kafka.create_topic(topic, partitions=1)
+    project = make_project(
+        f"""
+        CREATE KAFKA CONNECTION events HOSTS = ('{kafka.bootstrap}');
+        CREATE JOB load COMMIT_INTERVAL = 1 SECOND ON_RETENTION_GAP = SKIP
+        AS COPY FROM events TOPIC = '{topic}' INTO bronze.events;
+        """
+    )
+    proc = running(project)
+    _produce(kafka, topic, range(0, 10), 1)
+    _until(lambda: _count(project, "SELECT count(*) FROM bronze.events") == 10, 60, "the first messages")
+    assert _cli(project, "pause", "load").returncode == 0
+    _until(lambda: _status(project)["load"]["status"] == "paused", 30, "the job to be paused")
+    _produce(kafka, topic, range(10, 50), 1)
+    for future in kafka.admin().delete_records([TopicPartition(topic, 0, 30)]).values():
+        future.result(30)  # what retention does: offsets 10 to 29 are gone before they were read
+    assert _cli(project, "resume", "load").returncode == 0
+    _until(lambda: _count(project, "SELECT count(*) FROM bronze.events") == 30, 30, "the rest after the gap")
+    assert project.query("SELECT list(id ORDER BY id) FROM bronze.events").fetchall() == [
+        ([*range(10), *range(30, 50)],)
+    ]
+    assert project.query('SELECT job, "partition", first_lost, last_lost FROM system.gaps').fetchall() == [
+        ("load", f"{topic}/0", 10, 29)
+    ]
+    seconds, out = _stop(proc)
+    assert proc.returncode == 0, out
+    assert seconds < 10, (seconds, out)
+    assert "skipped offsets 10 to 29" in out, out
