@@ -19,6 +19,8 @@ class LakeSettings(BaseModel):
     data_path: str | None = None  # default: <project>/.headwater/data
     # time travel kept; older snapshots and files are removed
     snapshot_retention_hours: Annotated[float, Field(ge=0)] = 168.0
+    # every snapshot this recent is kept; older ones, the last of each hour
+    snapshot_keep_all_minutes: Annotated[float, Field(ge=0)] = 10.0
 
 
 class RunSettings(BaseModel):

@@ -8,6 +8,7 @@ whenever a table below changes shape.
 from __future__ import annotations
 
 from headwater.lake.engine import INTERNAL_SCHEMA, LAKE, SYSTEM_SCHEMA, Lake
+from headwater.lake.maintenance import configure
 
 STATE_VERSION = 2  # 2: dedupe keys are two BIGINTs (key_hi, key_lo) instead of a BLOB
 
@@ -48,7 +49,9 @@ INTERNAL_TABLES: dict[str, str] = {
 
 
 def ensure_system_tables(lake: Lake) -> None:
-    """Create every system and internal table that does not exist yet (idempotent)."""
+    """Create every system and internal table that does not exist yet (idempotent), and set
+    the lake's data inlining limit (new and existing lakes)."""
+    configure(lake)
     existing = set(lake.tables())
     statements: list[str] = []
     for schema, tables in ((SYSTEM_SCHEMA, SYSTEM_TABLES), (INTERNAL_SCHEMA, INTERNAL_TABLES)):
