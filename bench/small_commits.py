@@ -75,8 +75,9 @@ def write_slice(landing: Path, first: int, files: int, rows: int) -> int:
     for f in range(first, first + files):
         # Lines padded to one width (JSON allows the spaces): every file the same size.
         text = "".join(
-            json.dumps({"id": f * rows + i, "kind": "click", "user": f"u{(f * rows + i) % 997}", "amount": i * 0.25})
-            .ljust(95)
+            json.dumps(
+                {"id": f * rows + i, "kind": "click", "user": f"u{(f * rows + i) % 997}", "amount": i * 0.25}
+            ).ljust(95)
             + "\n"
             for i in range(rows)
         )
@@ -125,7 +126,13 @@ def worker(kind: str, work: Path, commits: int, rows: int, every: int) -> dict[s
         done += files
         if done == files:  # the first slice: scale 600 commits (10 minutes at 1/s) to wall time
             keep_all = 600 * (ingest_seconds / files) / 60
-        print(f"{kind}: {done} commits", file=sys.stderr, flush=True)
+        from headwater.lake.maintenance import lake_shape
+
+        with Project(project).open_lake() as lake:
+            shape = lake_shape(lake)
+        print(
+            f"{kind}: {done} commits, {timings[-1]:.2f} s maintenance: {shape}", file=sys.stderr, flush=True
+        )
     return {
         "commits": done,
         "seconds_per_commit": ingest_seconds / done,
@@ -169,7 +176,9 @@ def upgrade(project: Path, retention_hours: float, keep_all: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--commits", type=int, default=3600)
     parser.add_argument("--rows", type=int, default=50, help="rows per commit")
     parser.add_argument("--maintain-every", type=int, default=300, help="commits between maintenances")
@@ -186,7 +195,11 @@ def main() -> None:
         kinds = ["previous", "headwater"]
         for kind in kinds:
             (base / kind).mkdir()
-        extra = [f"--commits={args.commits}", f"--rows={args.rows}", f"--maintain-every={args.maintain_every}"]
+        extra = [
+            f"--commits={args.commits}",
+            f"--rows={args.rows}",
+            f"--maintain-every={args.maintain_every}",
+        ]
         cmds = {k: [sys.executable, __file__, "--worker", k, "--work", str(base / k), *extra] for k in kinds}
         runs: dict[str, dict[str, Any]] = {}
         if args.parallel:
@@ -217,7 +230,9 @@ def main() -> None:
             shutil.rmtree(base, ignore_errors=True)
 
 
-def report(args: argparse.Namespace, runs: dict[str, dict[str, Any]], shapes: dict[str, dict[str, Any]]) -> None:
+def report(
+    args: argparse.Namespace, runs: dict[str, dict[str, Any]], shapes: dict[str, dict[str, Any]]
+) -> None:
     a, b = shapes["previous"], shapes["headwater"]
     expected = args.commits * args.rows
     for k, s in shapes.items():

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 
@@ -83,7 +84,10 @@ def maintain(lake: Lake, retention_hours: float, *, keep_all_minutes: float = 10
     done.files_merged = sum(int(r[2]) for r in merged)
     # A query that started before this maintenance may still read a file merged away just now:
     # files wait as long as recent snapshots are kept before they are deleted.
-    _run(lake, f"CALL ducklake_cleanup_old_files('{LAKE}', older_than => now() - INTERVAL '{keep_all:.0f} seconds')")
+    _run(
+        lake,
+        f"CALL ducklake_cleanup_old_files('{LAKE}', older_than => now() - INTERVAL '{keep_all:.0f} seconds')",
+    )
     done.snapshots_expired = len(expire)
     done.seconds = time.monotonic() - started
     return done
@@ -116,7 +120,7 @@ def _snapshots_to_expire(lake: Lake, retention: float, keep_all: float) -> list[
     return [int(r[0]) for r in rows]
 
 
-def _run(lake: Lake, sql: str) -> list[tuple[object, ...]]:
+def _run(lake: Lake, sql: str) -> list[tuple[Any, ...]]:
     try:
         return lake.fetchall(sql)
     except duckdb.Error as e:
@@ -124,12 +128,23 @@ def _run(lake: Lake, sql: str) -> list[tuple[object, ...]]:
 
 
 def lake_shape(lake: Lake) -> dict[str, int]:
-    """Counts that say how fragmented the lake is: snapshots, live data files, delete files,
-    and rows kept inline in the catalog (live or deleted, not yet expired)."""
+    """Counts that say how fragmented the lake is: snapshots, data and delete files in use,
+    older files that kept snapshots still read, files no snapshot needs (deleted by the next
+    maintenance), and rows kept inline in the catalog (live or deleted, not yet written out)."""
     shape = {
         "snapshots": _count(lake, f"SELECT count(*) FROM {LAKE}.snapshots()"),
-        "data_files": _count(lake, f"SELECT count(*) FROM {META}.ducklake_data_file WHERE end_snapshot IS NULL"),
-        "delete_files": _count(lake, f"SELECT count(*) FROM {META}.ducklake_delete_file WHERE end_snapshot IS NULL"),
+        "data_files": _count(
+            lake, f"SELECT count(*) FROM {META}.ducklake_data_file WHERE end_snapshot IS NULL"
+        ),
+        "delete_files": _count(
+            lake, f"SELECT count(*) FROM {META}.ducklake_delete_file WHERE end_snapshot IS NULL"
+        ),
+        "old_files": _count(
+            lake,
+            f"SELECT (SELECT count(*) FROM {META}.ducklake_data_file WHERE end_snapshot IS NOT NULL) + "
+            f"(SELECT count(*) FROM {META}.ducklake_delete_file WHERE end_snapshot IS NOT NULL)",
+        ),
+        "files_to_delete": _count(lake, f"SELECT count(*) FROM {META}.ducklake_files_scheduled_for_deletion"),
     }
     tables = lake.fetchall(f"SELECT table_name FROM {META}.ducklake_inlined_data_tables")
     shape["inlined_rows"] = sum(_count(lake, f"SELECT count(*) FROM {META}.{t}") for (t,) in tables)
