@@ -22,7 +22,8 @@ factor: ``snapshot_keep_all_minutes`` is set to the wall time of 600 commits (10
 commit a second), measured on the first slice. The two ingestions run one after the other
 (``--parallel``: at once, in two processes); then, in this process, each lake is opened and
 measured: data files (live in the catalog, and Parquet files on disk), snapshots, rows kept
-inline in the catalog, the catalog's size, and a ``count(*)`` of the table (median of 5).
+inline in the catalog, the catalog's size, and the time of a ``count(*)`` of the table and of a
+query that reads its columns (median of 5 each).
 Finally one maintenance of this version runs on lake (a), as on an existing lake that
 upgrades after an hour without it, and is timed.
 """
@@ -154,13 +155,17 @@ def measure(project: Path) -> dict[str, Any]:
     hw = Project(project)
     with hw.open_lake() as lake:
         out.update(lake_shape(lake))
-        times = []
-        for _ in range(5):
-            started = time.perf_counter()
-            row = lake.fetchone("SELECT count(*) FROM lake.bronze.events")
-            times.append(time.perf_counter() - started)
+        for key, sql in (
+            ("count_seconds", "SELECT count(*) FROM lake.bronze.events"),
+            ("scan_seconds", "SELECT count(*), sum(amount), count(DISTINCT user) FROM lake.bronze.events"),
+        ):
+            times = []
+            for _ in range(5):
+                started = time.perf_counter()
+                row = lake.fetchone(sql)
+                times.append(time.perf_counter() - started)
+            out[key] = statistics.median(times)
         out["rows"] = int(row[0]) if row else 0
-        out["count_seconds"] = statistics.median(times)
     return out
 
 
@@ -175,6 +180,38 @@ def upgrade(project: Path, retention_hours: float, keep_all: float) -> float:
         return time.perf_counter() - started
 
 
+def inline_cost(rows_list: list[int], commits: int = 100) -> None:
+    """Median time of a commit of N rows (6 columns) into a DuckLake table, written as a
+    Parquet file (inlining off) and inline in the catalog: what ``INLINE_ROWS`` trades."""
+    from headwater.lake import Lake
+
+    for rows in rows_list:
+        medians = []
+        for limit in (0, rows):
+            with (
+                tempfile.TemporaryDirectory() as folder,
+                Lake(f"{folder}/c.ducklake", f"{folder}/data") as lake,
+            ):
+                lake.execute(f"CALL lake.set_option('data_inlining_row_limit', {limit})")
+                lake.execute(
+                    "CREATE TABLE lake.t (id BIGINT, ts TIMESTAMPTZ, s VARCHAR, a DOUBLE, src VARCHAR, r BIGINT)"
+                )
+                lake.execute(
+                    "CREATE TEMP TABLE src AS SELECT range AS id, now() AS ts, 'paid' AS s, range / 10 AS a, "
+                    f"'file:landing/x.jsonl:' || range AS src, 1 AS r FROM range({rows})"
+                )
+                times = []
+                for _ in range(commits):
+                    started = time.perf_counter()
+                    with lake.transaction():
+                        lake.execute("INSERT INTO lake.t SELECT * FROM src")
+                    times.append(time.perf_counter() - started)
+                medians.append(statistics.median(times) * 1000)
+        print(
+            f"{rows:6} rows a commit: Parquet file {medians[0]:.1f} ms, inlined {medians[1]:.1f} ms (median of {commits})"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -184,9 +221,20 @@ def main() -> None:
     parser.add_argument("--maintain-every", type=int, default=300, help="commits between maintenances")
     parser.add_argument("--parallel", action="store_true", help="run the two ingestions at once")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument(
+        "--inline-cost",
+        type=int,
+        nargs="*",
+        metavar="ROWS",
+        help="only time commits of ROWS rows, inlined or not",
+    )
     parser.add_argument("--worker", choices=["previous", "headwater"], help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.inline_cost is not None:
+        inline_cost(args.inline_cost or [10, 50, 100, 300, 1000])
+        print(machine(f"load average {os.getloadavg()[0]:.1f}"))
+        return
     if args.worker:
         print(json.dumps(worker(args.worker, args.work, args.commits, args.rows, args.maintain_every)))
         return
@@ -251,12 +299,13 @@ def report(
         ("rows inlined in catalog", "inlined_rows", "{:,}"),
         ("catalog size (MB)", "catalog_bytes", "{:.1f}"),
         ("count(*) (ms)", "count_seconds", "{:.1f}"),
+        ("count, sum, distinct (ms)", "scan_seconds", "{:.1f}"),
     ]
     for label, key, fmt in rows:
         va, vb = a[key], b[key]
         if key == "catalog_bytes":
             va, vb = va / 1e6, vb / 1e6
-        if key == "count_seconds":
+        if key.endswith("_seconds"):
             va, vb = va * 1000, vb * 1000
         ratio = f"{vb / va:.2f}" if va else "-"
         print(f"{label:28} {fmt.format(va):>14} {fmt.format(vb):>14} {ratio:>8}")

@@ -30,8 +30,8 @@ class RunSettings(BaseModel):
     poll_interval_seconds: Annotated[float, Field(gt=0)] = 1.0
     # most raw bytes read into one commit
     batch_bytes: Annotated[int, Field(gt=0)] = 256 * 1024 * 1024
-    # how often a continuous run compacts the lake
-    maintenance_interval_seconds: Annotated[float, Field(gt=0)] = 3600.0
+    # how often a continuous run maintains the lake (snapshots, small files)
+    maintenance_interval_seconds: Annotated[float, Field(gt=0)] = 300.0
 
 
 class Settings(BaseModel):

@@ -58,7 +58,7 @@ def test_small_commits_are_inlined_then_compacted_without_changing_any_snapshot(
     before = lake_shape(lake)
     assert before["data_files"] == 0 and before["inlined_rows"] >= 60 * rows
     history = _history(lake, since)
-    done = maintain(lake, 168.0, keep_all_minutes=60.0, flush_rows=1000)
+    done = maintain(lake, 168.0, keep_all_minutes=60.0, flush_rows=50)
     assert done.snapshots_expired == 0
     after = lake_shape(lake)
     assert after["inlined_rows"] == 0 and done.tables_flushed == 2
