@@ -19,6 +19,8 @@ class LakeSettings(BaseModel):
     data_path: str | None = None  # default: <project>/.headwater/data
     # time travel kept; older snapshots and files are removed
     snapshot_retention_hours: Annotated[float, Field(ge=0)] = 168.0
+    # every snapshot this recent is kept; older ones, the last of each hour
+    snapshot_keep_all_minutes: Annotated[float, Field(ge=0)] = 10.0
 
 
 class RunSettings(BaseModel):
@@ -28,8 +30,8 @@ class RunSettings(BaseModel):
     poll_interval_seconds: Annotated[float, Field(gt=0)] = 1.0
     # most raw bytes read into one commit
     batch_bytes: Annotated[int, Field(gt=0)] = 256 * 1024 * 1024
-    # how often a continuous run compacts the lake
-    maintenance_interval_seconds: Annotated[float, Field(gt=0)] = 3600.0
+    # how often a continuous run maintains the lake (snapshots, small files)
+    maintenance_interval_seconds: Annotated[float, Field(gt=0)] = 300.0
 
 
 class Settings(BaseModel):

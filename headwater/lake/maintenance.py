@@ -1,38 +1,202 @@
-"""Keeping the lake's size bounded: compact the dedupe state and expire old snapshots.
+"""Keeping the lake's size bounded when it commits often: small writes, files and snapshots.
 
-DuckLake keeps every snapshot (time travel) until it is expired; deleted rows stay in files
-until those are rewritten. Without this, the dedupe state (keys expire every commit) would
-grow with the history instead of with the window.
+Every commit is a DuckLake snapshot, and without care one Parquet file per table it wrote.
+A continuous run that commits every second would leave thousands of both an hour. So:
+
+- small writes (up to ``INLINE_ROWS`` rows a table) are kept inline in the catalog, not as
+  Parquet files (DuckLake's data inlining, set on the lake by ``configure``);
+- ``maintain`` expires old snapshots, keeping every snapshot of the last minutes and then one
+  an hour (and every snapshot a provisional window still needs), writes a table's inlined
+  rows out as one Parquet file once there are enough of them, rewrites files mostly of
+  deleted rows, merges small adjacent files, and deletes the files no snapshot needs.
+
+DuckLake's flush, rewrite and merge keep each row's snapshot, so time travel and the change
+feed of every snapshot kept are the same after them. The dedupe state's deleted keys are
+rewritten away at every maintenance so that its size follows the ``DEDUPLICATE_WITH`` window.
 """
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
+from typing import Any
+
 import duckdb
 
-from headwater.lake.engine import INTERNAL_SCHEMA, LAKE, Lake
+from headwater.lake.engine import INTERNAL_SCHEMA, LAKE, Lake, quote
 from headwater.lake.errors import LakeError
 
+# A commit of at most this many rows into a table is written into the catalog, not a file.
+# Measured (docs/operations.md#small-commits): an inlined commit costs about as much as a
+# Parquet one at ~100 rows and grows with its rows; a Parquet file costs a file per commit.
+INLINE_ROWS = 100
+# A table's inlined rows are written out as Parquet once there are this many (live rows, and
+# deleted ones kept for time travel): about 100 commits of INLINE_ROWS, so the catalog stays
+# small and each file written is not a tiny one.
+FLUSH_ROWS = 10_000
+# Only files smaller than this are merged, so a maintenance rewrites at most this much of a
+# table's old data, however large the table is.
+MERGE_BELOW_BYTES = 16 * 1024 * 1024
+# A file is rewritten without its deleted rows once they are this share of it.
+REWRITE_DELETED_SHARE = 0.5
+# The label provisional windows give their commit (runner/provisional.py).
+PROVISIONAL_COMMIT = "headwater provisional window"
+META = f"__ducklake_metadata_{LAKE}"
 
-def maintain(lake: Lake, retention_hours: float) -> None:
-    """Rewrite the dedupe state's files without their deleted rows, then expire snapshots
-    older than ``retention_hours`` (but none a provisional window still needs) and delete the
-    files no snapshot needs any more."""
-    interval = f"INTERVAL '{float(retention_hours) * 3600:.0f} seconds'"
-    # A provisional window's snapshot is needed to replace its output: keep it until then.
+
+@dataclass
+class Maintained:
+    """What one ``maintain`` did."""
+
+    snapshots_expired: int = 0
+    tables_flushed: int = 0
+    files_merged: int = 0
+    seconds: float = 0.0
+
+
+def configure(lake: Lake) -> None:
+    """Set the lake's data inlining limit (persisted in the catalog; new and existing lakes)."""
     row = lake.fetchone(
-        f"SELECT least(now() - {interval}, min(commit_time) - INTERVAL 1 MINUTE) "
-        f"FROM {LAKE}.{INTERNAL_SCHEMA}.provisional"
+        f"SELECT value FROM {LAKE}.options() WHERE option_name = 'data_inlining_row_limit' AND scope = 'GLOBAL'"
     )
-    cutoff = f"TIMESTAMPTZ '{row[0].isoformat()}'" if row and row[0] is not None else f"now() - {interval}"
-    steps = [
+    if row is None or row[0] != str(INLINE_ROWS):
+        lake.execute(f"CALL {LAKE}.set_option('data_inlining_row_limit', {INLINE_ROWS})")
+
+
+def maintain(
+    lake: Lake, retention_hours: float, *, keep_all_minutes: float = 10.0, flush_rows: int = FLUSH_ROWS
+) -> Maintained:
+    """Expire snapshots (all older than ``retention_hours``; between ``keep_all_minutes`` and
+    that, all but the last of each hour; never one a provisional window still needs), write
+    tables' inlined rows to Parquet once there are ``flush_rows`` of them, rewrite files mostly
+    of deleted rows, merge small files, and delete the files no snapshot needs. Each step runs
+    only when it has something to do, so that a maintenance of a lake in order is cheap."""
+    started = time.monotonic()
+    done = Maintained()
+    configure(lake)
+    retention = float(retention_hours) * 3600
+    keep_all = min(float(keep_all_minutes) * 60, retention)
+    expire = _snapshots_to_expire(lake, retention, keep_all)
+    if expire:
+        ids = ", ".join(str(s) for s in expire)
+        _run(lake, f"CALL ducklake_expire_snapshots('{LAKE}', versions => [{ids}])")
+    # The dedupe state's keys expire every commit: its deleted rows go at every maintenance.
+    _run(
+        lake,
         f"CALL ducklake_flush_inlined_data('{LAKE}', schema_name => '{INTERNAL_SCHEMA}', table_name => 'dedupe')",
+    )
+    _run(
+        lake,
         f"CALL ducklake_rewrite_data_files('{LAKE}', 'dedupe', schema => '{INTERNAL_SCHEMA}', delete_threshold => 0.1)",
-        f"CALL ducklake_merge_adjacent_files('{LAKE}', 'dedupe', schema => '{INTERNAL_SCHEMA}')",
-        f"CALL ducklake_expire_snapshots('{LAKE}', older_than => {cutoff})",
-        f"CALL ducklake_cleanup_old_files('{LAKE}', older_than => {cutoff})",
-    ]
-    for sql in steps:
-        try:
-            lake.execute(sql)
-        except duckdb.Error as e:
-            raise LakeError(f"lake maintenance failed at `{sql.split('(')[0]}`: {str(e).strip()}") from None
+    )
+    flush = _tables_to_flush(lake, flush_rows)
+    for schema, table in flush:
+        _run(
+            lake,
+            f"CALL ducklake_flush_inlined_data('{LAKE}', schema_name => ?, table_name => ?)",
+            [schema, table],
+        )
+    if flush or _count(lake, f"SELECT count(*) FROM {META}.ducklake_delete_file WHERE end_snapshot IS NULL"):
+        # Files mostly of deleted rows (state tables whose rows are replaced every commit,
+        # MERGE targets) are rewritten with only the rows some snapshot still needs.
+        _run(lake, f"CALL ducklake_rewrite_data_files('{LAKE}', delete_threshold => {REWRITE_DELETED_SHARE})")
+    if _count(
+        lake,
+        f"SELECT count(*) FROM (SELECT table_id FROM {META}.ducklake_data_file WHERE end_snapshot IS NULL "
+        f"AND file_size_bytes < {MERGE_BELOW_BYTES} GROUP BY table_id HAVING count(*) > 1)",
+    ):
+        merged = _run(
+            lake, f"FROM ducklake_merge_adjacent_files('{LAKE}', max_file_size => {MERGE_BELOW_BYTES})"
+        )
+        done.files_merged = sum(int(r[2]) for r in merged)
+    # A query that started before this maintenance may still read a file merged away just now:
+    # files wait as long as recent snapshots are kept before they are deleted.
+    _run(
+        lake,
+        f"CALL ducklake_cleanup_old_files('{LAKE}', older_than => now() - INTERVAL '{keep_all:.0f} seconds')",
+    )
+    done.snapshots_expired = len(expire)
+    done.tables_flushed = len(flush)
+    done.seconds = time.monotonic() - started
+    return done
+
+
+def _tables_to_flush(lake: Lake, flush_rows: int) -> list[tuple[str, str]]:
+    """Tables with at least ``flush_rows`` rows inline in the catalog (live, or deleted but
+    kept for time travel): written out, they make a file of a useful size."""
+    parts = lake.fetchall(f"SELECT table_id, table_name FROM {META}.ducklake_inlined_data_tables")
+    if not parts:
+        return []
+    counts = " UNION ALL ".join(
+        f"SELECT {int(i)} AS table_id, count(*) AS n FROM {META}.{quote(t)}" for i, t in parts
+    )
+    rows = lake.fetchall(
+        f"SELECT s.schema_name, t.table_name FROM ({counts}) c "
+        f"JOIN {META}.ducklake_table t ON t.table_id = c.table_id AND t.end_snapshot IS NULL "
+        f"JOIN {META}.ducklake_schema s ON s.schema_id = t.schema_id AND s.end_snapshot IS NULL "
+        f"GROUP BY ALL HAVING sum(c.n) >= {int(flush_rows)} ORDER BY ALL"
+    )
+    return [(str(r[0]), str(r[1])) for r in rows]
+
+
+def _snapshots_to_expire(lake: Lake, retention: float, keep_all: float) -> list[int]:
+    """Snapshot ids to expire: none of the last ``keep_all`` seconds, the last of each hour
+    within ``retention``, the newest, and those of provisional windows not replaced yet."""
+    rows = lake.fetchall(
+        f"""
+        WITH s AS (SELECT snapshot_id, snapshot_time, commit_message, commit_extra_info FROM {LAKE}.snapshots()),
+        keep AS (
+            SELECT max(snapshot_id) AS id FROM s
+            UNION ALL
+            SELECT snapshot_id FROM s WHERE snapshot_time >= now() - INTERVAL '{keep_all:.3f} seconds'
+            UNION ALL
+            SELECT max(snapshot_id) FROM s WHERE snapshot_time >= now() - INTERVAL '{retention:.3f} seconds'
+            GROUP BY time_bucket(INTERVAL 1 HOUR, snapshot_time)
+            UNION ALL
+            SELECT s.snapshot_id FROM s JOIN {LAKE}.{INTERNAL_SCHEMA}.provisional p
+              ON s.commit_message = ?
+             AND json_extract_string(s.commit_extra_info, '$.job') = p.job
+             AND CAST(json_extract(s.commit_extra_info, '$.run_id') AS BIGINT) = p.run_id
+        )
+        SELECT snapshot_id FROM s WHERE snapshot_id NOT IN (SELECT id FROM keep WHERE id IS NOT NULL)
+        ORDER BY snapshot_id
+        """,
+        [PROVISIONAL_COMMIT],
+    )
+    return [int(r[0]) for r in rows]
+
+
+def _run(lake: Lake, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    try:
+        return lake.fetchall(sql, params)
+    except duckdb.Error as e:
+        raise LakeError(f"lake maintenance failed at `{sql.split('(')[0]}`: {str(e).strip()}") from None
+
+
+def lake_shape(lake: Lake) -> dict[str, int]:
+    """Counts that say how fragmented the lake is: snapshots, data and delete files in use,
+    older files that kept snapshots still read, files no snapshot needs (deleted by the next
+    maintenance), and rows kept inline in the catalog (live or deleted, not yet written out)."""
+    shape = {
+        "snapshots": _count(lake, f"SELECT count(*) FROM {LAKE}.snapshots()"),
+        "data_files": _count(
+            lake, f"SELECT count(*) FROM {META}.ducklake_data_file WHERE end_snapshot IS NULL"
+        ),
+        "delete_files": _count(
+            lake, f"SELECT count(*) FROM {META}.ducklake_delete_file WHERE end_snapshot IS NULL"
+        ),
+        "old_files": _count(
+            lake,
+            f"SELECT (SELECT count(*) FROM {META}.ducklake_data_file WHERE end_snapshot IS NOT NULL) + "
+            f"(SELECT count(*) FROM {META}.ducklake_delete_file WHERE end_snapshot IS NOT NULL)",
+        ),
+        "files_to_delete": _count(lake, f"SELECT count(*) FROM {META}.ducklake_files_scheduled_for_deletion"),
+    }
+    tables = lake.fetchall(f"SELECT table_name FROM {META}.ducklake_inlined_data_tables")
+    shape["inlined_rows"] = sum(_count(lake, f"SELECT count(*) FROM {META}.{t}") for (t,) in tables)
+    return shape
+
+
+def _count(lake: Lake, sql: str) -> int:
+    row = lake.fetchone(sql)
+    return int(row[0]) if row and row[0] is not None else 0

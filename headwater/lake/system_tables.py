@@ -9,6 +9,7 @@ creates the tables a lake does not have yet, at every `run`.
 from __future__ import annotations
 
 from headwater.lake.engine import INTERNAL_SCHEMA, LAKE, SYSTEM_SCHEMA, Lake
+from headwater.lake.maintenance import configure
 
 STATE_VERSION = 3  # 2: dedupe keys are two BIGINTs (key_hi, key_lo) instead of a BLOB
 # 3: system.offsets has the progress of stream partitions (end_position ... connection)
@@ -54,7 +55,9 @@ INTERNAL_TABLES: dict[str, str] = {
 
 
 def ensure_system_tables(lake: Lake) -> None:
-    """Create every system and internal table that does not exist yet (idempotent)."""
+    """Create every system and internal table that does not exist yet (idempotent), and set
+    the lake's data inlining limit (new and existing lakes)."""
+    configure(lake)
     existing = set(lake.tables())
     statements: list[str] = []
     for schema, tables in ((SYSTEM_SCHEMA, SYSTEM_TABLES), (INTERNAL_SCHEMA, INTERNAL_TABLES)):

@@ -112,7 +112,12 @@ class Runner:
                         once
                         or time.monotonic() - maintained >= self.settings.run.maintenance_interval_seconds
                     ):
-                        maintain(lake, self.settings.lake.snapshot_retention_hours)
+                        lake_settings = self.settings.lake
+                        maintain(
+                            lake,
+                            lake_settings.snapshot_retention_hours,
+                            keep_all_minutes=lake_settings.snapshot_keep_all_minutes,
+                        )
                         maintained = time.monotonic()
                 result.passes += 1
                 if once or (max_passes and result.passes >= max_passes):

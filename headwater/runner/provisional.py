@@ -17,10 +17,11 @@ import json
 from datetime import datetime
 
 from headwater.lake import LAKE, Lake, qualified
+from headwater.lake.maintenance import PROVISIONAL_COMMIT
 from headwater.runner.errors import RunnerError
 from headwater.state import store
 
-COMMIT_MESSAGE = "headwater provisional window"
+COMMIT_MESSAGE = PROVISIONAL_COMMIT  # lake maintenance keeps these snapshots while they are needed
 SYS = f"{LAKE}.system"
 
 
