@@ -112,18 +112,21 @@ class Runner:
                         once
                         or time.monotonic() - maintained >= self.settings.run.maintenance_interval_seconds
                     ):
-                        lake_settings = self.settings.lake
-                        maintain(
-                            lake,
-                            lake_settings.snapshot_retention_hours,
-                            keep_all_minutes=lake_settings.snapshot_keep_all_minutes,
-                        )
+                        self.maintain(lake)
                         maintained = time.monotonic()
                 result.passes += 1
                 if once or (max_passes and result.passes >= max_passes):
                     break
                 self.stop.wait(self.settings.run.poll_interval_seconds)
         return result
+
+    def maintain(self, lake: Lake) -> None:
+        lake_settings = self.settings.lake
+        maintain(
+            lake,
+            lake_settings.snapshot_retention_hours,
+            keep_all_minutes=lake_settings.snapshot_keep_all_minutes,
+        )
 
     @contextlib.contextmanager
     def _signals(self) -> Iterator[None]:

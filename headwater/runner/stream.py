@@ -24,7 +24,6 @@ from headwater.dialect import parse
 from headwater.dialect.nodes import CreateIngestJob, Query
 from headwater.errors import HeadwaterError, UserError
 from headwater.lake import Lake
-from headwater.lake.maintenance import maintain
 from headwater.observe.events import JobSkipped, Notice
 from headwater.quality.errors import JobStopped
 from headwater.runner import interactive
@@ -128,7 +127,7 @@ class Stream:
                 if self._due(name, feed):
                     self._commit(ctx, self.entries[name], feed)
             if time.monotonic() - maintained >= self.settings.run.maintenance_interval_seconds:
-                maintain(lake, self.settings.lake.snapshot_retention_hours)
+                runner.maintain(lake)
                 maintained = time.monotonic()
             if server.wanted:
                 if not server.hand_over(self._release, lake.reacquire, stop):

@@ -272,6 +272,7 @@ class KafkaSource:
             if good:
                 yield from self._chunks(good, moved)
                 moved = {}
+                quiet_since = time.monotonic()  # (the time the runner took with them is not idle)
             if time.monotonic() - quiet_since > IDLE_S:
                 break  # e.g. an open transaction holds the partition back: the rest waits
         if moved:  # moved past transaction markers or aborted messages only: no records

@@ -145,10 +145,13 @@ def test_a_replaced_window_keeps_accounting_whole(make_project: Callable[..., hw
 def test_a_provisional_window_that_closes_unchanged_is_kept_not_rewritten(
     make_project: Callable[..., hw.Project],
 ) -> None:
-    project = make_project(PIPELINE.format(interval="1 SECOND"))
+    # (windows long enough that the first run, however slow the machine, ends before its
+    # window does: the window must still be open, provisional, when that run ends)
+    project = make_project(PIPELINE.format(interval="5 SECONDS"))
     write_jsonl(project.path / "landing/a.jsonl", _orders(random.Random(3), 0, 20))
+    time.sleep(5 - time.time() % 5)  # at the start of a window
     assert project.run(once=True).ok
-    time.sleep(2.1)  # every window the first run touched has closed since
+    time.sleep(10.1)  # every window the first run touched has closed since
     assert one(project, "SELECT count(*) > 0 FROM system.runs WHERE status = 'provisional'") == (True,)
     again = project.run(once=True)
     assert again.ok and again.rows_written == 0
