@@ -459,3 +459,25 @@ def test_validate_refuses_what_a_kafka_job_cannot_do(make_project: Callable[...,
     )
     with pytest.raises(hw.UserError, match=r"cannot set isolation\.level"):
         bad.validate()
+
+
+def test_run_once_reads_to_the_end_however_long_its_commits_take(
+    make_project: Callable[..., hw.Project], kafka: KafkaBroker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The time the runner spends committing what one read gave is not time the topic was
+    idle: with small batches (many commits per read), `run --once` still reads everything."""
+    import headwater.sources.kafka as kafka_source
+
+    monkeypatch.setattr(kafka_source, "IDLE_S", 0.5)  # (much longer than this in real runs)
+    monkeypatch.setattr(kafka_source, "BATCH_MESSAGES", 500)  # several reads, each many commits
+    topic = _topic("slowcommits")
+    kafka.create_topic(topic, partitions=1)
+    project = _project(
+        make_project,
+        kafka,
+        f"CREATE JOB load AS COPY FROM events TOPIC = '{topic}' INTO bronze.rows;",
+        toml="[run]\nbatch_bytes = 2048\n",
+    )
+    _send(kafka, topic, [{"value": {"id": i, "pad": "x" * 40}} for i in range(3000)])
+    assert project.run(once=True).ok
+    assert project.query("SELECT count(*), count(DISTINCT id) FROM bronze.rows").fetchall() == [(3000, 3000)]
