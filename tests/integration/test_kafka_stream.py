@@ -70,6 +70,31 @@ def _status(project: hw.Project) -> dict[str, dict[str, Any]]:
     return {row["name"]: row for row in json.loads(out.stdout)}
 
 
+def _one_job(
+    make_project: Callable[..., hw.Project], kafka: KafkaBroker, name: str, partitions: int, options: str = ""
+) -> tuple[hw.Project, str]:
+    """A project whose job `load` reads a new topic into bronze.events, committing every second."""
+    topic = _topic(name)
+    kafka.create_topic(topic, partitions=partitions)
+    project = make_project(
+        f"""
+        CREATE KAFKA CONNECTION events HOSTS = ('{kafka.bootstrap}');
+        CREATE JOB load COMMIT_INTERVAL = 1 SECOND {options}
+        AS COPY FROM events TOPIC = '{topic}' INTO bronze.events;
+        """
+    )
+    return project, topic
+
+
+def _stopped_cleanly(proc: subprocess.Popen[str]) -> str:
+    """SIGTERM: it stops within seconds, with exit code 0 and no traceback; its output."""
+    seconds, out = _stop(proc)
+    assert proc.returncode == 0, out
+    assert seconds < 10, (seconds, out)
+    assert "Traceback" not in out
+    return out
+
+
 @pytest.fixture
 def running() -> Iterator[Callable[[hw.Project], subprocess.Popen[str]]]:
     """Start `headwater run` on a project; whatever is left running is killed at the end."""
@@ -157,10 +182,7 @@ def test_each_job_commits_on_its_interval_while_files_views_and_queries_go_on(
     )
     assert "partitions" not in status["load_users"]  # (files: no partitions to show)
 
-    seconds, out = _stop(proc)
-    assert proc.returncode == 0, out
-    assert seconds < 10, (seconds, out)
-    assert "Traceback" not in out
+    _stopped_cleanly(proc)
     # Not running: status says so, and the saved progress is still there.
     after = _status(project)["load_clicks"]
     assert after["status"] == "idle"
@@ -221,14 +243,7 @@ def test_a_broker_restart_under_a_running_run_loses_and_duplicates_nothing(
     kafka: KafkaBroker,
     running: Callable[[hw.Project], subprocess.Popen[str]],
 ) -> None:
-    topic = _topic("restart")
-    kafka.create_topic(topic, partitions=2)
-    project = make_project(
-        f"""
-        CREATE KAFKA CONNECTION events HOSTS = ('{kafka.bootstrap}');
-        CREATE JOB load COMMIT_INTERVAL = 1 SECOND AS COPY FROM events TOPIC = '{topic}' INTO bronze.events;
-        """
-    )
+    project, topic = _one_job(make_project, kafka, "restart", 2)
     proc = running(project)
     _produce(kafka, topic, range(0, 200), 2)
     _until(lambda: _count(project, "SELECT count(*) FROM bronze.events") == 200, 60, "before the restart")
@@ -254,10 +269,7 @@ def test_a_broker_restart_under_a_running_run_loses_and_duplicates_nothing(
         30,
         "status to show the broker back",
     )
-    seconds, out = _stop(proc)
-    assert proc.returncode == 0, out
-    assert seconds < 10, (seconds, out)
-    assert "Traceback" not in out
+    _stopped_cleanly(proc)
 
 
 def _cli(project: hw.Project, *args: str) -> subprocess.CompletedProcess[str]:
@@ -271,14 +283,7 @@ def test_pause_resume_and_new_partitions_while_running(
     kafka: KafkaBroker,
     running: Callable[[hw.Project], subprocess.Popen[str]],
 ) -> None:
-    topic = _topic("paused")
-    kafka.create_topic(topic, partitions=1)
-    project = make_project(
-        f"""
-        CREATE KAFKA CONNECTION events HOSTS = ('{kafka.bootstrap}');
-        CREATE JOB load COMMIT_INTERVAL = 1 SECOND AS COPY FROM events TOPIC = '{topic}' INTO bronze.events;
-        """
-    )
+    project, topic = _one_job(make_project, kafka, "paused", 1)
     proc = running(project)
     _produce(kafka, topic, range(0, 50), 1)
     _until(lambda: _count(project, "SELECT count(*) FROM bronze.events") == 50, 60, "the first messages")
@@ -303,9 +308,7 @@ def test_pause_resume_and_new_partitions_while_running(
     assert project.query("SELECT count(DISTINCT id) FROM bronze.events").fetchall() == [(120,)]
     parts = {p["partition"]: p for p in _status(project)["load"]["partitions"]}
     assert parts[f"{topic}/1"]["committed"] == 20
-    seconds, out = _stop(proc)
-    assert proc.returncode == 0, out
-    assert seconds < 10, (seconds, out)
+    _stopped_cleanly(proc)
 
 
 def test_a_gap_found_by_a_running_run_is_skipped_and_recorded_with_on_retention_gap_skip(
@@ -315,15 +318,7 @@ def test_a_gap_found_by_a_running_run_is_skipped_and_recorded_with_on_retention_
 ) -> None:
     from confluent_kafka import TopicPartition
 
-    topic = _topic("gap")
-    kafka.create_topic(topic, partitions=1)
-    project = make_project(
-        f"""
-        CREATE KAFKA CONNECTION events HOSTS = ('{kafka.bootstrap}');
-        CREATE JOB load COMMIT_INTERVAL = 1 SECOND ON_RETENTION_GAP = SKIP
-        AS COPY FROM events TOPIC = '{topic}' INTO bronze.events;
-        """
-    )
+    project, topic = _one_job(make_project, kafka, "gap", 1, "ON_RETENTION_GAP = SKIP")
     proc = running(project)
     _produce(kafka, topic, range(0, 10), 1)
     _until(lambda: _count(project, "SELECT count(*) FROM bronze.events") == 10, 60, "the first messages")
@@ -340,7 +335,5 @@ def test_a_gap_found_by_a_running_run_is_skipped_and_recorded_with_on_retention_
     assert project.query('SELECT job, "partition", first_lost, last_lost FROM system.gaps').fetchall() == [
         ("load", f"{topic}/0", 10, 29)
     ]
-    seconds, out = _stop(proc)
-    assert proc.returncode == 0, out
-    assert seconds < 10, (seconds, out)
+    out = _stopped_cleanly(proc)
     assert "skipped offsets 10 to 29" in out, out
