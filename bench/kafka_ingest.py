@@ -70,10 +70,13 @@ def values(n: int, seed: int = 7) -> list[bytes]:
 
     rng = np.random.default_rng(seed)
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=30)
-    frame = pl.from_arrow(orders(rng, 1, n, start))
-    assert isinstance(frame, pl.DataFrame)
-    frame = frame.with_columns(channel=pl.lit("web-checkout-eu"))  # (to about 200 bytes)
-    return frame.write_ndjson().encode().splitlines()
+    out: list[bytes] = []
+    for first in range(0, n, 250_000):  # (orders() builds one Arrow chunk: at most this many)
+        frame = pl.from_arrow(orders(rng, first + 1, min(250_000, n - first), start))
+        assert isinstance(frame, pl.DataFrame)
+        frame = frame.with_columns(channel=pl.lit("web-checkout-eu"))  # (to about 200 bytes)
+        out += frame.write_ndjson().encode().splitlines()
+    return out
 
 
 def fill_topic(broker: Any, n: int, partitions: int) -> int:
