@@ -10,7 +10,7 @@ in one partition):
      "event_type": "add_to_cart", "url": "https://shop.example/products/sku-1042",
      "referrer": "https://shop.example/category/shoes",
      "event_time": "2026-11-30T14:40:16.123456Z", "ip": "203.0.113.57",
-     "email": "vera.k@inbox.example", "user_agent": "Mozilla/5.0 (...)",
+     "email": "vera.1017@inbox.example", "user_agent": "Mozilla/5.0 (...)",
      "product": {"sku": "sku-1042", "price": 59.9}}
 
 Visitors come from a search engine, social media, the newsletter, or directly; each session
