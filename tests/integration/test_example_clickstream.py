@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -20,17 +21,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pyarrow.parquet as pq
+import pytest
 from confluent_kafka import TopicPartition
 
 import headwater as hw
-from tests.services.kafka import KafkaBroker
+from tests.services.kafka import KafkaBroker, start_kafka
 from tests.test_docs import blocks
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "clickstream"
 README = EXAMPLE / "README.md"
 MARKER = "run by tests/integration/test_example_clickstream.py"
-START_BROKER = "export KAFKA_BOOTSTRAP=$(scripts/services/kafka.sh start)"  # the `kafka` fixture's script
+START_BROKER = "export KAFKA_BOOTSTRAP=$(scripts/services/kafka.sh start)"  # what `broker` runs
 # README commands this test does not run, and why: the continuous part (a producer that runs
 # until stopped, `run` without --once, a query beside it) and stopping the broker.
 NOT_RUN = {
@@ -44,6 +46,17 @@ TOPIC = "clicks"
 EVENT_TYPES = {"page_view", "click", "add_to_cart", "purchase"}
 TIME_REASON = "column event_time: expected TIMESTAMP WITH TIME ZONE"
 TYPE_REASON = "expectation known_event_type (QUARANTINE) failed"
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
+    """A broker of its own, started by scripts/services/kafka.sh as the README does: the topic
+    the example reads, `clicks`, must not be one that other tests create on the session's."""
+    started = start_kafka(tmp_path_factory.mktemp("clickstream-kafka"))
+    try:
+        yield started
+    finally:
+        started.stop()
 
 
 @dataclass
@@ -79,7 +92,7 @@ def readme_steps() -> tuple[list[Step], list[str]]:
 
 def run_step(step: Step, project: Path, env: dict[str, str]) -> None:
     if step.command == START_BROKER:
-        return  # the `kafka` fixture started the broker with the same script
+        return  # the `broker` fixture started it with the same script
     argv = shlex.split(step.command)
     program = {
         ".venv/bin/python": [sys.executable],
@@ -306,16 +319,16 @@ def check_pipeline(project_dir: Path, kafka: KafkaBroker) -> Expected:
     return want
 
 
-def test_clickstream_example(tmp_path: Path, kafka: KafkaBroker) -> None:
+def test_clickstream_example(tmp_path: Path, broker: KafkaBroker) -> None:
     marked, others = readme_steps()
     assert set(others) == NOT_RUN, "a README command neither marked for this test nor listed in NOT_RUN"
     assert marked[0].command == START_BROKER
     project_dir = tmp_path / "clickstream"
     shutil.copytree(EXAMPLE, project_dir, ignore=shutil.ignore_patterns(".headwater", "__pycache__"))
-    env = {**os.environ, "KAFKA_BOOTSTRAP": kafka.bootstrap}
+    env = {**os.environ, "KAFKA_BOOTSTRAP": broker.bootstrap}
     for step in marked:
         run_step(step, project_dir, env)
-    want = check_pipeline(project_dir, kafka)
+    want = check_pipeline(project_dir, broker)
     assert want.read == 3000 and len(want.rows) > 2500
     assert want.deduplicated and want.dropped and len(want.quarantined) == 3
     # No email and no full IP address in clear: not in the lake's files, nor the catalog (which
@@ -336,5 +349,5 @@ def test_clickstream_example(tmp_path: Path, kafka: KafkaBroker) -> None:
     more = Step(".venv/bin/python examples/clickstream/produce.py --count 500 --rate 0 --seed 8", None)
     run_step(more, project_dir, env)
     run_step(Step(".venv/bin/headwater run --once -p examples/clickstream", None), project_dir, env)
-    want = check_pipeline(project_dir, kafka)
+    want = check_pipeline(project_dir, broker)
     assert want.read == 3500
