@@ -4,6 +4,9 @@ a fresh Headwater project, and a line describing the machine."""
 from __future__ import annotations
 
 import cProfile
+import functools
+import importlib
+import inspect
 import json
 import os
 import platform
@@ -13,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+Steps = tuple[tuple[str, str, str], ...]  # (label, module, function) of each step to time
 
 
 def run_child(script: str, kind: str, work: Path, extra: list[str]) -> tuple[dict[str, Any], int]:
@@ -73,3 +78,80 @@ def machine(*extra: str) -> str:
         *extra,
     ]
     return "machine: " + ", ".join(parts)
+
+
+# -- timing the steps of a run ------------------------------------------------------------------
+def instrument(times: dict[str, float], steps: Steps) -> None:
+    """Wrap each step's function (``steps``: label, module, function) with a timer adding to
+    ``times[label]``. A label indented by spaces is part of the step above it."""
+    for label, module_name, attr in steps:
+        try:
+            owner: Any = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        *path, name = attr.split(".")
+        for part in path:
+            owner = getattr(owner, part, None)
+        fn = getattr(owner, name, None) if owner is not None else None
+        if fn is None:
+            continue
+        setattr(owner, name, _timed(fn, label, times))
+
+
+def _timed(fn: Any, label: str, times: dict[str, float]) -> Any:
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def generator(*args: Any, **kwargs: Any) -> Any:
+            it = fn(*args, **kwargs)
+            while True:
+                started = time.perf_counter()
+                try:
+                    item = next(it)
+                except StopIteration:
+                    return
+                finally:
+                    times[label] += time.perf_counter() - started
+                yield item
+
+        return generator
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            times[label] += time.perf_counter() - started
+
+    return wrapper
+
+
+def print_steps(
+    run: dict[str, Any], timed: Steps, concurrent: frozenset[str] | set[str] = frozenset()
+) -> None:
+    """Where Headwater's time went; what a step's parts leave over is shown as 'other'. Steps
+    in ``concurrent`` ran in another thread, alongside the others: not part of the sum."""
+    total, steps = run["seconds"], run["steps"]
+    labels = [label for label, _, _ in timed if label in steps]
+    print(f"\nwhere Headwater's {total:.2f} s went:")
+    rows: list[tuple[str, float]] = []
+    parent: str | None = None
+    parts = 0.0
+    for label in labels:
+        if label in concurrent:
+            rows.append((label, steps[label]))
+            continue
+        if not label.startswith(" "):
+            if parent is not None and parts:
+                rows.append(("  other", steps[parent] - parts))
+            parent, parts = label, 0.0
+        else:
+            parts += steps[label]
+        rows.append((label, steps[label]))
+    if parent is not None and parts:
+        rows.append(("  other", steps[parent] - parts))
+    top = sum(steps[label] for label in labels if not label.startswith(" ") and label not in concurrent)
+    rows.append(("other (open the lake, state, queries)", total - top))
+    for label, seconds in rows:
+        print(f"  {label:<42}{seconds:>7.2f} s{100 * seconds / total:>6.0f} %")

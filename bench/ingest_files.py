@@ -20,9 +20,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import functools
-import importlib
-import inspect
 import itertools
 import json
 import pstats
@@ -37,7 +34,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from _common import machine, new_project, run_child, run_once
+from _common import instrument, machine, new_project, print_steps, run_child, run_once
 
 from headwater.demo.data import COUNTRIES, STATUS_SHARES, STATUSES, iso_utc, pick
 
@@ -108,51 +105,6 @@ STEPS = (
 CONCURRENT = {"read files, cut into lines (a thread, alongside)"}
 
 
-def instrument(times: dict[str, float]) -> None:
-    """Wrap each step's function with a timer adding to ``times[label]``."""
-    for label, module_name, attr in STEPS:
-        try:
-            owner: Any = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        *path, name = attr.split(".")
-        for part in path:
-            owner = getattr(owner, part, None)
-        fn = getattr(owner, name, None) if owner is not None else None
-        if fn is None:
-            continue
-        setattr(owner, name, _timed(fn, label, times))
-
-
-def _timed(fn: Any, label: str, times: dict[str, float]) -> Any:
-    if inspect.isgeneratorfunction(fn):
-
-        @functools.wraps(fn)
-        def generator(*args: Any, **kwargs: Any) -> Any:
-            it = fn(*args, **kwargs)
-            while True:
-                started = time.perf_counter()
-                try:
-                    item = next(it)
-                except StopIteration:
-                    return
-                finally:
-                    times[label] += time.perf_counter() - started
-                yield item
-
-        return generator
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            times[label] += time.perf_counter() - started
-
-    return wrapper
-
-
 def measure_duckdb(work: Path) -> dict[str, Any]:
     import duckdb
 
@@ -173,7 +125,7 @@ def measure_headwater(work: Path, profile: bool) -> dict[str, Any]:
 
     project_dir = new_project(work, PROJECT_SQL.format(landing=work / "landing"))
     steps: dict[str, float] = collections.defaultdict(float)
-    instrument(steps)
+    instrument(steps, STEPS)
     seconds, batches, profiler = run_once(project_dir, profile)
     if profiler is not None:
         stats = pstats.Stats(profiler, stream=sys.stderr)
@@ -259,34 +211,7 @@ def main() -> None:
     commits = head_runs[0][0]["batches"]
     print(f"\nratio b/a (rows/s): {medians['a'] / medians['b']:.2f}x   (Headwater made {commits} commit(s))")
     median_run = sorted((res for res, _ in head_runs), key=lambda r: r["seconds"])[len(head_runs) // 2]
-    print_steps(median_run)
-
-
-def print_steps(run: dict[str, Any]) -> None:
-    """Where Headwater's time went; what a step's parts leave over is shown as 'other'."""
-    total, steps = run["seconds"], run["steps"]
-    labels = [label for label, _, _ in STEPS if label in steps]
-    print(f"\nwhere Headwater's {total:.2f} s went:")
-    rows: list[tuple[str, float]] = []
-    parent: str | None = None
-    parts = 0.0
-    for label in labels:
-        if label in CONCURRENT:
-            rows.append((label, steps[label]))
-            continue
-        if not label.startswith(" "):
-            if parent is not None and parts:
-                rows.append(("  other", steps[parent] - parts))
-            parent, parts = label, 0.0
-        else:
-            parts += steps[label]
-        rows.append((label, steps[label]))
-    if parent is not None and parts:
-        rows.append(("  other", steps[parent] - parts))
-    top = sum(steps[label] for label in labels if not label.startswith(" ") and label not in CONCURRENT)
-    rows.append(("other (open the lake, state, queries)", total - top))
-    for label, seconds in rows:
-        print(f"  {label:<42}{seconds:>7.2f} s{100 * seconds / total:>6.0f} %")
+    print_steps(median_run, STEPS, CONCURRENT)
 
 
 if __name__ == "__main__":

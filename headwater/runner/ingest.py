@@ -44,6 +44,7 @@ from headwater.sources.files import (
     combine,
 )
 from headwater.sources.keys import stored_name
+from headwater.sources.merge import merge_chunks
 from headwater.sources.prefetch import prefetch
 from headwater.sources.raw import BASE64, INVALID_UTF8
 from headwater.sources.typing import DOUBLE_INTEGERS, REASON
@@ -206,6 +207,7 @@ class Batch:
         self.positions: dict[str, tuple[int, int]] = {}
         self.violations = {e.name: 0 for e in self.spec.expectations}
         self.nbytes = 0
+        self.pending: list[FileChunk] = []  # a source's chunks, to be read together (merge_chunks)
         self.unit = "file"  # what a position is of, for the progress line
         self.staged: list[_Staged] = []
         self.keys = BatchKeys(ctx.lake.con, self.spec.dedupe, stmt.name) if self.spec.dedupe else None
@@ -220,6 +222,7 @@ class Batch:
 
     def rollback(self) -> None:
         self.schema.stored = None  # (this batch may have changed the table before it failed)
+        self.pending = []
         self._drop_staged()
         if self.open:
             self.open = False
@@ -235,17 +238,34 @@ class Batch:
                 self.keys.drop()
 
     def add(self, chunk: FileChunk) -> None:
+        self.nbytes += chunk.nbytes
         if chunk.source_prefixes:  # (positions are a source's partitions, not files)
             self.unit = "partition"
         if chunk.system is not None and not chunk.system.num_rows:
             # No messages (a source moved past offsets that hold none): only positions, saved
             # after those of the chunks before it.
+            self._stage_pending()
             if self.staged:
                 self.staged[-1].positions.extend(chunk.positions())
             else:
                 for partition, position in chunk.positions():
                     self.positions[partition] = (position.offset, position.line)
             return
+        if chunk.source_prefixes and chunk.tracked:
+            # A source's chunks are small (one read of its client): each would be a query with
+            # fixed costs, so they are read together, up to COMBINE_BYTES.
+            self.pending.append(chunk)
+            if sum(c.nbytes for c in self.pending) >= min(COMBINE_BYTES, self.ctx.settings.run.batch_bytes):
+                self._stage_pending()
+            return
+        self._add_staged(chunk)
+
+    def _stage_pending(self) -> None:
+        if self.pending:
+            chunks, self.pending = self.pending, []
+            self._add_staged(merge_chunks(chunks))
+
+    def _add_staged(self, chunk: FileChunk) -> None:
         try:
             self.staged.append(self._stage(chunk))
         except BaseException:
@@ -398,7 +418,6 @@ class Batch:
     def _stage(self, chunk: FileChunk) -> _Staged:
         stmt, lake, run = self.stmt, self.ctx.lake, self.run
         assert stmt.target is not None
-        self.nbytes += chunk.nbytes
         sources = chunk.sources
         system = None
         if chunk.system is not None:
@@ -506,6 +525,7 @@ class Batch:
         stmt, lake, run = self.stmt, self.ctx.lake, self.run
         recorded: list[store.Gap] = []
         assert stmt.target is not None
+        self._stage_pending()  # (before the transaction, as every chunk is)
         try:
             lake.execute("BEGIN TRANSACTION")
             self.open = True
