@@ -58,7 +58,8 @@ TICK = 0.01  # the producer sends 1/100 of a second's messages at once
 
 
 # -- the producer and the reader, each in a process of its own ----------------------------------
-def produce(bootstrap: str, rate: float, duration: float, out: Path) -> None:
+def produce(bootstrap: str, rate: float, duration: float, out: Path, warmup: bool = False) -> None:
+    """``warmup``: ids -1, -2, ... (the reader does not count them)."""
     from confluent_kafka import Producer
 
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "acks": "all"})
@@ -71,7 +72,7 @@ def produce(bootstrap: str, rate: float, duration: float, out: Path) -> None:
         while sent < due:
             value = json.dumps(
                 {
-                    "id": sent,
+                    "id": -1 - sent if warmup else sent,
                     "sent_at": time.time_ns() // 1000,
                     "kind": "page_view",
                     "user_id": sent % 5000,
@@ -106,10 +107,13 @@ def read(project_dir: Path, expected_file: Path, poll: float, out: Path) -> None
         started = time.monotonic()
         try:
             if last is None:
-                rows = project.query('SELECT id, sent_at, "$commit_time" FROM bronze.events').fetchall()
+                rows = project.query(
+                    'SELECT id, sent_at, "$commit_time" FROM bronze.events WHERE id >= 0'
+                ).fetchall()
             else:
                 rows = project.query(
-                    f'SELECT id, sent_at, "$commit_time" FROM bronze.events WHERE "$commit_time" > \'{last}\''
+                    'SELECT id, sent_at, "$commit_time" FROM bronze.events '
+                    f"WHERE id >= 0 AND \"$commit_time\" > '{last}'"
                 ).fetchall()
         except Exception as e:  # the table does not exist yet, or the lake stayed busy
             rows = []
@@ -175,6 +179,12 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=5000, help="messages per second")
     parser.add_argument("--duration", type=float, default=60, help="seconds of producing")
     parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=5,
+        help="seconds of producing at --rate before the measured ones, not counted (0: none)",
+    )
     parser.add_argument("--poll", type=float, default=0.1, help="seconds between the reader's queries")
     parser.add_argument(
         "--catalog",
@@ -224,7 +234,26 @@ def main() -> None:
             if run.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"headwater run did not start:\n{(work / 'run.log').read_text()}")
             time.sleep(0.2)
-        time.sleep(2)  # (the end of its first pass)
+        # Running means reading: wait until its reader has every partition open (as status shows).
+        import headwater as hw
+
+        while True:
+            jobs = {j["name"]: j for j in hw.Project(project_dir).status()}
+            parts = jobs.get("load_events", {}).get("partitions") or []
+            if len(parts) == args.partitions and all(p["connection"] == "connected" for p in parts):
+                break
+            if run.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"headwater run did not start reading:\n{(work / 'run.log').read_text()}")
+            time.sleep(0.2)
+        if args.warmup > 0:  # the first commits (the table's first rows) are not steady state
+            produce(broker.bootstrap, args.rate, args.warmup, work / "warmup.json", warmup=True)
+            warm = json.loads((work / "warmup.json").read_text())["sent"]
+            while hw.Project(project_dir).query(
+                "SELECT count(*) FROM bronze.events WHERE id < 0"
+            ).fetchall() != [(warm,)]:
+                if run.poll() is not None or time.monotonic() > deadline + 120:
+                    raise SystemExit(f"the warm-up did not land:\n{(work / 'run.log').read_text()}")
+                time.sleep(0.2)
         sampler = Sampler(run.pid)
         sampler.start()
         me = [sys.executable, __file__, "--work", str(work), "--bootstrap", broker.bootstrap]

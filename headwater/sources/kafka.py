@@ -35,6 +35,7 @@ TIMEOUT_S = 5.0  # a broker that has not answered by then is unreachable
 BATCH_MESSAGES = 10_000  # messages taken from the consumer at once
 IDLE_S = 10.0  # draining: a partition that gives nothing for this long has no more to give
 PROBE_S = 5.0  # following: how often the end offsets and the topic's partitions are asked for
+FOLLOW_WAIT_S = 0.05  # following: longest wait in one read (a record waits at most this long to be handed on)
 # Errors after which librdkafka reconnects by itself: the job waits, it does not fail.
 TRANSIENT = {
     KafkaError._TRANSPORT,
@@ -290,7 +291,8 @@ class KafkaSource:
                 self._probe()
                 probed = time.monotonic()
             try:
-                messages = self.consumer.consume(num_messages=BATCH_MESSAGES, timeout=0.2)
+                # (a short wait: what arrived is handed on at once, and read again in the next call)
+                messages = self.consumer.consume(num_messages=BATCH_MESSAGES, timeout=FOLLOW_WAIT_S)
             except KafkaException:
                 self._connection(False)
                 yield None
