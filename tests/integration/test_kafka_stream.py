@@ -261,7 +261,13 @@ def test_a_broker_restart_under_a_running_run_loses_and_duplicates_nothing(
     finally:
         kafka.start()
     _produce(kafka, topic, range(200, 400), 2)
-    _until(lambda: _count(project, "SELECT count(*) FROM bronze.events") >= 400, 90, "after the restart")
+    try:
+        _until(lambda: _count(project, "SELECT count(*) FROM bronze.events") >= 400, 90, "after the restart")
+    except AssertionError as e:  # (with what the run said)
+        proc.kill()
+        raise AssertionError(
+            f"{e}; status {_status(project)['load']}; the run said:\n{proc.communicate()[0]}"
+        ) from None
     time.sleep(2)  # (a duplicate would land by now)
     assert project.query("SELECT count(*), count(DISTINCT id) FROM bronze.events").fetchall() == [(400, 400)]
     _until(

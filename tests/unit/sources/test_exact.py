@@ -102,9 +102,12 @@ def reproduces(text: str, value: Any, typ: str) -> bool:
         return (
             text.lower() in {*truth, "false", "f", "no", "n", "0"} and truth.get(text.lower(), False) == value
         )
-    if typ == "DATE":
-        return text == value.isoformat()
     parsed = _instant(text)
+    if typ == "DATE":  # a date, or a timestamp at midnight (without a zone), as documented
+        midnight = datetime(value.year, value.month, value.day)
+        return text == value.isoformat() or (
+            parsed is not None and parsed.tzinfo is None and parsed == midnight
+        )
     if typ == "TIMESTAMP":
         return parsed is not None and parsed.tzinfo is None and parsed == value
     assert typ == "TIMESTAMP WITH TIME ZONE", typ
