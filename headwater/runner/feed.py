@@ -24,7 +24,7 @@ from headwater.state.store import Progress
 
 START_MARK = "__start__"  # (runner.ingest's: the offsets row saying START_FROM was applied)
 
-BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0)  # waits between attempts to open a failing source
+BACKOFF_S = (1.0, 2.0, 5.0, 10.0)  # waits between attempts to open a failing source (then the last)
 
 
 class Feed:
