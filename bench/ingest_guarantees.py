@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from _common import machine, new_project, run_child, run_once
+from _common import machine, new_project, run_child, run_once, timed_ctas
 
 FILES = 4
 KINDS = ("raw", "hand", "headwater", "dlt")
@@ -119,11 +119,9 @@ def orders(rng: np.random.Generator, n: int, start: datetime) -> pa.Table:
     )
 
 
-def write_data(landing: Path, rows: int, seed: int = 11) -> dict[str, Any]:
-    """Write ``rows`` lines (re-sends included) into FILES files; returns what was injected."""
-    import duckdb
-
-    landing.mkdir(parents=True, exist_ok=True)
+def dirty_orders(rows: int, seed: int = 11) -> tuple[pa.Table, np.ndarray, dict[str, Any]]:
+    """``rows`` orders in the order they are sent (re-sends included), the (0-based) lines to
+    truncate, and the counts a run with the guarantees of ``PROJECT_SQL`` must report."""
     rng = np.random.default_rng(seed)
     dupes = round(rows * DUPLICATES)
     unique = rows - dupes
@@ -166,6 +164,15 @@ def write_data(landing: Path, rows: int, seed: int = 11) -> dict[str, Any]:
             ).sum()
         ),
     }
+    return table, broken, expected
+
+
+def write_data(landing: Path, rows: int, seed: int = 11) -> dict[str, Any]:
+    """Write ``rows`` lines (re-sends included) into FILES files; returns what was injected."""
+    import duckdb
+
+    landing.mkdir(parents=True, exist_ok=True)
+    table, broken, expected = dirty_orders(rows, seed)
 
     con = duckdb.connect()
     bounds = np.linspace(0, rows, FILES + 1).astype(int)
@@ -196,35 +203,14 @@ def _truncate_lines(path: Path, lines: np.ndarray) -> None:
 
 # -- the four measurements, each run in its own process ---------------------------------------
 def measure_raw(work: Path) -> dict[str, Any]:
-    import duckdb
-
-    database = work / "raw.duckdb"
-    database.unlink(missing_ok=True)
-    started = time.perf_counter()
-    con = duckdb.connect(str(database))
-    con.execute(
-        f"CREATE TABLE t AS SELECT * FROM read_json('{work / 'landing'}/*.jsonl', ignore_errors = true)"
+    glob = work / "landing" / "*.jsonl"
+    return timed_ctas(
+        work / "raw.duckdb", f"CREATE TABLE t AS SELECT * FROM read_json('{glob}', ignore_errors = true)", "t"
     )
-    con.close()  # includes the checkpoint that writes the table to the file
-    seconds = time.perf_counter() - started
-    with duckdb.connect(str(database), read_only=True) as con:
-        row = con.execute("SELECT count(*) FROM t").fetchone()
-    return {"seconds": seconds, "rows": int(row[0]) if row else 0}
 
 
 def measure_hand(work: Path) -> dict[str, Any]:
-    import duckdb
-
-    database = work / "hand.duckdb"
-    database.unlink(missing_ok=True)
-    started = time.perf_counter()
-    con = duckdb.connect(str(database))
-    con.execute(HAND_SQL.format(salt=SALT, landing=work / "landing"))
-    con.close()
-    seconds = time.perf_counter() - started
-    with duckdb.connect(str(database), read_only=True) as con:
-        row = con.execute("SELECT count(*) FROM orders").fetchone()
-    return {"seconds": seconds, "rows": int(row[0]) if row else 0}
+    return timed_ctas(work / "hand.duckdb", HAND_SQL.format(salt=SALT, landing=work / "landing"), "orders")
 
 
 def measure_headwater(work: Path, profile: str | None, trace: bool) -> dict[str, Any]:
