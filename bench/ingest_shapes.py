@@ -239,7 +239,7 @@ def _transform_type(typ: pa.DataType, name: str, shape: Shape) -> Any:
 
 def hand_sql(work: Path, shape: Shape, schema: pa.Schema) -> str:
     """The guarantees as one statement. (``schema``: the shape's columns, for json_transform.)"""
-    mask = "lpad(right(o.card, 4), CAST(length(o.card) AS INTEGER), '*') AS card"
+    mask = "lpad(right(o.card::VARCHAR, 4), CAST(length(o.card::VARCHAR) AS INTEGER), '*') AS card"
     if shape.email == "email":
         select = f"o.* EXCLUDE (email, card, ssn), sha256('{SALT}' || o.email) AS email, {mask}"
     else:  # the email and SSN inside ``customer``: the struct rebuilt without them in clear

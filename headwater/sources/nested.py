@@ -18,30 +18,43 @@ from headwater.sources.exact import lossless
 _TEXT = {"VARCHAR", "JSON", "NULL"}
 
 
-def _field(name: str) -> str:
-    return "'" + ("$." + json.dumps(name)).replace("'", "''") + "'"
-
-
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
 def exact_nested(value: str, node: Any, depth: int = 0) -> str:
     """SQL, TRUE when the JSON ``value`` converts to the json_transform structure ``node`` (an
-    object of fields, a one-element list, or a type name) with no leaf changed or lost."""
+    object of fields, a one-element list, or a type name) with no leaf changed or lost.
+
+    An object is parsed once for the text of all its fields (``json_transform`` to VARCHAR,
+    nested fields to JSON), bound to a lambda variable so that each field's checks read that
+    text instead of extracting it again (DuckDB does not share common subexpressions inside
+    lambdas or between the branches of a CASE)."""
     absent = f"{value} IS NULL OR json_type({value}) = 'NULL'"
     if isinstance(node, dict):
-        fields = [exact_nested(f"json_extract({value}, {_field(k)})", sub, depth) for k, sub in node.items()]
+        s = f"__hw_s{depth}"
+        checks: dict[str, str] = {}
+        for name, sub in node.items():
+            field = f"struct_extract({s}, {_literal(name)})"
+            check = exact_nested(field, sub, depth + 1) if isinstance(sub, dict | list) else _leaf(field, sub)
+            if check != "true":
+                checks[name] = check
+        parts = []
+        if checks:
+            spec = {k: "JSON" if isinstance(node[k], dict | list) else "VARCHAR" for k in checks}
+            parts.append(
+                f"list_transform([json_transform({value}, {_literal(json.dumps(spec))})], "
+                f"lambda {s}: {' AND '.join(checks.values())})[1]"
+            )
         # A key that is a field's name in another case would be lost (the field reads NULL).
         names = ", ".join(_literal(k.lower()) for k in node)
         exact = ", ".join(_literal(k) for k in node)
         k = f"__hw_k{depth}"
-        fields.append(
+        parts.append(
             f"NOT coalesce(list_bool_or(list_transform(json_keys({value}), lambda {k}: "
             f"list_contains([{names}], lower({k})) AND NOT list_contains([{exact}], {k}))), false)"
         )
-        inner = " AND ".join(f for f in fields if f != "true") or "true"
-        return f"({absent} OR (json_type({value}) = 'OBJECT' AND {inner}))"
+        return f"({absent} OR (json_type({value}) = 'OBJECT' AND {' AND '.join(parts)}))"
     if isinstance(node, list):
         x = f"__hw_x{depth}"
         inner = exact_nested(x, node[0], depth + 1)
@@ -51,11 +64,14 @@ def exact_nested(value: str, node: Any, depth: int = 0) -> str:
             else f"coalesce(list_bool_and(list_transform(json_extract({value}, '$[*]'), lambda {x}: {inner})), true)"
         )
         return f"({absent} OR (json_type({value}) = 'ARRAY' AND {every}))"
-    typ = str(node)
-    if typ.upper() in _TEXT:
+    return _leaf(f"json_extract_string({value}, '$')", node)
+
+
+def _leaf(text: str, typ: Any) -> str:
+    """SQL, TRUE when a leaf's JSON ``text`` (NULL: absent or null) is exact as ``typ``."""
+    if str(typ).upper() in _TEXT:
         return "true"
-    text = f"json_extract_string({value}, '$')"
-    return f"({text} IS NULL OR ({lossless(text, typ)}) IS NOT NULL)"
+    return f"({text} IS NULL OR ({lossless(text, str(typ))}) IS NOT NULL)"
 
 
 def structure_of(typ: Any) -> Any:
