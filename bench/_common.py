@@ -256,8 +256,24 @@ class OperatorProfile:
         }
 
 
+# Headwater's projections name their outputs: what each computes (sources/decode.py, quality/).
+STAGES = (
+    ("__hw_raw; __hw_k", "json_valid + json_keys of every line"),
+    ("__hw_r; __hw_kind", "json_transform of every line, its shape and kind"),
+    ("__hw_r; __hw_j", "json_transform + json_extract of nested columns"),
+    ("struct_extract(__hw_r", "typing: exact casts of each value, nested checks"),
+    ("__hw_digest", "quality: HASH, MASK, expectations, dedupe key"),
+)
+
+
 def _detail(info: dict[str, Any]) -> str:
     """What an operator works on, shortened: a projection's expressions, a scan's table, ..."""
+    text = _expressions(info)
+    stage = next((label for mark, label in STAGES if mark in text), "")
+    return f"<{stage}> {text}" if stage else text
+
+
+def _expressions(info: dict[str, Any]) -> str:
     for field in ("Projections", "Expressions", "Aggregates", "Function", "Table", "Filters", "Conditions"):
         value = info.get(field)
         if value:
