@@ -44,7 +44,7 @@ from headwater.sources.files import (
     combine,
 )
 from headwater.sources.keys import stored_name
-from headwater.sources.merge import merge_chunks
+from headwater.sources.merge import fold_system, merge_chunks
 from headwater.sources.prefetch import prefetch
 from headwater.sources.raw import BASE64, INVALID_UTF8
 from headwater.sources.typing import DOUBLE_INTEGERS, REASON
@@ -349,7 +349,9 @@ class Batch:
     ) -> tuple[Conformed, quality.Outcome]:
         stmt = self.stmt
         view = conform(stmt, decoded, self.ctx.lake, chunk.sources.text, self.schema.table_columns())
-        if system is not None and chunk.system is not None:
+        if decoded.passed:  # the system columns came through the decoding query
+            view = Conformed(view.name, [*view.columns, *decoded.passed], view.quarantined)
+        elif system is not None and chunk.system is not None:
             view = _with_system(view, system, chunk.system.column_names)
         extras = {EVENT: _event_time(stmt)} if stmt.options.event_time is not None else {}
         try:
@@ -418,6 +420,7 @@ class Batch:
     def _stage(self, chunk: FileChunk) -> _Staged:
         stmt, lake, run = self.stmt, self.ctx.lake, self.run
         assert stmt.target is not None
+        chunk = fold_system(chunk)
         sources = chunk.sources
         system = None
         if chunk.system is not None:
@@ -487,8 +490,10 @@ class Batch:
                     lake.con.unregister(system)
             raise
 
-    def _write(self, staged: _Staged) -> None:
-        """Inside the transaction: one staged chunk's rows (its duplicates set aside) and quarantine."""
+    def _write(self, staged: _Staged, pending: list[tuple[str, Sources]]) -> None:
+        """Inside the transaction: one staged chunk's quarantine, and its rows (duplicates set
+        aside) added to ``pending``: the rows of consecutive chunks are written by one INSERT
+        (fewer, larger files), before the table's columns change and at the end."""
         stmt, lake, run, outcome = self.stmt, self.ctx.lake, self.run, staged.outcome
         assert stmt.target is not None
         types = {
@@ -499,11 +504,14 @@ class Batch:
         wanted = {c: t for c, t in types.items() if _stored(c)}
         have = self.table_columns
         if have is None or staged.widen or any(have.get(c) != t for c, t in wanted.items()):
+            self._flush(pending)
             self.table_columns = ensure_table(lake, stmt.target, wanted)
             widen_columns(lake, stmt.target, staged.widen)
         if self.keys is not None:
             self.keys.mark(staged.number, outcome)
-        run.rows_written += _write(self.ctx, stmt, outcome, staged.sources, self.commit_time, run.run_id)
+        select = _select(stmt, outcome, staged.sources, self.commit_time, run.run_id)
+        if select is not None:
+            pending.append((select, staged.sources))
         run.rows_deduplicated += outcome.deduplicated
         run.rows_quarantined += quarantine.write(
             lake,
@@ -517,6 +525,11 @@ class Batch:
         )
         for partition, position in staged.positions:
             self.positions[partition] = (position.offset, position.line)
+
+    def _flush(self, pending: list[tuple[str, Sources]]) -> None:
+        if pending:
+            self.run.rows_written += _insert(self.ctx, self.stmt, pending)
+            pending.clear()
 
     def commit(self, *, replayed: list[int] | None = None, gaps: list[store.Gap] | None = None) -> int:
         """Write the staged chunks and commit, in one transaction; returns the rows written.
@@ -533,8 +546,10 @@ class Batch:
             self.commit_time = store.next_commit_time(lake)
             if self.keys is not None:
                 self.keys.find(self.commit_time)
+            pending: list[tuple[str, Sources]] = []
             for staged in self.staged:
-                self._write(staged)
+                self._write(staged, pending)
+            self._flush(pending)
             if self.keys is not None:
                 self.keys.remember(self.commit_time)
             self._drop_staged()
@@ -608,15 +623,12 @@ def _event_time(stmt: CreateIngestJob) -> str:
     return f"TRY_CAST(({to_duckdb(stmt.options.event_time)}) AS TIMESTAMPTZ)"
 
 
-def _write(
-    ctx: RunContext,
-    stmt: CreateIngestJob,
-    outcome: quality.Outcome,
-    sources: Sources,
-    commit_time: datetime,
-    run_id: int,
-) -> int:
-    assert stmt.target is not None
+def _select(
+    stmt: CreateIngestJob, outcome: quality.Outcome, sources: Sources, commit_time: datetime, run_id: int
+) -> str | None:
+    """The SELECT of a staged chunk's rows to write, with their system columns (None: none)."""
+    if not outcome.written:
+        return None
     commit_lit = f"TIMESTAMPTZ '{commit_time.isoformat()}'"
     if stmt.options.event_time is None:
         event = commit_lit
@@ -625,21 +637,26 @@ def _write(
     else:
         event = f"coalesce({EVENT}, {commit_lit})"
     cols = ", ".join(quote(c) for c in outcome.output_columns if _stored(c))
-    source = sources.sql(quality.LINE)
-    select = (
+    return (
         f'SELECT {cols + ", " if cols else ""}{event} AS "$event_time", {commit_lit} AS "$commit_time", '
-        f'{source} AS "$source", {run_id}::BIGINT AS "$run_id" '
+        f'{sources.sql(quality.LINE)} AS "$source", {run_id}::BIGINT AS "$run_id" '
         f"FROM {outcome.table} WHERE {outcome.write_filter}"
     )
-    if not outcome.written:
-        return 0
+
+
+def _insert(ctx: RunContext, stmt: CreateIngestJob, selects: list[tuple[str, Sources]]) -> int:
+    """One INSERT of the rows of several staged chunks (of the same columns); the rows written."""
+    assert stmt.target is not None
+    union = " UNION ALL BY NAME ".join(f"({sql})" for sql, _ in selects)
     try:
         row = ctx.lake.fetchone(
-            f"INSERT INTO {qualified(stmt.target.schema, stmt.target.name)} BY NAME {select}"
+            f"INSERT INTO {qualified(stmt.target.schema, stmt.target.name)} BY NAME {union}"
         )
     except Exception as e:
+        described = list(dict.fromkeys(sources.describe() for _, sources in selects))
+        what = ", ".join(described[:3]) + (f" and {len(described) - 3} more" if len(described) > 3 else "")
         raise RunnerError(
-            f"job {stmt.name}: cannot write {sources.describe()} into {stmt.target}: {type(e).__name__}",
+            f"job {stmt.name}: cannot write {what} into {stmt.target}: {type(e).__name__}",
             hint="check the table's declared column types against the data",
         ) from None
     return int(row[0]) if row else 0
