@@ -363,6 +363,47 @@ def demo(
     )
 
 
+@app.command()
+@handled
+def ui(
+    project: ProjectDir = Path("."),
+    host: Annotated[str, typer.Option("--host", help="The address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="The port to listen on.")] = 8765,
+    allow_remote: Annotated[
+        bool,
+        typer.Option("--allow-remote", help="Allow listening on an address other machines can reach."),
+    ] = False,
+    allow_writes: Annotated[
+        bool,
+        typer.Option(
+            "--allow-writes",
+            help="Let the worksheet run statements that change data (as `query --allow-writes`).",
+        ),
+    ] = False,
+) -> None:
+    """Start the web console: the pipeline graph, jobs, tables, quarantine, a SQL worksheet.
+
+    Listens on 127.0.0.1:8765 until interrupted and prints the URL to open, with a random
+    token every request needs (the browser keeps it in a cookie). Works alongside a running
+    `headwater run`: pages refresh every few seconds. /metrics serves Prometheus metrics
+    (send the token as `Authorization: Bearer <token>`). The worksheet is read-only unless
+    --allow-writes is given; a non-loopback --host needs --allow-remote.
+    """
+    from headwater.web.app import serve  # (starlette and jinja2 load only for this command)
+
+    opened = Project(project)
+    opened.validate_files()
+    out = stdout_console()
+
+    def announce(url: str) -> None:
+        out.print(Text.assemble(("headwater console: ", "bold green"), (url, "bold")), soft_wrap=True)
+        out.print(Text("open it in a browser; Ctrl-C stops the console", style="dim"))
+
+    serve(
+        opened, host=host, port=port, allow_remote=allow_remote, allow_writes=allow_writes, announce=announce
+    )
+
+
 from headwater.cli.quarantine import quarantine_app  # noqa: E402
 
 app.add_typer(quarantine_app)
