@@ -441,7 +441,7 @@ class Project:
             "SELECT job, sum(rows_written) AS n FROM system.runs "
             f"WHERE finished > now() - INTERVAL {overview.RATE_WINDOW_S} SECOND GROUP BY job"
         )
-        rates = {r["job"]: (r["n"] or 0) / overview.RATE_WINDOW_S for r in recent.to_pylist()}
+        rates = {r["job"]: float(r["n"] or 0) / overview.RATE_WINDOW_S for r in recent.to_pylist()}
         return overview.pipeline_graph(catalog, status, rates)
 
     def job_detail(self, name: str, *, runs: int = 200) -> dict[str, Any]:

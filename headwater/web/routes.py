@@ -16,6 +16,12 @@ from headwater.errors import HeadwaterError
 from headwater.overview import human_seconds, text_rows
 from headwater.web.app import Console
 
+
+class JSON(JSONResponse):
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, default=str, separators=(",", ":")).encode()
+
+
 SHOWN_ROWS = 1000  # rows of a worksheet result shown on the page (downloads have them all)
 
 
@@ -42,9 +48,9 @@ def routes(console: Console) -> list[Route]:
 
     async def graph_json(request: Request) -> Response:
         try:
-            return JSONResponse(await console.call(project.graph))
+            return JSON(await console.call(project.graph))
         except HeadwaterError as e:
-            return JSONResponse({"error": e.message, "hint": e.hint}, status_code=400)
+            return JSON({"error": e.message, "hint": e.hint}, status_code=400)
 
     # -- jobs --------------------------------------------------------------------------------
     async def job(request: Request) -> Response:
@@ -52,14 +58,14 @@ def routes(console: Console) -> list[Route]:
             detail = await console.call(project.job_detail, request.path_params["name"])
         except HeadwaterError as e:
             return problem(request, e)
-        return page(request, "job.html", job=detail, series=json.dumps(detail["series"]))
+        return page(request, "job.html", job=detail, series=json.dumps(detail["series"], default=str))
 
     async def job_live(request: Request) -> Response:
         try:
             detail = await console.call(project.job_detail, request.path_params["name"])
         except HeadwaterError as e:
             return problem(request, e, fragment=True)
-        return page(request, "job_live.html", job=detail, series=json.dumps(detail["series"]))
+        return page(request, "job_live.html", job=detail, series=json.dumps(detail["series"], default=str))
 
     async def pause(request: Request) -> Response:
         return await pause_or_resume(request, project.pause)
@@ -74,7 +80,7 @@ def routes(console: Console) -> list[Route]:
             detail = await console.call(project.job_detail, name)
         except HeadwaterError as e:
             return problem(request, e, fragment=True)
-        return page(request, "job_live.html", job=detail, series=json.dumps(detail["series"]))
+        return page(request, "job_live.html", job=detail, series=json.dumps(detail["series"], default=str))
 
     # -- tables ------------------------------------------------------------------------------
     async def table(request: Request) -> Response:

@@ -26,8 +26,8 @@
       container: $("graph"), elements: elements(g), wheelSensitivity: 0.3, minZoom: 0.05, maxZoom: 3,
       textureOnViewport: large, hideEdgesOnViewport: large, pixelRatio: large ? 1 : "auto",
       style: [
-        { selector: "node", style: { label: "data(label)", "text-wrap": "wrap", "text-valign": "center", "font-size": 10, "min-zoomed-font-size": 6,
-            width: 150, height: 40, shape: "round-rectangle", "background-color": "#fff", "border-width": 1.5, "border-color": "#9aa6b7", color: "#1d2430" } },
+        { selector: "node", style: { label: "data(label)", "text-wrap": "wrap", "text-valign": "center", "font-size": 11, "min-zoomed-font-size": 6,
+            width: 170, height: 44, shape: "round-rectangle", "background-color": "#fff", "border-width": 1.5, "border-color": "#9aa6b7", color: "#1d2430" } },
         { selector: "node[kind='connection']", style: { shape: "cut-rectangle", "background-color": "#e8eef7" } },
         { selector: "node[kind='table']", style: { shape: "barrel", "background-color": "#f4f6fa" } },
         { selector: "node[kind='ingest'], node[kind='transform']", style: { "background-color": "data(color)", color: "#fff", "border-width": 0, shape: "round-rectangle" } },
@@ -91,7 +91,7 @@
     let g;
     try {
       const r = await fetch("/api/graph", { credentials: "same-origin" });
-      g = await r.json();
+      g = r.headers.get("content-type", "").startsWith("application/json") ? await r.json() : { error: r.status + ": " + (await r.text()) };
       if (!r.ok) { $("graph-error").innerHTML = ""; const d = document.createElement("div"); d.className = "error"; d.textContent = g.error + (g.hint ? " — " + g.hint : ""); $("graph-error").append(d); return; }
     } catch (e) { $("live").textContent = "offline"; return; }
     $("live").textContent = "live"; $("graph-error").innerHTML = "";
