@@ -91,6 +91,7 @@ class Project:
         self.console: Console = console or NullConsole()
         self.settings: Settings = load_settings(self.path)
         self._cleanup: weakref.finalize[Any, Any] | None = None
+        self._validated: tuple[tuple[tuple[str, int, int], ...], Catalog] | None = None
 
     @classmethod
     def from_sql(cls, sql: str, path: str | Path | None = None, *, console: Console | None = None) -> Project:
@@ -206,7 +207,18 @@ class Project:
         return catalog
 
     def validate_files(self) -> Catalog:
-        """What ``validate`` checks without opening the lake (the columns of declared tables)."""
+        """What ``validate`` checks without opening the lake (the columns of declared tables).
+        Checked again only when a file changed (the console asks every few seconds)."""
+        files = [self.path / "headwater.toml", *self.sql_files()]
+        key = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files if f.exists())
+        if self._validated is not None and self._validated[0] == key:
+            self._check_data_path()
+            return self._validated[1]
+        catalog = self._validate_files()
+        self._validated = (key, catalog)
+        return catalog
+
+    def _validate_files(self) -> Catalog:
         statements = self.statements()
         for stmt in statements:
             _reject_unknown(stmt)
@@ -436,10 +448,10 @@ class Project:
     def graph(self) -> dict[str, Any]:
         """The pipeline as nodes and edges, each job and view with its status, rows/s and lag."""
         catalog = self.validate_files()
-        status = self.status()
-        (recent,) = self.read(
+        status, (recent,) = self._status(
+            catalog,
             "SELECT job, sum(rows_written) AS n FROM system.runs "
-            f"WHERE finished > now() - INTERVAL {overview.RATE_WINDOW_S} SECOND GROUP BY job"
+            f"WHERE finished > now() - INTERVAL {overview.RATE_WINDOW_S} SECOND GROUP BY job",
         )
         rates = {r["job"]: float(r["n"] or 0) / overview.RATE_WINDOW_S for r in recent.to_pylist()}
         return overview.pipeline_graph(catalog, status, rates)
@@ -454,8 +466,10 @@ class Project:
         if entry is None:
             known = ", ".join(e.name for e in [*catalog.jobs, *catalog.views]) or "none"
             raise UserError(f"no job or view named {name!r} (known: {known})")
-        status = next((r for r in self.status() if r["name"] == name), None)
-        runs_t, checks_t = self.read(overview.runs_sql(name, runs), overview.expectations_sql(name))
+        rows, (runs_t, checks_t) = self._status(
+            catalog, overview.runs_sql(name, runs), overview.expectations_sql(name)
+        )
+        status = next((r for r in rows if r["name"] == name), None)
         history = runs_t.to_pylist()
         return {
             "name": name,
@@ -499,16 +513,18 @@ class Project:
 
     def metrics(self) -> str:
         """Per job: rows by outcome, lag, run durations, failures; Prometheus text format."""
-        status = self.status()
-        (totals,) = self.read(overview.METRICS_SQL)
+        status, (totals,) = self._status(self.validate_files(), overview.METRICS_SQL)
         return overview.prometheus(status, totals.to_pylist())
 
     def status(self) -> list[dict[str, Any]]:
         """One row per job and view of the project, with its deployed status and counters."""
-        catalog = self.validate_files()
+        return self._status(self.validate_files())[0]
+
+    def _status(self, catalog: Catalog, *more: str) -> tuple[list[dict[str, Any]], list[pa.Table]]:
+        """``status``, and the answers to ``more`` queries read at the same time."""
         streams = [e.name for e in catalog.jobs if _streamed(catalog, e)]
         listed = f"CAST([{', '.join(sql_str(s) for s in streams)}] AS VARCHAR[])"
-        jobs_t, totals_t, paused_t, stopped_t, offsets_t = self.read(
+        jobs_t, totals_t, paused_t, stopped_t, offsets_t, *extra = self.read(
             "SELECT name, status, last_run, lag_seconds, error FROM system.jobs",
             "SELECT job, count(*), sum(rows_read), sum(rows_written) FROM system.runs GROUP BY job",
             "SELECT job FROM headwater.job_state WHERE paused",
@@ -516,6 +532,7 @@ class Project:
             'SELECT job, "partition", position, committed_at, end_position, behind, seconds_behind, '
             f"connection FROM system.offsets WHERE list_contains({listed}, job) "
             'AND NOT starts_with("partition", \'__\') ORDER BY job, "partition"',
+            *more,
         )
         jobs = {r[0]: r for r in _tuples(jobs_t)}
         totals = {r[0]: r[1:] for r in _tuples(totals_t)}
@@ -550,7 +567,7 @@ class Project:
                     **({"partitions": partitions.get(name, [])} if name in streams else {}),
                 }
             )
-        return out
+        return out, extra
 
 
 def _tuples(table: pa.Table) -> list[tuple[Any, ...]]:

@@ -86,7 +86,7 @@ def test_the_graph_shows_the_pipeline_left_to_right_coloured_by_status(
     rows = page.locator("#jobs tbody tr")
     expect(rows).to_have_count(3)  # two jobs and the view
     page.fill("#filter", "plan")
-    expect(page.locator("#graph-count")).to_have_text("3 of 6 nodes")
+    expect(page.locator("#graph-count")).to_have_text("3 match · 4 of 6 nodes")
     expect(page.locator("#jobs tbody tr:visible")).to_have_count(2)
     page.fill("#filter", "")
     page.select_option("#layer", "gold")
@@ -247,3 +247,38 @@ def test_pages_follow_a_run_in_another_process_without_locking_it_out(
     started = time.monotonic()
     assert hw.Project(folder).query("SELECT count(*) FROM bronze.signups").fetchall() == [(65,)]
     assert time.monotonic() - started < 10
+
+
+def test_the_graph_stays_usable_at_a_few_hundred_nodes(browser: Browser, tmp_path: Path) -> None:
+    # 100 ingestion jobs, 100 transformation jobs, 200 tables and a connection: 401 nodes.
+    lines = ["CREATE FILES CONNECTION landing PATH = 'data/landing';"]
+    for i in range(100):
+        lines += [
+            f"CREATE TABLE bronze.t{i} (id BIGINT, v VARCHAR);",
+            f"CREATE JOB load_{i} AS COPY FROM landing PATTERN = 't{i}/*.jsonl' INTO bronze.t{i};",
+            f"CREATE JOB clean_{i} RUN_INTERVAL = 1 MINUTE AS INSERT INTO silver.t{i} SELECT id, upper(v) AS v "
+            f"FROM bronze.t{i} WHERE $commit_time BETWEEN run_start_time() AND run_end_time();",
+        ]
+    (tmp_path / "pipeline.sql").write_text("\n".join(lines))
+    (tmp_path / "data" / "landing").mkdir(parents=True)
+    with console(tmp_path) as ui:
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        page = context.new_page()
+        started = time.monotonic()
+        page.goto(ui.url)
+        expect(page.locator("body")).to_have_attribute("data-graph-loaded", "401", timeout=60_000)
+        took = time.monotonic() - started
+        assert took < 20, f"the graph of 401 nodes took {took:.1f}s to show"  # 2.9 s measured
+        expect(page.locator("#jobs tbody tr")).to_have_count(200)
+        page.fill("#filter", "load_42")
+        # The match and its neighbours (its connection and its table), laid out on their own.
+        expect(page.locator("#graph-count")).to_have_text("1 match · 3 of 401 nodes")
+        shown = page.evaluate(
+            "() => window.headwaterGraph().cy.nodes().filter(n => !n.hasClass('hidden')).map(n => n.id()).sort()"
+        )
+        assert shown == ["connection:landing", "job:load_42", "table:bronze.t42"]
+        expect(page.locator("#jobs tbody tr:visible")).to_have_count(1)
+        page.select_option("#layer", "silver")
+        page.fill("#filter", "")
+        expect(page.locator("#graph-count")).to_have_text("200 match · 200 of 401 nodes")
+        context.close()

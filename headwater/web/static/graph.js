@@ -3,6 +3,7 @@
   "use strict";
   const COLORS = { running: "#2da44e", idle: "#57606a", lagging: "#d4a72c", paused: "#8250df", failed: "#cf222e", new: "#afb8c1" };
   const LARGE = 150; // above this many nodes: no edge labels, lighter rendering while panning
+  const LAYOUT = { name: "dagre", rankDir: "LR", nodeSep: 18, rankSep: 70, animate: false };
   let cy = null, shape = "", data = null;
   const $ = (id) => document.getElementById(id);
 
@@ -38,7 +39,7 @@
         { selector: ".hidden", style: { display: "none" } },
         { selector: "node:selected", style: { "border-width": 3, "border-color": "#1f6feb" } },
       ],
-      layout: { name: "dagre", rankDir: "LR", nodeSep: 18, rankSep: 70, animate: false },
+      layout: LAYOUT,
     });
     cy.on("tap", "node", (ev) => select(ev.target));
     cy.on("tap", (ev) => { if (ev.target === cy) { cy.elements().removeClass("faded"); $("selected").textContent = "Click a node: its upstream and downstream are highlighted; double-click opens it."; } });
@@ -53,18 +54,19 @@
     box.append(title, document.createTextNode(" " + n.kind + (isJob(n) ? " · " + n.status : "") + " · " + node.predecessors("node").length + " upstream, " + node.successors("node").length + " downstream"));
     if (n.error) { const p = document.createElement("pre"); p.className = "err"; p.textContent = n.error; box.append(p); }
   }
+  // A name filter shows the matching nodes and their neighbours (what they read and write);
+  // a layer filter shows that layer's nodes. What is shown is laid out again on its own.
+  let filtered = false;
   function applyFilter() {
     if (!cy) return;
     const text = $("filter").value.trim().toLowerCase(), layer = $("layer").value;
-    cy.batch(() => {
-      cy.nodes().forEach((n) => {
-        const d = n.data(), ok = (!text || d.name.toLowerCase().includes(text)) && (!layer || d.layer === layer);
-        n.toggleClass("hidden", !ok);
-      });
-    });
-    const visible = cy.nodes(":visible");
-    $("graph-count").textContent = visible.length + " of " + cy.nodes().length + " nodes";
-    if (visible.length) cy.fit(visible, 30);
+    const matches = cy.nodes().filter((n) => (!text || n.data("name").toLowerCase().includes(text)) && (!layer || n.data("layer") === layer));
+    const shown = text ? matches.union(matches.neighborhood("node").filter((n) => !layer || n.data("layer") === layer)) : matches;
+    cy.batch(() => { cy.nodes().addClass("hidden"); shown.removeClass("hidden"); });
+    $("graph-count").textContent = (text || layer ? matches.length + " match · " : "") + shown.length + " of " + cy.nodes().length + " nodes";
+    if (text || layer) { shown.union(shown.edgesWith(shown)).layout(LAYOUT).run(); filtered = true; }
+    else if (filtered) { cy.layout(LAYOUT).run(); filtered = false; }
+    if (shown.length) cy.fit(shown, 30);
     document.querySelectorAll("#jobs tbody tr").forEach((tr) => {
       tr.hidden = !((!text || tr.dataset.name.toLowerCase().includes(text)) && (!layer || tr.dataset.layer === layer));
     });
