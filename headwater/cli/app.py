@@ -7,6 +7,7 @@ missing file). Every command goes through ``handled``, the one place errors beco
 from __future__ import annotations
 
 import functools
+import os
 import shlex
 import time
 import traceback
@@ -354,6 +355,7 @@ def demo(
                 f"headwater status{p}\n"
                 f"headwater plan{p}\n"
                 f'headwater query{p} "SELECT job, window_start, rows_read, rows_written FROM system.runs"\n'
+                f"headwater ui{p}           # the web console: graph, jobs, tables, quarantine, SQL\n"
                 f"headwater run{p}          # keep it running; add files to its landing folder"
             ),
             title="try next",
@@ -384,7 +386,8 @@ def ui(
     """Start the web console: the pipeline graph, jobs, tables, quarantine, a SQL worksheet.
 
     Listens on 127.0.0.1:8765 until interrupted and prints the URL to open, with a random
-    token every request needs (the browser keeps it in a cookie). Works alongside a running
+    token every request needs (the browser keeps it in a cookie; HEADWATER_UI_TOKEN fixes
+    it). Works alongside a running
     `headwater run`: pages refresh every few seconds. /metrics serves Prometheus metrics
     (send the token as `Authorization: Bearer <token>`). The worksheet is read-only unless
     --allow-writes is given; a non-loopback --host needs --allow-remote.
@@ -399,8 +402,20 @@ def ui(
         out.print(Text.assemble(("headwater console: ", "bold green"), (url, "bold")), soft_wrap=True)
         out.print(Text("open it in a browser; Ctrl-C stops the console", style="dim"))
 
+    token = os.environ.get("HEADWATER_UI_TOKEN") or None
+    if token is not None and len(token) < 16:
+        raise UserError(
+            "HEADWATER_UI_TOKEN is too short to guard the console (fewer than 16 characters)",
+            hint="use a long random value, e.g. `python -c 'import secrets; print(secrets.token_urlsafe(24))'`",
+        )
     serve(
-        opened, host=host, port=port, allow_remote=allow_remote, allow_writes=allow_writes, announce=announce
+        opened,
+        host=host,
+        port=port,
+        allow_remote=allow_remote,
+        allow_writes=allow_writes,
+        token=token,
+        announce=announce,
     )
 
 

@@ -107,12 +107,14 @@ def routes(console: Console) -> list[Route]:
             names = await console.call(lambda: [e.name for e in project.validate_files().jobs])
         except HeadwaterError as e:
             return problem(request, e)
-        rows = [r for r in found.rows() if reason.lower() in str(r["reason"]).lower()]
+        matching = [r for r in found.rows() if reason.lower() in str(r["reason"]).lower()]
+        rows = matching[:SHOWN_ROWS]
         reasons = sorted({str(r["reason"]) for r in found.rows()})
         return page(
             request,
             "quarantine.html",
             records=rows,
+            matching=len(matching),
             jobs=names,
             reasons=reasons,
             job=job_filter or "",

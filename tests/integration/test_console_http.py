@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -105,3 +106,20 @@ def test_it_refuses_to_listen_on_another_address_without_allow_remote(tmp_path: 
     )
     assert done.returncode == 2
     assert "refusing to listen on 0.0.0.0" in done.stderr and "--allow-remote" in done.stderr
+
+
+def test_a_fixed_token_from_the_environment(tmp_path: Path) -> None:
+    folder = signups_project(tmp_path / "signups")
+    fixed = "a-scrapers-token-0123456789"
+    with console(folder, env={"HEADWATER_UI_TOKEN": fixed}) as ui:
+        assert ui.token == fixed
+        status, text, _ = ui.request("GET", "/metrics", headers={"Authorization": f"Bearer {fixed}"})
+        assert status == 200 and "headwater_job_up" in text
+    done = subprocess.run(
+        [sys.executable, "-m", "headwater", "ui", "-p", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "HEADWATER_UI_TOKEN": "short"},
+    )
+    assert done.returncode == 2 and "HEADWATER_UI_TOKEN is too short" in done.stderr

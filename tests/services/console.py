@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import os
 import re
 import shutil
 import signal
@@ -53,7 +54,7 @@ class Console:
 
 
 @contextlib.contextmanager
-def console(folder: Path, *args: str) -> Iterator[Console]:
+def console(folder: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[Console]:
     """Start `headwater ui` on ``folder``; stop it (SIGINT) afterwards."""
     port = free_port()
     process = subprocess.Popen(
@@ -61,6 +62,7 @@ def console(folder: Path, *args: str) -> Iterator[Console]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        env={**os.environ, **(env or {})},
     )
     try:
         assert process.stdout is not None

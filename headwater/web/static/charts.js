@@ -12,9 +12,11 @@
       if (key === "passed" || key === "violations") { x = s.expectations.x; names = s.expectations.names; ys = names.map((n) => s.expectations[key][n]); }
       else { x = s.x; names = [key === "rows_per_s" ? "rows/s" : "lag (s)"]; ys = [s[key]]; }
       el.innerHTML = "";
-      if (!x.length || !names.length) { const p = document.createElement("div"); p.className = "empty"; p.textContent = names.length ? "no runs yet" : "this job has no expectations"; el.append(p); return; }
+      const why = !names.length ? "this job has no expectations" : !x.length ? "no runs yet"
+        : ys.every((y) => y.every((v) => v == null)) ? "no windowed runs (an ingestion job's lag is shown above)" : null;
+      if (why) { const p = document.createElement("div"); p.className = "empty"; p.textContent = why; el.append(p); return; }
       const series = [{}, ...names.map((n, i) => ({ label: n, stroke: PALETTE[i % PALETTE.length], width: 1.5, points: { show: x.length < 60 } }))];
-      new uPlot({ width: width, height: 170, series: series, axes: [{}, { size: 60 }], legend: { show: true } }, [x, ...ys], el);
+      new uPlot({ width: width, height: 170, series: series, axes: [{}, { size: 60 }], legend: { show: true, live: false } }, [x, ...ys], el);
     });
   }
   document.addEventListener("htmx:afterSwap", (ev) => { if (ev.target.id === "job-live") draw(); });

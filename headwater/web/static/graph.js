@@ -3,7 +3,8 @@
   "use strict";
   const COLORS = { running: "#2da44e", idle: "#57606a", lagging: "#d4a72c", paused: "#8250df", failed: "#cf222e", new: "#afb8c1" };
   const LARGE = 150; // above this many nodes: no edge labels, lighter rendering while panning
-  const LAYOUT = { name: "dagre", rankDir: "LR", nodeSep: 18, rankSep: 70, animate: false };
+  const LAYOUT = { name: "dagre", rankDir: "LR", nodeSep: 12, rankSep: 34, animate: false };
+  const READABLE = 0.75; // a small graph never opens zoomed out beyond this: pan to see the rest
   let cy = null, shape = "", data = null;
   const $ = (id) => document.getElementById(id);
 
@@ -12,7 +13,8 @@
   function href(n) { return n.kind === "table" || n.kind === "view" ? "/tables/" + encodeURIComponent(n.name) : n.kind === "connection" ? null : "/jobs/" + encodeURIComponent(n.name); }
   function label(n) {
     const name = n.kind === "view" || n.kind === "table" ? n.name : n.name;
-    const extra = isJob(n) ? "\n" + n.status + (n.rows_per_s ? " · " + n.rows_per_s + " rows/s" : "") + (n.lag_seconds ? " · lag " + fmtLag(n.lag_seconds) : "") : n.kind === "connection" ? "\n" + n.detail + " connection" : "";
+    const rate = n.rows_per_s ? " · " + (n.rows_per_s >= 100 ? Math.round(n.rows_per_s) : n.rows_per_s.toFixed(1)) + "/s" : "";
+    const extra = isJob(n) ? "\n" + n.status + rate + (n.lag_seconds ? " · lag " + fmtLag(n.lag_seconds) : "") : n.kind === "connection" ? "\n" + n.detail + " connection" : "";
     return name + extra;
   }
   function elements(g) {
@@ -27,20 +29,21 @@
       container: $("graph"), elements: elements(g), wheelSensitivity: 0.3, minZoom: 0.05, maxZoom: 3,
       textureOnViewport: large, hideEdgesOnViewport: large, pixelRatio: large ? 1 : "auto",
       style: [
-        { selector: "node", style: { label: "data(label)", "text-wrap": "wrap", "text-valign": "center", "font-size": 11, "min-zoomed-font-size": 6,
-            width: 170, height: 44, shape: "round-rectangle", "background-color": "#fff", "border-width": 1.5, "border-color": "#9aa6b7", color: "#1d2430" } },
+        { selector: "node", style: { label: "data(label)", "text-wrap": "wrap", "text-valign": "center", "font-size": 12, "min-zoomed-font-size": large ? 5 : 0,
+            width: 150, height: 42, shape: "round-rectangle", "background-color": "#fff", "border-width": 1.5, "border-color": "#9aa6b7", color: "#1d2430" } },
         { selector: "node[kind='connection']", style: { shape: "cut-rectangle", "background-color": "#e8eef7" } },
         { selector: "node[kind='table']", style: { shape: "barrel", "background-color": "#f4f6fa" } },
         { selector: "node[kind='ingest'], node[kind='transform']", style: { "background-color": "data(color)", color: "#fff", "border-width": 0, shape: "round-rectangle" } },
         { selector: "node[kind='view']", style: { shape: "barrel", "border-width": 4, "border-color": "data(color)" } },
         { selector: "edge", style: { width: 1.5, "line-color": "#b7c0cd", "target-arrow-color": "#b7c0cd", "target-arrow-shape": "triangle", "curve-style": "bezier",
-            label: large ? "" : "data(label)", "font-size": 9, color: "#445", "text-background-color": "#fff", "text-background-opacity": 1, "min-zoomed-font-size": 7 } },
+ } },
         { selector: ".faded", style: { opacity: 0.15 } },
         { selector: ".hidden", style: { display: "none" } },
         { selector: "node:selected", style: { "border-width": 3, "border-color": "#1f6feb" } },
       ],
       layout: LAYOUT,
     });
+    if (!large && cy.zoom() < READABLE) { cy.zoom(READABLE); cy.pan({ x: 20, y: cy.height() / 2 - READABLE * (cy.nodes().boundingBox().y1 + cy.nodes().boundingBox().h / 2) }); }
     cy.on("tap", "node", (ev) => select(ev.target));
     cy.on("tap", (ev) => { if (ev.target === cy) { cy.elements().removeClass("faded"); $("selected").textContent = "Click a node: its upstream and downstream are highlighted; double-click opens it."; } });
     cy.on("dbltap", "node", (ev) => { const h = href(ev.target.data()); if (h) location.href = h; });
@@ -66,7 +69,7 @@
     $("graph-count").textContent = (text || layer ? matches.length + " match · " : "") + shown.length + " of " + cy.nodes().length + " nodes";
     if (text || layer) { shown.union(shown.edgesWith(shown)).layout(LAYOUT).run(); filtered = true; }
     else if (filtered) { cy.layout(LAYOUT).run(); filtered = false; }
-    if (shown.length) cy.fit(shown, 30);
+    if (shown.length && (text || layer)) cy.fit(shown, 30);
     document.querySelectorAll("#jobs tbody tr").forEach((tr) => {
       tr.hidden = !((!text || tr.dataset.name.toLowerCase().includes(text)) && (!layer || tr.dataset.layer === layer));
     });
