@@ -13,6 +13,9 @@ FILES=(
   "uplot@1.6.32 dist/uPlot.iife.min.js uPlot.iife.min.js"
   "uplot@1.6.32 dist/uPlot.min.css uPlot.min.css"
 )
+# Bundled inside another file above, vendored for its licence only: cytoscape-dagre's build
+# includes @dagrejs/dagre 3 (and its graphlib).
+LICENSE_ONLY=("@dagrejs/dagre@3.1.3")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 rm -rf "$OUT" && mkdir -p "$OUT/licenses"
@@ -29,6 +32,15 @@ for line in "${FILES[@]}"; do
     echo "$spec $(cd "$work" && sha256sum "$tarball" | cut -d' ' -f1)" >> "$OUT/VERSIONS"
   fi
   cp "$dir/package/$file" "$OUT/$name"
+done
+for spec in "${LICENSE_ONLY[@]}"; do
+  pkg=${spec%@*}
+  dir="$work/${pkg//\//_}"
+  mkdir -p "$dir"
+  tarball=$(cd "$work" && npm pack --silent "$spec")
+  tar xzf "$work/$tarball" -C "$dir"
+  cp "$dir/package/LICENSE" "$OUT/licenses/${pkg//\//_}.LICENSE"
+  echo "$spec $(cd "$work" && sha256sum "$tarball" | cut -d' ' -f1) (licence only: bundled in cytoscape-dagre)" >> "$OUT/VERSIONS"
 done
 echo "vendored into $OUT:"
 ls -l "$OUT"
