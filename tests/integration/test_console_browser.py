@@ -105,10 +105,11 @@ def test_a_job_page_shows_definition_runs_and_charts_and_pauses_and_resumes(
     run = page.locator("table.runs tbody tr").first
     expect(run).to_contain_text("succeeded")
     cells = run.locator("td").all_inner_texts()
-    assert cells[3:9] == ["65", "57", "3", "2", "3", "0"], (
-        cells
-    )  # read written dedup dropped quarantined late
-    expect(page.locator(".chart canvas")).to_have_count(4)  # rows/s, lag, passed, violations
+    # read, written, deduplicated, dropped, quarantined, late
+    assert cells[3:9] == ["65", "57", "3", "2", "3", "0"], cells
+    # rows/s, passed and violations per expectation; an ingestion job has no windows to lag
+    expect(page.locator(".chart canvas")).to_have_count(3)
+    expect(page.locator(".chart[data-series='lag_seconds']")).to_contain_text("no windowed runs")
     expect(page.locator(".chart[data-series='violations'] .u-legend")).to_contain_text("known_plan")
 
     page.click("#pause")
@@ -247,6 +248,29 @@ def test_pages_follow_a_run_in_another_process_without_locking_it_out(
     started = time.monotonic()
     assert hw.Project(folder).query("SELECT count(*) FROM bronze.signups").fetchall() == [(65,)]
     assert time.monotonic() - started < 10
+
+
+def test_a_failed_job_is_red_with_its_error_and_resumes(page: Page, served: tuple[Path, Console]) -> None:
+    folder, ui = served
+    write_jsonl(
+        folder / "data" / "landing" / "signups-4.jsonl",
+        [{"signup_id": 9001, "signed_up_at": "2031-01-01T00:00:00Z", "email": "late@mail.example",
+          "plan": "pro", "monthly_fee": "12.00", "country": "DE"}],
+    )  # fmt: skip
+    assert not hw.Project(folder).run(once=True).ok  # not_in_future: ON VIOLATION ABORT
+    page.goto(f"{ui.base}/")
+    expect(page.locator("#jobs tbody tr[data-name='load_signups']")).to_have_attribute(
+        "data-status", "failed"
+    )
+    red = page.evaluate("() => window.headwaterGraph().cy.$id('job:load_signups').style('background-color')")
+    assert red == "rgb(207,34,46)"
+    page.goto(f"{ui.base}/jobs/load_signups")
+    expect(page.locator("#job-status")).to_have_text("failed")
+    expect(page.locator("#last-error")).to_contain_text("not_in_future")
+    expect(page.locator("#last-error .hint")).to_contain_text("Resume")
+    page.click("#resume")
+    expect(page.locator("#job-status")).to_have_text("idle")
+    expect(page.locator("#last-error")).to_have_count(0)
 
 
 def test_the_graph_stays_usable_at_a_few_hundred_nodes(browser: Browser, tmp_path: Path) -> None:
