@@ -387,10 +387,10 @@ def ui(
 
     Listens on 127.0.0.1:8765 until interrupted and prints the URL to open, with a random
     token every request needs (the browser keeps it in a cookie; HEADWATER_UI_TOKEN fixes
-    it). Works alongside a running `headwater run`: the pipeline and job pages refresh
-    every few seconds. /metrics serves Prometheus metrics (send the token as
-    `Authorization: Bearer <token>`). The worksheet is read-only unless
-    --allow-writes is given; a non-loopback --host needs --allow-remote.
+    it). Works alongside a running `headwater run`: pages refresh every few seconds.
+    /metrics serves Prometheus metrics (send the token as `Authorization: Bearer <token>`).
+    The worksheet is read-only unless --allow-writes is given; a non-loopback --host needs
+    --allow-remote.
     """
     from headwater.web.app import serve  # (starlette and jinja2 load only for this command)
 

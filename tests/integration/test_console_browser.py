@@ -219,6 +219,9 @@ def test_pages_follow_a_run_in_another_process_without_locking_it_out(
     expect(page.locator("#jobs tbody tr[data-name='load_signups']")).to_have_attribute(
         "data-status", "running"
     )
+    table = page.context.new_page()
+    table.goto(f"{ui.base}/tables/bronze.signups")
+    expect(table.locator("#row-count")).to_have_text("58 rows")
     page.goto(f"{ui.base}/jobs/load_signups")
     before = page.locator("table.runs tbody tr").count()
     write_jsonl(
@@ -238,6 +241,8 @@ def test_pages_follow_a_run_in_another_process_without_locking_it_out(
     # The page refreshes itself: a new run with the 7 new rows appears without a reload.
     expect(page.locator("table.runs tbody tr")).to_have_count(before + 1, timeout=45_000)
     expect(page.locator("table.runs tbody tr").first.locator("td").nth(4)).to_have_text("7")
+    expect(table.locator("#row-count")).to_have_text("65 rows")
+    table.close()
 
     # Pausing and resuming work while the run holds the lake, and the run goes on.
     page.click("#pause")
