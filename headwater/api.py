@@ -15,6 +15,7 @@ from typing import Any
 import pyarrow as pa
 from sqlglot import exp
 
+from headwater import overview
 from headwater.catalog import Catalog, build_catalog
 from headwater.catalog.columns import check_job_columns, names_columns
 from headwater.catalog.model import Entry
@@ -38,6 +39,7 @@ from headwater.lake.errors import LakeBusy
 from headwater.lake.system_tables import ensure_system_tables
 from headwater.lake.tables import lake_columns
 from headwater.observe.events import Console, NullConsole
+from headwater.overview import sql_str
 from headwater.plan import Plan, make_plan
 from headwater.plan.plan import run_order
 from headwater.runner import interactive
@@ -89,6 +91,7 @@ class Project:
         self.console: Console = console or NullConsole()
         self.settings: Settings = load_settings(self.path)
         self._cleanup: weakref.finalize[Any, Any] | None = None
+        self._validated: tuple[tuple[tuple[str, int, int], ...], Catalog] | None = None
 
     @classmethod
     def from_sql(cls, sql: str, path: str | Path | None = None, *, console: Console | None = None) -> Project:
@@ -204,7 +207,18 @@ class Project:
         return catalog
 
     def validate_files(self) -> Catalog:
-        """What ``validate`` checks without opening the lake (the columns of declared tables)."""
+        """What ``validate`` checks without opening the lake (the columns of declared tables).
+        Checked again only when a file changed (the console asks every few seconds)."""
+        files = [self.path / "headwater.toml", *self.sql_files()]
+        key = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files if f.exists())
+        if self._validated is not None and self._validated[0] == key:
+            self._check_data_path()
+            return self._validated[1]
+        catalog = self._validate_files()
+        self._validated = (key, catalog)
+        return catalog
+
+    def _validate_files(self) -> Catalog:
         statements = self.statements()
         for stmt in statements:
             _reject_unknown(stmt)
@@ -326,18 +340,14 @@ class Project:
     # -- quarantine --------------------------------------------------------------------------
     def quarantine(self, job: str | None = None, *, include_replayed: bool = False) -> Result:
         """Quarantined records (sealed ones show a placeholder instead of their text)."""
-        where = ["true"] if include_replayed else ["replayed_at IS NULL"]
-        params: list[Any] = []
+        where = "true" if include_replayed else "replayed_at IS NULL"
         if job:
-            where.append("job = ?")
-            params.append(job)
-        sql = (
+            where += f" AND job = {sql_str(job)}"
+        (found,) = self.read(
             f'SELECT id, job, "$source", reason, raw, "at", run_id, sealed IS NOT NULL AS sealed, replayed_at '
-            f"FROM {LAKE}.{SYSTEM_SCHEMA}.quarantine WHERE {' AND '.join(where)} ORDER BY id"
+            f"FROM system.quarantine WHERE {where} ORDER BY id"
         )
-        with self.open_lake() as lake:
-            ensure_system_tables(lake)
-            return Result(lake.con.execute(sql, params).to_arrow_table())
+        return Result(found)
 
     def quarantine_record(
         self, record_id: int, *, decrypt: bool = False, actor: str | None = None
@@ -414,34 +424,121 @@ class Project:
             ensure_system_tables(lake)
             self._set_paused(lake, job, False)
 
-    def status(self) -> list[dict[str, Any]]:
-        """One row per job and view of the project, with its deployed status and counters."""
-        catalog = self.validate_files()
+    def read(self, *sqls: str) -> list[pa.Table]:
+        """Answers to read-only queries (system.* names allowed): from the running ``run`` when
+        one runs (it reads alongside its commits, the lake is not borrowed), else from the lake
+        opened once for all of them."""
+        out: list[pa.Table] = []
+        for sql in sqls:
+            served = ask_query(self.state_dir, sql)
+            if served is None:
+                break
+            out.append(served)
+        if len(out) == len(sqls):
+            return out
         with self.open_lake() as lake:
             ensure_system_tables(lake)
-            jobs = {
-                r[0]: r
-                for r in lake.fetchall(
-                    f"SELECT name, status, last_run, lag_seconds, error FROM {LAKE}.{SYSTEM_SCHEMA}.jobs"
+            for sql in sqls[len(out) :]:
+                stmt = parse(sql)[0]
+                assert isinstance(stmt, Query)
+                out.append(interactive.run_query(lake, stmt, writes=False))
+        return out
+
+    # -- what the web console shows ------------------------------------------------------------
+    def graph(self) -> dict[str, Any]:
+        """The pipeline as nodes and edges, each job and view with its status, rows/s and lag."""
+        catalog = self.validate_files()
+        status, (recent,) = self._status(
+            catalog,
+            "SELECT job, sum(rows_written) AS n FROM system.runs "
+            f"WHERE finished > now() - INTERVAL {overview.RATE_WINDOW_S} SECOND GROUP BY job",
+        )
+        rates = {r["job"]: float(r["n"] or 0) / overview.RATE_WINDOW_S for r in recent.to_pylist()}
+        return overview.pipeline_graph(catalog, status, rates)
+
+    def job_detail(self, name: str, *, runs: int = 200) -> dict[str, Any]:
+        """A job's (or view's) definition, status, recent runs, and the chart series of its
+        throughput, lag and expectations."""
+        catalog = self.validate_files()
+        entry = catalog.job(name) or next(
+            (v for v in catalog.views if v.name.removeprefix("main.") == name), None
+        )
+        if entry is None:
+            known = ", ".join(e.name for e in [*catalog.jobs, *catalog.views]) or "none"
+            raise UserError(f"no job or view named {name!r} (known: {known})")
+        rows, (runs_t, checks_t) = self._status(
+            catalog, overview.runs_sql(name, runs), overview.expectations_sql(name)
+        )
+        status = next((r for r in rows if r["name"] == name), None)
+        history = runs_t.to_pylist()
+        return {
+            "name": name,
+            "kind": entry.kind,
+            "sql": entry.sql,
+            "reads": [str(t) for t in entry.reads],
+            "writes": str(entry.writes),
+            "status": status,
+            "runs": history,
+            "series": overview.job_series(history, checks_t.to_pylist()),
+        }
+
+    def table_detail(self, name: str) -> dict[str, Any]:
+        """A table's columns, rows, size, preview, writers, readers and snapshots."""
+        catalog = self.validate_files()
+        schema, dot, table = name.partition(".")
+        if not dot or not schema.isidentifier() or not table.isidentifier():
+            raise UserError(f"{name!r} is not a table name (schema.table)")
+        columns, count, size, preview, snapshots = self.read(*overview.table_sqls(name))
+        if not columns.num_rows:
+            raise UserError(f"no table named {name} in the lake", hint="has the pipeline run?")
+        entries = [*catalog.jobs, *catalog.views]
+        return {
+            "name": name,
+            "columns": [
+                {"name": c, "type": t, "system": c.startswith("$")}
+                for c, t in zip(
+                    columns.column("column_name").to_pylist(),
+                    columns.column("data_type").to_pylist(),
+                    strict=True,
                 )
-            }
-            totals = {
-                r[0]: r[1:]
-                for r in lake.fetchall(
-                    f"SELECT job, count(*), sum(rows_read), sum(rows_written) FROM {LAKE}.{SYSTEM_SCHEMA}.runs GROUP BY job"
-                )
-            }
-            paused = {r[0] for r in lake.fetchall(f"SELECT job FROM {LAKE}.headwater.job_state WHERE paused")}
-            stopped = {
-                r[0] for r in lake.fetchall(f"SELECT job FROM {LAKE}.headwater.job_state WHERE failed")
-            }
-            streams = [e.name for e in catalog.jobs if _streamed(catalog, e)]
-            offsets = lake.fetchall(
-                f'SELECT job, "partition", position, committed_at, end_position, behind, seconds_behind, '
-                f"connection FROM {LAKE}.{SYSTEM_SCHEMA}.offsets "
-                f'WHERE list_contains(?, job) AND NOT starts_with("partition", \'__\') ORDER BY job, "partition"',
-                [streams],
-            )
+            ],
+            "rows": count.column(0)[0].as_py(),
+            "files": int(size.column("files")[0].as_py()),
+            "bytes": int(size.column("bytes")[0].as_py()),
+            "preview": preview,
+            "snapshots": snapshots.to_pylist(),
+            "writers": [e.name.removeprefix("main.") for e in entries if str(e.writes) == name],
+            "readers": [e.name.removeprefix("main.") for e in entries if name in {str(t) for t in e.reads}],
+        }
+
+    def metrics(self) -> str:
+        """Per job: rows by outcome, lag, run durations, failures; Prometheus text format."""
+        status, (totals,) = self._status(self.validate_files(), overview.METRICS_SQL)
+        return overview.prometheus(status, totals.to_pylist())
+
+    def status(self) -> list[dict[str, Any]]:
+        """One row per job and view of the project, with its deployed status and counters."""
+        return self._status(self.validate_files())[0]
+
+    def _status(self, catalog: Catalog, *more: str) -> tuple[list[dict[str, Any]], list[pa.Table]]:
+        """``status``, and the answers to ``more`` queries read at the same time."""
+        streams = [e.name for e in catalog.jobs if _streamed(catalog, e)]
+        listed = f"CAST([{', '.join(sql_str(s) for s in streams)}] AS VARCHAR[])"
+        jobs_t, totals_t, paused_t, stopped_t, offsets_t, *extra = self.read(
+            "SELECT name, status, last_run, lag_seconds, error FROM system.jobs",
+            "SELECT job, count(*), sum(rows_read), sum(rows_written) FROM system.runs GROUP BY job",
+            "SELECT job FROM headwater.job_state WHERE paused",
+            "SELECT job FROM headwater.job_state WHERE failed",
+            'SELECT job, "partition", position, committed_at, end_position, behind, seconds_behind, '
+            f"connection FROM system.offsets WHERE list_contains({listed}, job) "
+            'AND NOT starts_with("partition", \'__\') ORDER BY job, "partition"',
+            *more,
+        )
+        jobs = {r[0]: r for r in _tuples(jobs_t)}
+        totals = {r[0]: r[1:] for r in _tuples(totals_t)}
+        paused = {r[0] for r in _tuples(paused_t)}
+        stopped = {r[0] for r in _tuples(stopped_t)}
+        offsets = _tuples(offsets_t)
         live = live_status(self.state_dir)
         partitions = _partitions(offsets, live)
         out = []
@@ -470,7 +567,12 @@ class Project:
                     **({"partitions": partitions.get(name, [])} if name in streams else {}),
                 }
             )
-        return out
+        return out, extra
+
+
+def _tuples(table: pa.Table) -> list[tuple[Any, ...]]:
+    columns = [c.to_pylist() for c in table.columns]
+    return list(zip(*columns, strict=True)) if columns else []
 
 
 def _streamed(catalog: Catalog, entry: Entry) -> bool:

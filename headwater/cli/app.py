@@ -7,6 +7,7 @@ missing file). Every command goes through ``handled``, the one place errors beco
 from __future__ import annotations
 
 import functools
+import os
 import shlex
 import time
 import traceback
@@ -354,12 +355,67 @@ def demo(
                 f"headwater status{p}\n"
                 f"headwater plan{p}\n"
                 f'headwater query{p} "SELECT job, window_start, rows_read, rows_written FROM system.runs"\n'
+                f"headwater ui{p}           # the web console: graph, jobs, tables, quarantine, SQL\n"
                 f"headwater run{p}          # keep it running; add files to its landing folder"
             ),
             title="try next",
             title_align="left",
             expand=False,
         )
+    )
+
+
+@app.command()
+@handled
+def ui(
+    project: ProjectDir = Path("."),
+    host: Annotated[str, typer.Option("--host", help="The address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="The port to listen on.")] = 8765,
+    allow_remote: Annotated[
+        bool,
+        typer.Option("--allow-remote", help="Allow listening on an address other machines can reach."),
+    ] = False,
+    allow_writes: Annotated[
+        bool,
+        typer.Option(
+            "--allow-writes",
+            help="Let the worksheet run statements that change data (as `query --allow-writes`).",
+        ),
+    ] = False,
+) -> None:
+    """Start the web console: the pipeline graph, jobs, tables, quarantine, a SQL worksheet.
+
+    Listens on 127.0.0.1:8765 until interrupted and prints the URL to open, with a random
+    token every request needs (the browser keeps it in a cookie; HEADWATER_UI_TOKEN fixes
+    it). Works alongside a running `headwater run`: pages refresh every few seconds.
+    /metrics serves Prometheus metrics (send the token as `Authorization: Bearer <token>`).
+    The worksheet is read-only unless --allow-writes is given; a non-loopback --host needs
+    --allow-remote.
+    """
+    from headwater.web.app import serve  # (starlette and jinja2 load only for this command)
+
+    opened = Project(project)
+    opened.validate_files()
+    out = stdout_console()
+
+    def announce(url: str) -> None:
+        out.print(Text.assemble(("headwater console: ", "bold green"), (url, "bold")), soft_wrap=True)
+        out.print(Text("open it in a browser; Ctrl-C stops the console", style="dim"))
+
+    token = os.environ.get("HEADWATER_UI_TOKEN") or None
+    if token is not None and len(token) < 16:
+        raise UserError(
+            "HEADWATER_UI_TOKEN is too short to guard the console (fewer than 16 characters)",
+            hint="use a long random value, e.g. `python -c 'import secrets; print(secrets.token_urlsafe(24))'`",
+        )
+    serve(
+        opened,
+        host=host,
+        port=port,
+        allow_remote=allow_remote,
+        allow_writes=allow_writes,
+        token=token,
+        announce=announce,
     )
 
 
