@@ -328,6 +328,56 @@ def resume(
 
 @app.command()
 @handled
+def replay(
+    job: Annotated[str, typer.Argument(help="The transformation job whose windows to run again.")],
+    since: Annotated[
+        str,
+        typer.Option(
+            "--from", help="The first window: the one containing this time (ISO 8601; UTC without a zone)."
+        ),
+    ],
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            help="Stop before the window starting at or after this time.",
+            show_default="the job's latest window",
+        ),
+    ] = None,
+    project: ProjectDir = Path("."),
+) -> None:
+    """Run a transformation job's windows again with its current SQL (backfill).
+
+    The job's windows from the one containing --from up to --to (default: all it has run)
+    run again with the SQL in the project's files; their old output is replaced by the new
+    one in one transaction, so a reader never sees both or neither. The transformation jobs
+    downstream run again from the first window that read a replaced row, and the
+    materialized views downstream are recomputed, in the same transaction. Applies the plan
+    first, as `run` does; cannot run while a `run` of the project is running. MERGE jobs
+    cannot be replayed. See docs/replay.md.
+    """
+    result = Project(project).replay(job, since, until)
+    out = stdout_console()
+    rows = [
+        (
+            r.job,
+            r.because_of or "",
+            r.window_from.isoformat(),
+            r.window_to.isoformat(),
+            r.windows,
+            r.rows_removed,
+            r.rows_written,
+        )
+        for r in result.jobs
+    ]
+    columns = ["job", "downstream of", "from", "to", "windows", "rows removed", "rows written"]
+    out.print(result_table(columns, rows))
+    for view in result.views:
+        out.print(Text(f"recomputed materialized view {view}", style="dim"))
+
+
+@app.command()
+@handled
 def demo(
     directory: Annotated[Path, typer.Argument(help="Where to build the demo.")] = Path("headwater-demo"),
 ) -> None:
