@@ -136,6 +136,12 @@ def check_drop(stmt: Drop, catalog: Catalog, *, allow_writes: bool) -> None:
     schema = stmt.name.partition(".")[0]
     if stmt.kind in ("TABLE", "MATERIALIZED VIEW") and schema in (SYSTEM_SCHEMA, INTERNAL_SCHEMA):
         raise UserError(f"{stmt.pos}: {stmt.name} is one of Headwater's own tables and cannot be dropped")
+    if stmt.kind != "CONNECTION" and not allow_writes:
+        lost = "positions" if stmt.kind == "JOB" else "rows"
+        raise UserError(
+            f"{stmt.pos}: DROP {stmt.kind} deletes the {stmt.kind.lower()}'s {lost}: `headwater query` is read-only",
+            hint="confirm with `headwater query --allow-writes`",
+        )
     users = _users(catalog, stmt)
     declared = _declared(catalog, stmt)
     if users:
@@ -151,12 +157,6 @@ def check_drop(stmt: Drop, catalog: Catalog, *, allow_writes: bool) -> None:
             "source of truth, and `run` would create it again",
             hint="remove its statement from the files, then `headwater plan` and `headwater run --allow-drop` "
             "(or DROP it here)",
-        )
-    if stmt.kind != "CONNECTION" and not allow_writes:
-        lost = "positions" if stmt.kind == "JOB" else "rows"
-        raise UserError(
-            f"{stmt.pos}: DROP {stmt.kind} deletes the {stmt.kind.lower()}'s {lost}: `headwater query` is read-only",
-            hint="confirm with `headwater query --allow-writes`",
         )
 
 
