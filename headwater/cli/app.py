@@ -172,8 +172,11 @@ def plan(project: ProjectDir = Path(".")) -> None:
 
     `+` creates, `~` updates (the statement changed), `-` drops (the statement was
     removed; dropping a table or a job needs `run --allow-drop`), `=` keeps a table whose
-    CREATE TABLE was removed while a job still uses it. Changes nothing: `run` applies
-    the plan.
+    CREATE TABLE was removed while a job still uses it. Under a changed job, what happens
+    to its data (an edited transformation job's new SQL applies from its next window; the
+    rows already written change only with `headwater replay`). `*` lines are options set
+    with ALTER JOB ... SET, `!` lines the jobs and views that failed or are blocked by a
+    failed job upstream. Changes nothing: `run` applies the plan.
     """
     stdout_console().print(plan_text(Project(project).plan()))
 
@@ -251,10 +254,11 @@ def query(
     Any DuckDB query over the lake's tables (with their $event_time, $commit_time, $source
     and $run_id columns) and system.jobs, system.runs, system.expectations,
     system.quarantine, system.lineage, system.offsets and system.gaps: SELECT, WITH, SHOW,
-    DESCRIBE, SUMMARIZE, EXPLAIN and reading PRAGMAs. PAUSE JOB, RESUME JOB and ALTER JOB ...
-    ADD|DROP EXPECTATION too. Anything else that changes data is refused (exit 2) unless
-    --allow-writes is given; even then the system and internal tables take no writes, and
-    DROP TABLE only drops a table that no statement of the project declares or uses.
+    DESCRIBE, SUMMARIZE, EXPLAIN and reading PRAGMAs. PAUSE JOB, RESUME JOB and ALTER JOB
+    (SET, ADD|DROP EXPECTATION) too. Anything else that changes data is refused (exit 2)
+    unless --allow-writes is given; even then the system and internal tables take no
+    writes, and DROP JOB|TABLE|MATERIALIZED VIEW|CONNECTION only drops what no statement of
+    the project declares or uses (it names them otherwise).
     """
     result = Project(project).query(sql, allow_writes=allow_writes)
     table = result.arrow()
@@ -280,7 +284,9 @@ def status(
     of the stream jobs: committed and end offsets, messages and seconds behind, last commit,
     connection.
 
-    A status is new (never run), idle, running (a `run` is going on), paused or failed.
+    A status is new (never run), idle, running (a `run` is going on), paused, retrying (a
+    transient error: tried again with backoff), failed, or blocked (waits for a failed job
+    upstream, named in its error).
     """
     rows = Project(project).status()
     if format is StatusFormat.json:
