@@ -13,6 +13,7 @@ from typing import Any
 
 from typer.testing import CliRunner
 
+from headwater import Project
 from headwater.cli.app import app
 
 PIPELINE = """
@@ -140,3 +141,23 @@ def test_an_io_error_that_does_not_clear_fails_the_job(tmp_path: Path) -> None:
     assert jobs["load_users"]["status"] == "failed"
     assert "cannot write" in jobs["load_users"]["error"]
     assert jobs["users_silver"]["status"] == "blocked"
+
+
+def test_the_continuous_run_does_not_wait_for_a_job_being_retried(tmp_path: Path) -> None:
+    """Without --once a transient failure is not waited for: the job is skipped until its next
+    try is due (status retrying), the jobs that do not depend on it keep committing."""
+    (tmp_path / "project.sql").write_text(PIPELINE)
+    (tmp_path / "headwater.toml").write_text("[run]\npoll_interval_seconds = 0.1\n")
+    land(tmp_path, "users/a.jsonl", [{"id": i} for i in range(300)])
+    land(tmp_path, "orders/a.jsonl", [{"id": 1, "note": "7"}])
+    data = tmp_path / ".headwater" / "data"
+    (data / "bronze").mkdir(parents=True)
+    (data / "bronze" / "users").write_text("in the way")  # only load_users cannot write
+    result = Project(tmp_path).run(max_passes=3)
+    assert not result.failed_jobs
+    jobs = status(tmp_path)
+    # (tried in place, as --once does, it would have used up its tries and be failed)
+    assert jobs["load_users"]["status"] == "retrying"
+    assert "cannot write" in jobs["load_users"]["error"]
+    assert jobs["users_silver"]["status"] == "blocked"
+    assert jobs["load_orders"]["rows_written"] == 1
