@@ -35,6 +35,7 @@ from headwater.cli.render import (
 )
 from headwater.cli.scaffold import init_project
 from headwater.errors import HeadwaterError, UserError
+from headwater.plan.errors import DropNotAllowed
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -203,7 +204,8 @@ def run(
     committed is lost). With --once it processes everything available now, then exits 0, or
     1 if a job failed. One `run` per project at a time; `query` and `status` work alongside.
     A plan that drops a table or a job (its statement was removed) is refused, before
-    anything changes, unless --allow-drop is given; `plan` shows what it would drop.
+    anything changes, unless --allow-drop is given or, in a terminal, the drops are confirmed
+    at the prompt; `plan` shows what it would drop.
     """
     err = stderr_console()
     started = time.monotonic()
@@ -213,8 +215,16 @@ def run(
         catalog = opened.validate_files()
         kinds = {"ingest_job": "ingest", "transform_job": "transform", "materialized_view": "view"}
         console.expect([(e.name, kinds[e.kind]) for e in [*catalog.jobs, *catalog.views]])
-    with console:
-        result = opened.run(once=once, allow_drop=allow_drop)
+    try:
+        with console:
+            result = opened.run(once=once, allow_drop=allow_drop)
+    except DropNotAllowed as refused:
+        if not _confirm_drops(refused):
+            raise
+        console = TerminalConsole(err)
+        opened = Project(project, console=console)
+        with console:
+            result = opened.run(once=once, allow_drop=True)
     took = time.monotonic() - started
     summary = (
         f"{plural(result.passes, 'pass', 'passes')}, "
@@ -231,6 +241,20 @@ def run(
             raise typer.Exit(1)
     else:
         err.print(Text(f"stopped cleanly: {summary}", style="green"))
+
+
+def _confirm_drops(refused: DropNotAllowed) -> bool:
+    """In a terminal, a plan that drops data asks first (elsewhere it needs --allow-drop)."""
+    import sys
+
+    if not sys.stdin.isatty():
+        return False
+    err = stderr_console()
+    err.print(
+        Text(f"run would drop {', '.join(refused.drops)}, no longer in the project's files:", style="red")
+    )
+    err.print(Text("their rows (tables) or source positions (jobs) are deleted", style="red"))
+    return typer.confirm("drop them?", default=False, err=True)
 
 
 @app.command()
