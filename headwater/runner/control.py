@@ -116,16 +116,21 @@ def _users(catalog: Catalog, stmt: Drop) -> list[Entry]:
         ]
     if stmt.kind == "JOB":
         return []  # (dropping a job keeps its table: what reads the table is not affected)
+    declared = _declared(catalog, stmt)
     return [
         e
         for e in catalog.of_kind("ingest_job", "transform_job", "materialized_view")
-        if e.name != stmt.name and stmt.name in {str(t) for t in [*e.reads, e.writes] if t}
+        if e is not declared and stmt.name in {str(t) for t in [*e.reads, e.writes] if t}
     ]
 
 
 def _declared(catalog: Catalog, stmt: Drop) -> Entry | None:
     if stmt.kind == "JOB":
         return catalog.job(stmt.name)
+    if stmt.kind in ("TABLE", "MATERIALIZED VIEW"):  # (a view is a table too)
+        return catalog.entries.get(("table", stmt.name)) or catalog.entries.get(
+            ("materialized_view", stmt.name)
+        )
     return catalog.entries.get((_KIND[stmt.kind], stmt.name))
 
 
@@ -152,6 +157,7 @@ def check_drop(stmt: Drop, catalog: Catalog, *, allow_writes: bool) -> None:
             hint="remove or change those statements in the project's files first",
         )
     if declared is not None:
+        what = f"{declared.kind.replace('_', ' ')} {stmt.name}"
         raise UserError(
             f"{stmt.pos}: {what} is declared at {declared.statement.pos}: the project's files are the "
             "source of truth, and `run` would create it again",

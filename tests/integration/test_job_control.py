@@ -94,6 +94,11 @@ def test_drop_refuses_what_the_files_still_declare_naming_what_depends_on_it(pro
     )
     view = query(project, "DROP MATERIALIZED VIEW gold.n", "--allow-writes")
     assert view.exit_code == 2 and "materialized view gold.n is declared at project.sql:4:1" in view.stderr
+    as_table = query(project, "DROP TABLE gold.n", "--allow-writes")
+    assert (
+        as_table.exit_code == 2
+        and "materialized view gold.n is declared at project.sql:4:1" in as_table.stderr
+    )
     assert "traceback" not in (table.output + job.output + connection.output + view.output).lower()
     assert rows(project, "SELECT count(*) AS n FROM silver.orders") == [{"n": 2}]  # nothing changed
 
