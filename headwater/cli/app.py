@@ -386,7 +386,8 @@ def replay(
     first, as `run` does; cannot run while a `run` of the project is running. MERGE jobs
     cannot be replayed. See docs/replay.md.
     """
-    result = Project(project).replay(job, since, until)
+    with TerminalConsole(stderr_console()) as console:
+        result = Project(project, console=console).replay(job, since, until)
     out = stdout_console()
     rows = [
         (

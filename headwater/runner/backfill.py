@@ -25,11 +25,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import duckdb
 from sqlglot import exp
 
 from headwater.catalog.model import Catalog, Entry
 from headwater.dialect.nodes import CreateTransformJob
-from headwater.errors import UserError
+from headwater.errors import HeadwaterError, UserError
 from headwater.lake import LAKE, SYSTEM_SCHEMA, qualified
 from headwater.observe.events import Notice
 from headwater.plan.dag import DAG
@@ -153,8 +154,9 @@ def replay_job(ctx: RunContext, dag: DAG, name: str, start: datetime, end: datet
         why = f" (downstream of {r.because_of})" if r.because_of else ""
         ctx.emit(
             Notice(
-                f"replayed {r.job}{why}: {r.windows} windows from {r.window_from.isoformat()} to "
-                f"{r.window_to.isoformat()}, {r.rows_removed} rows replaced by {r.rows_written}"
+                f"replayed {r.job}{why}, windows from {r.window_from.isoformat()} to "
+                f"{r.window_to.isoformat()}: run again {r.windows}, rows removed {r.rows_removed}, "
+                f"rows written {r.rows_written}"
             )
         )
     return result
@@ -173,7 +175,13 @@ def _catch_up(ctx: RunContext, dag: DAG, below: set[str]) -> None:
             continue
         state = store.load_job_state(ctx.lake, node)
         if job.kind == "transform_job" and not (state.paused or state.failed):
-            run_transform(ctx, job)
+            try:
+                run_transform(ctx, job)
+            except (HeadwaterError, duckdb.Error) as e:  # (the replay itself is committed)
+                first = str(e).splitlines()[0]
+                ctx.emit(
+                    Notice(f"{node}: {first} (the replay is committed; `headwater run` tries {node} again)")
+                )
 
 
 def _target(ctx: RunContext, job: str) -> object:
