@@ -58,7 +58,7 @@ class Replayed:
     window_to: datetime
     windows: int = 0  # windows run again
     rows_removed: int = 0  # rows of the old output deleted
-    rows_written: int = 0
+    rows_written: int = 0  # (with, downstream, the windows run after the replay's commit)
     because_of: str | None = None  # the upstream job whose replay made this one replay
 
 
@@ -149,7 +149,7 @@ def replay_job(ctx: RunContext, dag: DAG, name: str, start: datetime, end: datet
             first = _replay_one(ctx, job, min(since), None, by, result)
             if first is not None:
                 replaced_from[str(job.writes)] = first
-    _catch_up(ctx, dag, below)
+    _catch_up(ctx, dag, below, result)
     for r in result.jobs:
         why = f" (downstream of {r.because_of})" if r.because_of else ""
         ctx.emit(
@@ -162,7 +162,7 @@ def replay_job(ctx: RunContext, dag: DAG, name: str, start: datetime, end: datet
     return result
 
 
-def _catch_up(ctx: RunContext, dag: DAG, below: set[str]) -> None:
+def _catch_up(ctx: RunContext, dag: DAG, below: set[str], result: BackfillResult) -> None:
     """After the replay's commit: the jobs downstream process the rows it wrote (they were
     committed now, so they fall in the jobs' next windows), as ``run --once`` would, each
     window in its own transaction; then the views downstream are brought up to date."""
@@ -176,7 +176,10 @@ def _catch_up(ctx: RunContext, dag: DAG, below: set[str]) -> None:
         state = store.load_job_state(ctx.lake, node)
         if job.kind == "transform_job" and not (state.paused or state.failed):
             try:
-                run_transform(ctx, job)
+                written = run_transform(ctx, job)
+                for done in result.jobs:
+                    if done.job == node:
+                        done.rows_written += written
             except (HeadwaterError, duckdb.Error) as e:  # (the replay itself is committed)
                 first = str(e).splitlines()[0]
                 ctx.emit(
