@@ -9,6 +9,7 @@ import tempfile
 import time
 import weakref
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from headwater.dialect.nodes import (
     PauseJob,
     Query,
     ResumeJob,
+    SetOption,
 )
 from headwater.dialect.readonly import explained
 from headwater.errors import UserError
@@ -42,7 +44,8 @@ from headwater.observe.events import Console, NullConsole
 from headwater.overview import sql_str
 from headwater.plan import Plan, make_plan
 from headwater.plan.plan import run_order
-from headwater.runner import interactive
+from headwater.runner import control, interactive
+from headwater.runner.backfill import BackfillResult
 from headwater.runner.deploy import load_deployed
 from headwater.runner.lease import BORROW_TIMEOUT_S, ask_query, borrow, live_status
 from headwater.runner.loop import Runner, RunResult
@@ -252,7 +255,7 @@ class Project:
         with self.open_lake() as lake:
             ensure_system_tables(lake)
             check_job_columns(catalog, lake_columns(lake))
-            return make_plan(catalog, load_deployed(lake))
+            return control.annotate(lake, catalog, make_plan(catalog, load_deployed(lake)))
 
     def run(
         self, *, once: bool = False, max_passes: int | None = None, allow_drop: bool = False
@@ -266,7 +269,7 @@ class Project:
     # -- reading -----------------------------------------------------------------------------
     def query(self, sql: str, *, allow_writes: bool = False) -> Result:
         """Run SQL over the lake and system tables ($columns allowed), and PAUSE/RESUME JOB,
-        ALTER JOB ... ADD/DROP EXPECTATION. Read-only unless ``allow_writes``; system and
+        ALTER JOB, DROP (``runner.control``). Read-only unless ``allow_writes``; system and
         internal tables never take writes. Every statement is checked before any runs."""
         statements = parse(sql)
         if not statements:
@@ -288,15 +291,13 @@ class Project:
         """Whether ``stmt`` writes; a UserError for what ``query`` must not run."""
         _reject_unknown(stmt)
         if isinstance(stmt, Drop):
-            interactive.check_drop(stmt, self.validate(), allow_writes=allow_writes)
+            control.check_drop(stmt, self.validate(), allow_writes=allow_writes)
             return True
-        if isinstance(stmt, PauseJob | ResumeJob):
-            return False  # the job's own state, as `headwater pause|resume` (SPEC §2)
-        if isinstance(stmt, AlterJob) and isinstance(stmt.action, AddExpectation | DropExpectation):
-            return False
+        if isinstance(stmt, PauseJob | ResumeJob | AlterJob):
+            return False  # the deployed job's own state and options (SPEC §2, runner.control)
         if not isinstance(stmt, Query):
             raise UserError(
-                f"{stmt.pos}: {stmt.keywords}{' ... SET' if isinstance(stmt, AlterJob) else ''} statements belong in the project's .sql files",
+                f"{stmt.pos}: {stmt.keywords} statements belong in the project's .sql files",
                 hint="edit the files, then `headwater plan` and `headwater run`",
             )
         return interactive.check_query(stmt, allow_writes=allow_writes)
@@ -306,10 +307,15 @@ class Project:
             self._set_paused(lake, stmt.name, isinstance(stmt, PauseJob))
             word = "paused" if isinstance(stmt, PauseJob) else "resumed"
             return Result(pa.table({"job": [stmt.name], "status": [word]}))
+        if isinstance(stmt, AlterJob) and isinstance(stmt.action, SetOption):
+            option, value = control.alter_set(lake, self.validate_files(), stmt)
+            return Result(pa.table({"job": [stmt.name], "option": [option], "value": [value]}))
         if isinstance(stmt, AlterJob):
             return self._alter_expectations(lake, stmt)
         if isinstance(stmt, Drop):
-            return Result(interactive.drop_table(lake, stmt))
+            control.drop(lake, stmt)
+            word = stmt.kind.lower().replace(" ", "_")
+            return Result(pa.table({word: [stmt.name], "status": ["dropped"]}))
         assert isinstance(stmt, Query)
         return Result(interactive.run_query(lake, stmt, writes=writes))
 
@@ -397,6 +403,24 @@ class Project:
             ensure_system_tables(lake)
             ctx = RunContext(lake, catalog, self.path, self.settings, self.console, drain=True)
             return replay(ctx, entry, ids)
+
+    def replay(self, job: str, start: str | datetime, end: str | datetime | None = None) -> BackfillResult:
+        """Run a transformation job's windows from ``start`` (to ``end``, default: its latest)
+        again with its current SQL, replacing their output, and replay what depends on it; one
+        transaction (``runner.backfill``). Applies the plan first, as ``run`` does."""
+        from headwater.runner.backfill import check_replayable, parse_when, replay_job
+        from headwater.runner.context import RunContext
+        from headwater.runner.loop import project_lock
+
+        since = parse_when(start, "--from") if isinstance(start, str) else start
+        until = parse_when(end, "--to") if isinstance(end, str) else end
+        catalog = self.validate_files()
+        runner = Runner(catalog, self.path, self.settings, self._lake, self.console)
+        check_replayable(catalog, runner.dag, job)
+        with project_lock(self.state_dir), self._lake() as lake:
+            runner._deploy(lake)
+            ctx = RunContext(lake, runner.catalog, self.path, self.settings, self.console, drain=True)
+            return replay_job(ctx, runner.dag, job, since, until)
 
     def _set_paused(self, lake: Lake, job: str, paused: bool) -> None:
         catalog = self.validate_files()

@@ -24,7 +24,7 @@ from rich.text import Text
 
 from headwater.plan import Plan
 
-_ACTION_STYLE = {"+": "green", "~": "yellow", "-": "red"}
+_ACTION_STYLE = {"+": "green", "~": "yellow", "-": "red", "!": "red", "*": "yellow"}
 _STATUS_STYLE = {
     "failed": "bold red",
     "paused": "yellow",
@@ -32,6 +32,8 @@ _STATUS_STYLE = {
     "running": "green",
     "new": "dim",
     "waiting": "cyan",
+    "blocked": "red",
+    "retrying": "yellow",
 }
 _CONNECTION_STYLE = {
     "connected": "green",

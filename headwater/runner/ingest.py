@@ -22,6 +22,7 @@ from headwater.catalog.model import Entry
 from headwater.dialect import to_duckdb
 from headwater.dialect.nodes import KAFKA_COLUMNS, CreateIngestJob
 from headwater.lake import qualified, quote
+from headwater.lake.engine import clean_error
 from headwater.lake.tables import ensure_table, user_columns, widen_columns
 from headwater.observe.events import BatchCommitted, Notice
 from headwater.quality import batch as quality
@@ -30,7 +31,7 @@ from headwater.quality.dedupe import BatchKeys
 from headwater.quality.diagnose import explain_failure
 from headwater.quality.errors import JobStopped
 from headwater.runner.context import RunContext, expand_env
-from headwater.runner.errors import RunnerError
+from headwater.runner.errors import RunnerError, TransientError
 from headwater.runner.schema import Conformed, conform
 from headwater.sources.decode import SHAPE, Decoded, concat_rejected, decode, json_path
 from headwater.sources.errors import NoColumns, SourceError
@@ -652,6 +653,11 @@ def _insert(ctx: RunContext, stmt: CreateIngestJob, selects: list[tuple[str, Sou
         row = ctx.lake.fetchone(
             f"INSERT INTO {qualified(stmt.target.schema, stmt.target.name)} BY NAME {union}"
         )
+    except duckdb.IOException as e:  # the lake's storage: may go away (runner.retry)
+        raise TransientError(
+            f"job {stmt.name}: cannot write {sources.describe()} into {stmt.target}: {clean_error(str(e))}",
+            hint="check that the lake's data_path can be written (space, mount, permissions)",
+        ) from None
     except Exception as e:
         described = list(dict.fromkeys(sources.describe() for _, sources in selects))
         what = ", ".join(described[:3]) + (f" and {len(described) - 3} more" if len(described) > 3 else "")
