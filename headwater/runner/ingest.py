@@ -649,18 +649,18 @@ def _insert(ctx: RunContext, stmt: CreateIngestJob, selects: list[tuple[str, Sou
     """One INSERT of the rows of several staged chunks (of the same columns); the rows written."""
     assert stmt.target is not None
     union = " UNION ALL BY NAME ".join(f"({sql})" for sql, _ in selects)
+    described = list(dict.fromkeys(sources.describe() for _, sources in selects))
+    what = ", ".join(described[:3]) + (f" and {len(described) - 3} more" if len(described) > 3 else "")
     try:
         row = ctx.lake.fetchone(
             f"INSERT INTO {qualified(stmt.target.schema, stmt.target.name)} BY NAME {union}"
         )
     except duckdb.IOException as e:  # the lake's storage: may go away (runner.retry)
         raise TransientError(
-            f"job {stmt.name}: cannot write {sources.describe()} into {stmt.target}: {clean_error(str(e))}",
+            f"job {stmt.name}: cannot write {what} into {stmt.target}: {clean_error(str(e))}",
             hint="check that the lake's data_path can be written (space, mount, permissions)",
         ) from None
     except Exception as e:
-        described = list(dict.fromkeys(sources.describe() for _, sources in selects))
-        what = ", ".join(described[:3]) + (f" and {len(described) - 3} more" if len(described) > 3 else "")
         raise RunnerError(
             f"job {stmt.name}: cannot write {what} into {stmt.target}: {type(e).__name__}",
             hint="check the table's declared column types against the data",
