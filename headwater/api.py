@@ -550,7 +550,9 @@ class Project:
         listed = f"CAST([{', '.join(sql_str(s) for s in streams)}] AS VARCHAR[])"
         jobs_t, totals_t, paused_t, stopped_t, offsets_t, *extra = self.read(
             "SELECT name, status, last_run, lag_seconds, error FROM system.jobs",
-            "SELECT job, count(*), sum(rows_read), sum(rows_written) FROM system.runs GROUP BY job",
+            # (a run whose output a later one replaced is not counted: its rows are not there)
+            "SELECT job, count(*), sum(rows_read), sum(rows_written) FROM system.runs "
+            "WHERE status IS DISTINCT FROM 'replaced' GROUP BY job",
             "SELECT job FROM headwater.job_state WHERE paused",
             "SELECT job FROM headwater.job_state WHERE failed",
             'SELECT job, "partition", position, committed_at, end_position, behind, seconds_behind, '
