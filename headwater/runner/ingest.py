@@ -29,6 +29,7 @@ from headwater.quality import quarantine
 from headwater.quality.dedupe import BatchKeys
 from headwater.quality.diagnose import explain_failure
 from headwater.quality.errors import JobStopped
+from headwater.runner import watermarks
 from headwater.runner.context import RunContext, expand_env
 from headwater.runner.errors import RunnerError
 from headwater.runner.schema import Conformed, conform
@@ -72,7 +73,8 @@ class TargetSchema:
         assert stmt.target is not None
         exists = ctx.lake.table_exists(stmt.target.schema, stmt.target.name)
         types = user_columns(ctx.lake.columns(stmt.target.schema, stmt.target.name)) if exists else {}
-        return cls(types, stmt.options.on_schema_change == "EVOLVE", exists)
+        # (a table declared without columns exists with none of its own: its data gives them)
+        return cls(types, stmt.options.on_schema_change == "EVOLVE", bool(types))
 
     def table_columns(self) -> dict[str, str] | None:
         """The table's columns as of this batch (None: it has none yet)."""
@@ -140,6 +142,7 @@ def run_ingest(ctx: RunContext, entry: Entry) -> int:
         offsets.update(marks)
     positions = {p: FilePosition(o, line) for p, (o, line) in offsets.items()}
     schema = TargetSchema.of(ctx, stmt)
+    polled = store.utcnow()
     written = 0
     batch: Batch | None = None
     try:
@@ -157,6 +160,7 @@ def run_ingest(ctx: RunContext, entry: Entry) -> int:
         if batch is not None:
             written += batch.commit()
             batch = None
+        watermarks.read_up_to(ctx, stmt, polled)
     finally:
         if batch is not None:
             batch.rollback()
@@ -215,6 +219,8 @@ class Batch:
         self.table_columns = schema.stored  # the target's, as known (None: to be looked up)
         self.open = False  # the lake transaction
         self.progress: dict[str, store.Progress] | None = None  # streams: saved with the positions
+        self.max_event: datetime | None = None  # the largest EVENT_TIME written (for the watermark)
+        self.late_before: datetime | None = None  # rows with an earlier event time are late
 
     def lag_seconds(self) -> float:
         seconds = [p.seconds_behind for p in (self.progress or {}).values() if p.seconds_behind is not None]
@@ -503,7 +509,13 @@ class Batch:
             widen_columns(lake, stmt.target, staged.widen)
         if self.keys is not None:
             self.keys.mark(staged.number, outcome)
-        run.rows_written += _write(self.ctx, stmt, outcome, staged.sources, self.commit_time, run.run_id)
+        written, latest, late = _write(
+            self.ctx, stmt, outcome, staged.sources, self.commit_time, run.run_id, self.late_before
+        )
+        run.rows_written += written
+        run.rows_late += late
+        if latest is not None:
+            self.max_event = latest if self.max_event is None else max(self.max_event, latest)
         run.rows_deduplicated += outcome.deduplicated
         run.rows_quarantined += quarantine.write(
             lake,
@@ -531,6 +543,7 @@ class Batch:
             self.open = True
             # As close as possible to the moment the rows become visible.
             self.commit_time = store.next_commit_time(lake)
+            self.late_before = watermarks.late_before(self.ctx, stmt.target)
             if self.keys is not None:
                 self.keys.find(self.commit_time)
             for staged in self.staged:
@@ -546,6 +559,7 @@ class Batch:
                 recorded = store.record_gaps(
                     lake, stmt.name, gaps, self.positions, run.run_id, self.commit_time
                 )
+            watermarks.save_ingest(self.ctx, stmt, self.max_event, self.commit_time, run.rows_read)
             store.record_run(lake, run)
             store.record_expectations(lake, stmt.name, run.run_id, self.spec.expectations, self.violations)
             store.advance_clock(lake, str(stmt.target), self.commit_time)
@@ -615,14 +629,20 @@ def _write(
     sources: Sources,
     commit_time: datetime,
     run_id: int,
-) -> int:
+    late_before: datetime | None = None,
+) -> tuple[int, datetime | None, int]:
+    """Write the chunk's rows. Returns the rows written, the largest EVENT_TIME among them
+    (NULL values left out) and how many are late (event time before ``late_before``)."""
     assert stmt.target is not None
     commit_lit = f"TIMESTAMPTZ '{commit_time.isoformat()}'"
+    given = None  # the EVENT_TIME expression over the staged rows
     if stmt.options.event_time is None:
         event = commit_lit
     elif outcome.trivial:  # the original columns are all there: compute it while writing
-        event = f"coalesce({_event_time(stmt)}, {commit_lit})"
+        given = _event_time(stmt)
+        event = f"coalesce({given}, {commit_lit})"
     else:
+        given = EVENT
         event = f"coalesce({EVENT}, {commit_lit})"
     cols = ", ".join(quote(c) for c in outcome.output_columns if _stored(c))
     source = sources.sql(quality.LINE)
@@ -632,7 +652,18 @@ def _write(
         f"FROM {outcome.table} WHERE {outcome.write_filter}"
     )
     if not outcome.written:
-        return 0
+        return 0, None, 0
+    latest, late = None, 0
+    if given is not None:  # one aggregate over the staged rows, before they are written
+        cutoff = "NULL::TIMESTAMPTZ" if late_before is None else f"TIMESTAMPTZ '{late_before.isoformat()}'"
+        got = ctx.lake.fetchone(
+            f"SELECT max({given}), count(*) FILTER (WHERE {event} < {cutoff}) "
+            f"FROM {outcome.table} WHERE {outcome.write_filter}"
+        )
+        if got is not None:
+            latest, late = got[0], int(got[1])
+    elif late_before is not None and commit_time < late_before:
+        late = outcome.written
     try:
         row = ctx.lake.fetchone(
             f"INSERT INTO {qualified(stmt.target.schema, stmt.target.name)} BY NAME {select}"
@@ -642,7 +673,7 @@ def _write(
             f"job {stmt.name}: cannot write {sources.describe()} into {stmt.target}: {type(e).__name__}",
             hint="check the table's declared column types against the data",
         ) from None
-    return int(row[0]) if row else 0
+    return (int(row[0]) if row else 0), latest, late
 
 
 def _rejected(chunk: FileChunk, rejected: pa.Table) -> list[quarantine.QuarantineBatch]:
