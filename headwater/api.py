@@ -428,9 +428,11 @@ class Project:
             totals = {
                 r[0]: r[1:]
                 for r in lake.fetchall(
-                    f"SELECT job, count(*), sum(rows_read), sum(rows_written) FROM {LAKE}.{SYSTEM_SCHEMA}.runs GROUP BY job"
+                    f"SELECT job, count(*), sum(rows_read), sum(rows_written), sum(rows_late) "
+                    f"FROM {LAKE}.{SYSTEM_SCHEMA}.runs GROUP BY job"
                 )
             }
+            marks = dict(lake.fetchall(f"SELECT job, watermark FROM {LAKE}.{SYSTEM_SCHEMA}.watermarks"))
             paused = {r[0] for r in lake.fetchall(f"SELECT job FROM {LAKE}.headwater.job_state WHERE paused")}
             stopped = {
                 r[0] for r in lake.fetchall(f"SELECT job FROM {LAKE}.headwater.job_state WHERE failed")
@@ -448,7 +450,8 @@ class Project:
         for entry in [*catalog.jobs, *catalog.views]:
             name = entry.name if entry.kind != "materialized_view" else entry.name.removeprefix("main.")
             row = jobs.get(name)
-            runs, read, written = totals.get(name, (0, 0, 0))
+            runs, read, written, late = totals.get(name, (0, 0, 0, 0))
+            mark = marks.get(name)
             status = (
                 "paused" if name in paused else "failed" if name in stopped else (row[1] if row else "new")
             )
@@ -464,8 +467,10 @@ class Project:
                     "runs": int(runs or 0),
                     "rows_read": int(read or 0),
                     "rows_written": int(written or 0),
+                    "rows_late": int(late or 0),
                     "last_run": row[2].isoformat() if row and row[2] else None,
                     "lag_seconds": row[3] if row else None,
+                    "watermark": mark.isoformat() if mark is not None else None,
                     "error": (feed or {}).get("error") or (row[4] if row else None),
                     **({"partitions": partitions.get(name, [])} if name in streams else {}),
                 }

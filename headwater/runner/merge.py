@@ -17,7 +17,7 @@ from sqlglot import exp
 
 from headwater.dialect import to_duckdb
 from headwater.dialect.nodes import CreateTransformJob
-from headwater.lake import quote
+from headwater.lake import Lake, quote
 from headwater.lake.tables import ensure_table
 from headwater.quality import batch as quality
 from headwater.state import store
@@ -76,13 +76,8 @@ def merge_window(
     affected = 0
     for k in range(1, rounds + 1):
         where = f" WHERE {ROUND} = {k}" if key else ""
-        picked: exp.Expression = exp.maybe_parse(
-            f"SELECT * EXCLUDE ({quality.LINE}{', ' + ROUND if key else ''}) FROM {rows}{where}",
-            dialect="duckdb",
-        )
-        body.set("using", exp.Subquery(this=picked, alias=exp.TableAlias(this=exp.to_identifier(alias))))
-        row = lake.fetchone(to_duckdb(body))
-        affected += int(row[0]) if row else 0
+        picked = f"(SELECT * EXCLUDE ({ROUND}) FROM {rows}{where})" if key else rows
+        affected += _merge_rows(ctx, body, picked, alias)
     merged = run.rows_read
     if outcome is not None:
         run.rows_quarantined = outcome.quarantined
@@ -92,6 +87,60 @@ def merge_window(
     lake.execute("DROP TABLE IF EXISTS hw_rounds")
     run.rows_written = min(affected, merged)
     run.rows_dropped = run.rows_read - run.rows_written - run.rows_quarantined
+
+
+def _merge_rows(ctx: RunContext, body: exp.Merge, rows: str, alias: str) -> int:
+    """MERGE ``rows`` (a table or parenthesised query with ``__hw_line``) into the target;
+    returns the target rows changed. DuckLake takes one UPDATE or DELETE action per MERGE: with
+    several ``WHEN MATCHED`` clauses, each source row is first given the first clause whose
+    condition holds against its target row, then each clause is merged with its own rows."""
+    lake = ctx.lake
+    whens = body.args["whens"].expressions
+    matched = [w for w in whens if w.args.get("matched")]
+    if len(matched) <= 1:
+        return _merge_once(lake, body, f"SELECT * EXCLUDE ({quality.LINE}) FROM {rows}", alias)
+    target = body.this
+    on = to_duckdb(body.args["on"])
+    cases = " ".join(
+        f"WHEN {to_duckdb(w.args['condition']) if w.args.get('condition') else 'true'} THEN {i}"
+        for i, w in enumerate(matched)
+    )
+    lake.execute(
+        f"CREATE OR REPLACE TEMP TABLE hw_clauses AS SELECT {quote(alias)}.{quality.LINE}, "
+        f"min(CASE {cases} END) AS __hw_clause FROM {rows} AS {quote(alias)} "
+        f"JOIN {to_duckdb(target)} ON {on} GROUP BY ALL"
+    )
+    affected = 0
+    for i, when in enumerate(matched):
+        one = body.copy()
+        one.set("whens", exp.Whens(expressions=[when.copy()]))
+        affected += _merge_once(
+            lake,
+            one,
+            f"SELECT r.* EXCLUDE ({quality.LINE}) FROM {rows} AS r "
+            f"JOIN hw_clauses c ON c.{quality.LINE} = r.{quality.LINE} WHERE c.__hw_clause = {i}",
+            alias,
+        )
+    rest = [w.copy() for w in whens if not w.args.get("matched")]
+    if rest:
+        one = body.copy()
+        one.set("whens", exp.Whens(expressions=rest))
+        affected += _merge_once(
+            lake,
+            one,
+            f"SELECT * EXCLUDE ({quality.LINE}) FROM {rows} "
+            f"WHERE {quality.LINE} NOT IN (SELECT {quality.LINE} FROM hw_clauses)",
+            alias,
+        )
+    lake.execute("DROP TABLE IF EXISTS hw_clauses")
+    return affected
+
+
+def _merge_once(lake: Lake, body: exp.Merge, select: str, alias: str) -> int:
+    picked: exp.Expression = exp.maybe_parse(select, dialect="duckdb")
+    body.set("using", exp.Subquery(this=picked, alias=exp.TableAlias(this=exp.to_identifier(alias))))
+    row = lake.fetchone(to_duckdb(body))
+    return int(row[0]) if row else 0
 
 
 def _add_system_values(body: exp.Merge, system: dict[str, str], window_start: datetime) -> None:
