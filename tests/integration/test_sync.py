@@ -339,3 +339,27 @@ def test_merge_applies_several_rows_of_a_key_in_source_order(tmp_path: Path, syn
         project, "SELECT rows_read, rows_written, rows_dropped FROM system.runs WHERE job = 'latest'"
     )
     assert run == {"rows_read": 8, "rows_written": 8, "rows_dropped": 0}
+
+
+def test_merge_of_a_new_key_given_three_times_in_a_window_inserts_it_once(tmp_path: Path) -> None:
+    project = make(
+        tmp_path,
+        """
+        CREATE FILES CONNECTION landing PATH = 'landing';
+        CREATE JOB load AS COPY FROM landing PATTERN = '*.jsonl' INTO bronze.visits;
+        CREATE JOB visits RUN_INTERVAL = 1 DAY AS
+        MERGE INTO silver.visits t
+        USING (SELECT page, seq FROM bronze.visits
+               WHERE $commit_time BETWEEN run_start_time() AND run_end_time() ORDER BY seq) s
+        ON t.page = s.page
+        WHEN MATCHED THEN UPDATE SET visits = t.visits + 1, last_seq = s.seq
+        WHEN NOT MATCHED THEN INSERT (page, visits, last_seq) VALUES (s.page, 1, s.seq);
+        """,
+    )
+    write_jsonl(project / "landing/a.jsonl", [{"page": p, "seq": i} for i, p in enumerate("abaca")])
+    run_once(project)
+    assert query(project, "SELECT page, visits, last_seq FROM silver.visits ORDER BY page") == [
+        {"page": "a", "visits": 3, "last_seq": 4},
+        {"page": "b", "visits": 1, "last_seq": 1},
+        {"page": "c", "visits": 1, "last_seq": 3},
+    ]
