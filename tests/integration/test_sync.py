@@ -276,13 +276,16 @@ def test_a_sync_job_that_filters_on_commit_time_is_refused(tmp_path: Path) -> No
     assert "$event_time BETWEEN run_start_time() AND run_end_time()" in out
 
 
-def test_a_lake_without_the_watermarks_table_gets_it(tmp_path: Path) -> None:
+def test_a_lake_from_before_gets_the_watermarks_table_and_its_declared_tables(tmp_path: Path) -> None:
     project = make(tmp_path, STREAMS.format(lateness="0 SECONDS"))
     run_once(project)
     import headwater
 
-    with headwater.Project(project).open_lake() as lake:  # a lake from before watermarks
-        lake.execute("DROP TABLE lake.system.watermarks")
+    with headwater.Project(project).open_lake() as lake:  # a lake from before watermarks, where
+        lake.execute("DROP TABLE lake.system.watermarks")  # a table declared without columns
+        lake.execute("DROP TABLE lake.bronze.orders")  # was created by its first rows
+    run_once(project)
+    assert query(project, "SELECT count(*) AS n FROM bronze.orders") == [{"n": 0}]
     write_jsonl(project / "landing/orders-1.jsonl", [order(1, "10:00:10")])
     run_once(project)
     assert status(project)["load_orders"]["watermark"] == "2026-11-02T10:00:10+00:00"
