@@ -366,3 +366,25 @@ def test_merge_of_a_new_key_given_three_times_in_a_window_inserts_it_once(tmp_pa
         {"page": "b", "visits": 1, "last_seq": 1},
         {"page": "c", "visits": 1, "last_seq": 3},
     ]
+
+
+def test_without_event_time_a_watermark_is_the_time_the_source_was_read_up_to(tmp_path: Path) -> None:
+    project = make(
+        tmp_path,
+        """
+        CREATE FILES CONNECTION landing PATH = 'landing';
+        CREATE SYNC JOB load AS COPY FROM landing PATTERN = '*.jsonl' INTO bronze.clicks;
+        CREATE SYNC JOB per_second RUN_INTERVAL = 1 SECOND AS INSERT INTO silver.per_second
+        SELECT run_start_time() AS second, count(*) AS clicks FROM bronze.clicks
+        WHERE $event_time BETWEEN run_start_time() AND run_end_time();
+        """,
+    )
+    write_jsonl(project / "landing/a.jsonl", [{"page": "a"}, {"page": "b"}])
+    run_once(project)
+    # The watermark is the commit's time: the second the rows landed in has not ended yet.
+    (committed,) = query(project, 'SELECT max("$commit_time") AS at FROM bronze.clicks')
+    assert status(project)["load"]["watermark"] == committed["at"]
+    time.sleep(1.2)
+    # Nothing new, but the folder was read to its end again: that second is complete.
+    run_once(project)
+    assert query(project, "SELECT sum(clicks) AS n FROM silver.per_second") == [{"n": 2}]
