@@ -34,7 +34,7 @@ ANSWERS: tuple[tuple[str, str], ...] = (
         "SELECT sku, units, orders, revenue_eur FROM gold.top_products ORDER BY revenue_eur DESC, sku",
     ),
     (
-        "How long after the order payments come, by method (a SYNC join of payments and orders)",
+        "Minutes to pay, by payment method (SYNC join)",
         "SELECT method, count(*) AS payments, count(*) FILTER (WHERE ordered_at IS NULL) AS without_order, "
         "CAST(median(seconds_to_pay) / 60 AS DECIMAL(8, 1)) AS median_minutes, "
         "CAST(quantile_cont(seconds_to_pay, 0.9) / 60 AS DECIMAL(8, 1)) AS p90_minutes "
