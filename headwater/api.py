@@ -548,11 +548,12 @@ class Project:
         """``status``, and the answers to ``more`` queries read at the same time."""
         streams = [e.name for e in catalog.jobs if _streamed(catalog, e)]
         listed = f"CAST([{', '.join(sql_str(s) for s in streams)}] AS VARCHAR[])"
-        jobs_t, totals_t, paused_t, stopped_t, offsets_t, *extra = self.read(
+        jobs_t, totals_t, marks_t, paused_t, stopped_t, offsets_t, *extra = self.read(
             "SELECT name, status, last_run, lag_seconds, error FROM system.jobs",
             # (a run whose output a later one replaced is not counted: its rows are not there)
-            "SELECT job, count(*), sum(rows_read), sum(rows_written) FROM system.runs "
+            "SELECT job, count(*), sum(rows_read), sum(rows_written), sum(rows_late) FROM system.runs "
             "WHERE status IS DISTINCT FROM 'replaced' GROUP BY job",
+            "SELECT job, watermark FROM system.watermarks",
             "SELECT job FROM headwater.job_state WHERE paused",
             "SELECT job FROM headwater.job_state WHERE failed",
             'SELECT job, "partition", position, committed_at, end_position, behind, seconds_behind, '
@@ -562,6 +563,7 @@ class Project:
         )
         jobs = {r[0]: r for r in _tuples(jobs_t)}
         totals = {r[0]: r[1:] for r in _tuples(totals_t)}
+        marks = dict(_tuples(marks_t))
         paused = {r[0] for r in _tuples(paused_t)}
         stopped = {r[0] for r in _tuples(stopped_t)}
         offsets = _tuples(offsets_t)
@@ -571,7 +573,8 @@ class Project:
         for entry in [*catalog.jobs, *catalog.views]:
             name = entry.name if entry.kind != "materialized_view" else entry.name.removeprefix("main.")
             row = jobs.get(name)
-            runs, read, written = totals.get(name, (0, 0, 0))
+            runs, read, written, late = totals.get(name, (0, 0, 0, 0))
+            mark = marks.get(name)
             status = (
                 "paused" if name in paused else "failed" if name in stopped else (row[1] if row else "new")
             )
@@ -587,8 +590,10 @@ class Project:
                     "runs": int(runs or 0),
                     "rows_read": int(read or 0),
                     "rows_written": int(written or 0),
+                    "rows_late": int(late or 0),
                     "last_run": row[2].isoformat() if row and row[2] else None,
                     "lag_seconds": row[3] if row else None,
+                    "watermark": mark.isoformat() if mark is not None else None,
                     "error": (feed or {}).get("error") or (row[4] if row else None),
                     **({"partitions": partitions.get(name, [])} if name in streams else {}),
                 }

@@ -305,7 +305,7 @@ def status(
         StatusFormat, typer.Option("--format", "-f", help="table or json.")
     ] = StatusFormat.table,
 ) -> None:
-    """Show each job and view: status, runs, rows, last run, lag, error; and each partition
+    """Show each job and view: status, runs, rows, last run, lag, watermark, error; and each partition
     of the stream jobs: committed and end offsets, messages and seconds behind, last commit,
     connection.
 

@@ -155,6 +155,7 @@ def status_table(rows: Sequence[dict[str, Any]]) -> Table:
         ("rows written", "right"),
         ("last run", "left"),
         ("lag", "right"),
+        ("watermark", "left"),
     ]:
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for row in rows:
@@ -169,6 +170,7 @@ def status_table(rows: Sequence[dict[str, Any]]) -> Table:
             f"{row['rows_written']:,}",
             Text(_short_time(row["last_run"])),
             Text(_lag(row["lag_seconds"])),
+            Text(_short_time(row.get("watermark"))),
         )
     return table
 

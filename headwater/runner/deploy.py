@@ -35,6 +35,16 @@ def apply_plan(lake: Lake, catalog: Catalog, plan: Plan) -> None:
         _write_lineage(lake, catalog)
 
 
+def create_missing_tables(lake: Lake, catalog: Catalog) -> None:
+    """Declared tables that the lake lacks (a lake deployed by a version that created a table
+    declared without columns only with its first rows): created, so they exist from deploy on."""
+    missing = [t for t in catalog.tables.values() if not lake.table_exists(t.table.schema, t.table.name)]
+    if missing:
+        with lake.transaction():
+            for stmt in missing:
+                create_declared(lake, stmt)
+
+
 def _apply(lake: Lake, catalog: Catalog, change: Change) -> None:
     if change.kind == "table" and change.action in ("create", "update"):
         stmt = catalog.entries[("table", change.name)].statement

@@ -30,6 +30,7 @@ from headwater.quality import quarantine
 from headwater.quality.dedupe import BatchKeys
 from headwater.quality.diagnose import explain_failure
 from headwater.quality.errors import JobStopped
+from headwater.runner import watermarks
 from headwater.runner.context import RunContext, expand_env
 from headwater.runner.errors import RunnerError, TransientError
 from headwater.runner.schema import Conformed, conform
@@ -73,7 +74,8 @@ class TargetSchema:
         assert stmt.target is not None
         exists = ctx.lake.table_exists(stmt.target.schema, stmt.target.name)
         types = user_columns(ctx.lake.columns(stmt.target.schema, stmt.target.name)) if exists else {}
-        return cls(types, stmt.options.on_schema_change == "EVOLVE", exists)
+        # (a table declared without columns exists with none of its own: its data gives them)
+        return cls(types, stmt.options.on_schema_change == "EVOLVE", bool(types))
 
     def table_columns(self) -> dict[str, str] | None:
         """The table's columns as of this batch (None: it has none yet)."""
@@ -141,6 +143,7 @@ def run_ingest(ctx: RunContext, entry: Entry) -> int:
         offsets.update(marks)
     positions = {p: FilePosition(o, line) for p, (o, line) in offsets.items()}
     schema = TargetSchema.of(ctx, stmt)
+    polled = store.utcnow()
     written = 0
     batch: Batch | None = None
     try:
@@ -158,6 +161,7 @@ def run_ingest(ctx: RunContext, entry: Entry) -> int:
         if batch is not None:
             written += batch.commit()
             batch = None
+        watermarks.read_up_to(ctx, stmt, polled)
     finally:
         if batch is not None:
             batch.rollback()
@@ -216,6 +220,8 @@ class Batch:
         self.table_columns = schema.stored  # the target's, as known (None: to be looked up)
         self.open = False  # the lake transaction
         self.progress: dict[str, store.Progress] | None = None  # streams: saved with the positions
+        self.max_event: datetime | None = None  # the largest EVENT_TIME written (for the watermark)
+        self.late_before: datetime | None = None  # rows with an earlier event time are late
 
     def lag_seconds(self) -> float:
         seconds = [p.seconds_behind for p in (self.progress or {}).values() if p.seconds_behind is not None]
@@ -513,6 +519,10 @@ class Batch:
         select = _select(stmt, outcome, staged.sources, self.commit_time, run.run_id)
         if select is not None:
             pending.append((select, staged.sources))
+        latest, late = _lateness(self.ctx, stmt, outcome, self.commit_time, self.late_before)
+        run.rows_late += late
+        if latest is not None:
+            self.max_event = latest if self.max_event is None else max(self.max_event, latest)
         run.rows_deduplicated += outcome.deduplicated
         run.rows_quarantined += quarantine.write(
             lake,
@@ -545,6 +555,7 @@ class Batch:
             self.open = True
             # As close as possible to the moment the rows become visible.
             self.commit_time = store.next_commit_time(lake)
+            self.late_before = watermarks.late_before(self.ctx, stmt.target)
             if self.keys is not None:
                 self.keys.find(self.commit_time)
             pending: list[tuple[str, Sources]] = []
@@ -562,6 +573,7 @@ class Batch:
                 recorded = store.record_gaps(
                     lake, stmt.name, gaps, self.positions, run.run_id, self.commit_time
                 )
+            watermarks.save_ingest(self.ctx, stmt, self.max_event, self.commit_time, run.rows_read)
             store.record_run(lake, run)
             store.record_expectations(lake, stmt.name, run.run_id, self.spec.expectations, self.violations)
             store.advance_clock(lake, str(stmt.target), self.commit_time)
@@ -624,6 +636,15 @@ def _event_time(stmt: CreateIngestJob) -> str:
     return f"TRY_CAST(({to_duckdb(stmt.options.event_time)}) AS TIMESTAMPTZ)"
 
 
+def _event(stmt: CreateIngestJob, outcome: quality.Outcome, commit_lit: str) -> tuple[str | None, str]:
+    """SQL over a staged chunk: the EVENT_TIME given (None: no EVENT_TIME) and ``$event_time``."""
+    if stmt.options.event_time is None:
+        return None, commit_lit
+    # (a trivial outcome has the original columns: computed while writing)
+    given = _event_time(stmt) if outcome.trivial else EVENT
+    return given, f"coalesce({given}, {commit_lit})"
+
+
 def _select(
     stmt: CreateIngestJob, outcome: quality.Outcome, sources: Sources, commit_time: datetime, run_id: int
 ) -> str | None:
@@ -631,18 +652,37 @@ def _select(
     if not outcome.written:
         return None
     commit_lit = f"TIMESTAMPTZ '{commit_time.isoformat()}'"
-    if stmt.options.event_time is None:
-        event = commit_lit
-    elif outcome.trivial:  # the original columns are all there: compute it while writing
-        event = f"coalesce({_event_time(stmt)}, {commit_lit})"
-    else:
-        event = f"coalesce({EVENT}, {commit_lit})"
+    _, event = _event(stmt, outcome, commit_lit)
     cols = ", ".join(quote(c) for c in outcome.output_columns if _stored(c))
     return (
         f'SELECT {cols + ", " if cols else ""}{event} AS "$event_time", {commit_lit} AS "$commit_time", '
         f'{sources.sql(quality.LINE)} AS "$source", {run_id}::BIGINT AS "$run_id" '
         f"FROM {outcome.table} WHERE {outcome.write_filter}"
     )
+
+
+def _lateness(
+    ctx: RunContext,
+    stmt: CreateIngestJob,
+    outcome: quality.Outcome,
+    commit_time: datetime,
+    late_before: datetime | None,
+) -> tuple[datetime | None, int]:
+    """The largest EVENT_TIME among a staged chunk's rows to write (NULL values left out) and
+    how many are late (event time before ``late_before``): one aggregate, before the write."""
+    if not outcome.written:
+        return None, 0
+    given, event = _event(stmt, outcome, f"TIMESTAMPTZ '{commit_time.isoformat()}'")
+    if given is not None:
+        cutoff = "NULL::TIMESTAMPTZ" if late_before is None else f"TIMESTAMPTZ '{late_before.isoformat()}'"
+        got = ctx.lake.fetchone(
+            f"SELECT max({given}), count(*) FILTER (WHERE {event} < {cutoff}) "
+            f"FROM {outcome.table} WHERE {outcome.write_filter}"
+        )
+        return (got[0], int(got[1])) if got is not None else (None, 0)
+    if late_before is not None and commit_time < late_before:
+        return None, outcome.written
+    return None, 0
 
 
 def _insert(ctx: RunContext, stmt: CreateIngestJob, selects: list[tuple[str, Sources]]) -> int:

@@ -29,7 +29,7 @@ from headwater.plan.plan import build_dag, make_plan
 from headwater.quality.diagnose import scrub
 from headwater.quality.errors import JobStopped
 from headwater.runner.context import RunContext
-from headwater.runner.deploy import apply_plan, load_deployed
+from headwater.runner.deploy import apply_plan, create_missing_tables, load_deployed
 from headwater.runner.errors import AlreadyRunning, RunnerError
 from headwater.runner.ingest import run_ingest
 from headwater.runner.retry import DELAYS_S, Backoff, is_transient
@@ -161,6 +161,7 @@ class Runner:
         if not plan.empty:
             apply_plan(lake, self.catalog, plan)
             self.console.emit(PlanApplied(tuple(plan.explain())))
+        create_missing_tables(lake, self.catalog)
         self.refresh_options(lake)
 
     def refresh_options(self, lake: Lake) -> None:
