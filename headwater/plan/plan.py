@@ -58,6 +58,10 @@ class Plan:
     changes: list[Change] = field(default_factory=list)
     order: list[str] = field(default_factory=list)  # job and view names, in run order
     kept: list[str] = field(default_factory=list)  # tables no longer declared but still used
+    # What a change does to the data already there, by the changed entry's name (filled in
+    # from the deployed state: ``runner.control.annotate``), and the jobs failed or blocked.
+    notes: dict[str, list[str]] = field(default_factory=dict)
+    health: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -76,8 +80,12 @@ class Plan:
     def explain(self) -> list[str]:
         kept = [f"= table {name} kept: a job or view still uses it" for name in self.kept]
         if not self.changes:
-            return ["no changes: the deployed pipeline matches the project", *kept]
-        return [c.explain() for c in self.changes] + kept
+            return ["no changes: the deployed pipeline matches the project", *kept, *self.health]
+        lines = []
+        for c in self.changes:
+            lines.append(c.explain())
+            lines.extend(f"    {note}" for note in self.notes.get(c.name, []))
+        return lines + kept + self.health
 
 
 _RUNNABLE: tuple[EntryKind, ...] = ("ingest_job", "transform_job", "materialized_view")

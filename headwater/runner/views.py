@@ -8,7 +8,7 @@ from headwater.catalog.model import Entry
 from headwater.dialect import to_duckdb
 from headwater.dialect.nodes import CreateMaterializedView
 from headwater.lake import INTERNAL_SCHEMA, LAKE, qualified, quote
-from headwater.lake.tables import ensure_schema
+from headwater.lake.tables import ensure_schema, without_columns
 from headwater.observe.events import JobSkipped, ViewRefreshed
 from headwater.runner.context import RunContext
 from headwater.runner.errors import RunnerError
@@ -45,7 +45,7 @@ def _inputs_changed(ctx: RunContext, entry: Entry, version: int) -> bool:
 def refresh_view(ctx: RunContext, entry: Entry) -> int | None:
     """Recompute the view if needed. Returns its row count, or None when it was up to date."""
     stmt: CreateMaterializedView = entry.statement  # type: ignore[assignment]
-    missing = [t for t in entry.reads if t.schema != "system" and not ctx.lake.table_exists(t.schema, t.name)]
+    missing = without_columns(ctx.lake, entry.reads)
     if missing:
         ctx.emit(JobSkipped(str(stmt.view), f"waiting for the first rows of {', '.join(map(str, missing))}"))
         return None
