@@ -257,12 +257,15 @@ class OperatorProfile:
 
 
 # Headwater's projections name their outputs: what each computes (sources/decode.py, quality/).
-STAGES = (
-    ("__hw_raw; __hw_k", "json_valid + json_keys of every line"),
-    ("__hw_r; __hw_kind", "json_transform of every line, its shape and kind"),
-    ("__hw_r; __hw_j", "json_transform + json_extract of nested columns"),
-    ("struct_extract(__hw_r", "typing: exact casts of each value, nested checks"),
+STAGES = (  # the first that matches
     ("__hw_digest", "quality: HASH, MASK, expectations, dedupe key"),
+    ("__hw_ok", "typing: exact checks of the values, nested values' leaves"),
+    ("__hw_t", "typing: exact checks of the values"),
+    ("__hw_y", "typing: the casts"),
+    ("__hw_j", "json_extract of nested columns"),
+    ("__hw_r; __hw_kind", "json_transform of every line, its shape and kind"),
+    ("__hw_raw; __hw_k", "json_valid + json_keys of every line (and of its objects)"),
+    ("struct_extract(__hw_r", "the values' texts out of json_transform"),
 )
 
 
