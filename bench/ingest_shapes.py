@@ -73,13 +73,19 @@ def _derived(ids: pa.Array, salt: int, modulo: int) -> np.ndarray:
     return ((x >> np.uint64(7)) % np.uint64(modulo)).astype(np.int64)
 
 
+def _array(values: Any, typ: pa.DataType | None = None) -> pa.Array:
+    """``pa.array``, always one Array (a large numpy text array can come back chunked)."""
+    out = pa.array(values, typ)
+    return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
+
+
 def _nested2(t: pa.Table) -> pa.Table:
     ids = t["order_id"].combine_chunks()
     address = pa.StructArray.from_arrays(
         [
-            pa.array(np.char.add("city-", _derived(ids, 1, 500).astype(str)), pa.string()),
-            pa.array(np.char.add("7", _derived(ids, 2, 10_000).astype(str)), pa.string()),
-            pa.array(np.array(["FR", "DE", "US", "JP"])[_derived(ids, 3, 4)], pa.string()),
+            _array(np.char.add("city-", _derived(ids, 1, 500).astype(str)), pa.string()),
+            _array(np.char.add("7", _derived(ids, 2, 10_000).astype(str)), pa.string()),
+            _array(np.array(["FR", "DE", "US", "JP"])[_derived(ids, 3, 4)], pa.string()),
         ],
         names=["city", "zip", "country"],
     )
@@ -97,16 +103,16 @@ def _arrays(t: pa.Table) -> pa.Table:
     n = int(offsets[-1])
     owner = np.repeat(ids.to_numpy(), counts)
     item = np.arange(n) - np.repeat(offsets[:-1], counts)
-    key = pa.array(owner * 4 + item)
+    key = _array(owner * 4 + item)
     items = pa.StructArray.from_arrays(
         [
-            pa.array(np.char.add("SKU-", _derived(key, 5, 90_000).astype(str)), pa.string()),
-            pa.array(_derived(key, 6, 9) + 1),
-            pa.array((_derived(key, 7, 100_000) + 100) / 100.0),
+            _array(np.char.add("SKU-", _derived(key, 5, 90_000).astype(str)), pa.string()),
+            _array(_derived(key, 6, 9) + 1),
+            _array((_derived(key, 7, 100_000) + 100) / 100.0),
         ],
         names=["sku", "qty", "price"],
     )
-    return t.append_column("items", pa.ListArray.from_arrays(pa.array(offsets), items))
+    return t.append_column("items", pa.ListArray.from_arrays(_array(offsets), items))
 
 
 def _wide(t: pa.Table) -> pa.Table:
@@ -405,7 +411,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--shape", default="all", help=f"one of {', '.join(SHAPES)}, or all (default)")
+    parser.add_argument(
+        "--shape", default="all", help=f"one or more (a,b) of {', '.join(SHAPES)}, or all (default)"
+    )
     parser.add_argument("--rows", type=int, nargs="+", default=None, help="lines (--memory: several)")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each measurement; the median counts")
     parser.add_argument("--profile-ops", action="store_true", help="a profiled headwater run per shape")
@@ -414,8 +422,9 @@ def main() -> None:
     parser.add_argument("--worker", choices=["generate", *KINDS], help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.shape != "all" and args.shape not in SHAPES:
-        parser.error(f"--shape: one of {', '.join(SHAPES)} or all")
+    names = list(SHAPES) if args.shape == "all" else args.shape.split(",")
+    if any(n not in SHAPES for n in names):
+        parser.error(f"--shape: one or more (a,b) of {', '.join(SHAPES)}, or all")
 
     if args.worker:
         shape = SHAPES[args.shape]
@@ -428,7 +437,6 @@ def main() -> None:
         print(json.dumps(result))
         return
 
-    names = list(SHAPES) if args.shape == "all" else [args.shape]
     work = Path(tempfile.mkdtemp(prefix="headwater-shapes-"))
     print(machine() + f"; load average {os.getloadavg()[0]:.1f} at the start", flush=True)
     try:
