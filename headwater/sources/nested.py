@@ -55,6 +55,8 @@ def exact_nested(value: str, node: Any, depth: int = 0) -> str:
             f"list_contains([{names}], lower({k})) AND NOT list_contains([{exact}], {k}))), false)"
         )
         return f"({absent} OR (json_type({value}) = 'OBJECT' AND {' AND '.join(parts)}))"
+    if isinstance(node, list) and isinstance(node[0], dict):
+        return _objects(value, node[0], depth)
     if isinstance(node, list):
         x = f"__hw_x{depth}"
         inner = exact_nested(x, node[0], depth + 1)
@@ -65,6 +67,35 @@ def exact_nested(value: str, node: Any, depth: int = 0) -> str:
         )
         return f"({absent} OR (json_type({value}) = 'ARRAY' AND {every}))"
     return _leaf(f"json_extract_string({value}, '$')", node)
+
+
+def _objects(value: str, node: dict[str, Any], depth: int) -> str:
+    """An array of objects, parsed once for every element's type, once for every element's
+    keys and once for the text of all their fields (``$[*]`` paths), instead of once for each
+    of those per element."""
+    absent = f"{value} IS NULL OR json_type({value}) = 'NULL'"
+    e = f"__hw_e{depth}"
+    checks = []
+    for name, sub in node.items():
+        field = f"struct_extract({e}, {_literal(name)})"
+        check = exact_nested(field, sub, depth + 1) if isinstance(sub, dict | list) else _leaf(field, sub)
+        if check != "true":
+            checks.append((name, check))
+    parts = [f"list_has_all(['OBJECT', 'NULL'], json_type({value}, '$[*]'))"]
+    if checks:
+        spec = [{k: "JSON" if isinstance(node[k], dict | list) else "VARCHAR" for k, _ in checks}]
+        parts.append(
+            f"coalesce(list_bool_and(list_transform(json_transform({value}, {_literal(json.dumps(spec))}), "
+            f"lambda {e}: {' AND '.join(c for _, c in checks)})), true)"
+        )
+    names = ", ".join(_literal(k.lower()) for k in node)
+    exact = ", ".join(_literal(k) for k in node)
+    k = f"__hw_k{depth}"
+    parts.append(
+        f"NOT coalesce(list_bool_or(list_transform(flatten(json_keys({value}, '$[*]')), lambda {k}: "
+        f"list_contains([{names}], lower({k})) AND NOT list_contains([{exact}], {k}))), false)"
+    )
+    return f"({absent} OR (json_type({value}) = 'ARRAY' AND {' AND '.join(parts)}))"
 
 
 def _leaf(text: str, typ: Any) -> str:

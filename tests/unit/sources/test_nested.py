@@ -89,3 +89,11 @@ def test_an_object_is_parsed_once_for_all_its_fields() -> None:
     )
     assert len(re.findall(r"json_transform\(", sql)) == 2  # the object and its address
     assert "json_extract" not in sql
+
+
+def test_an_array_of_objects_is_parsed_once_for_all_its_elements() -> None:
+    """Every element's type, keys and fields come from ``$[*]`` over the array, not a
+    ``json_extract`` and a lambda of JSON functions per element."""
+    sql = exact_nested("j", [{"sku": "VARCHAR", "qty": "BIGINT", "price": "DOUBLE"}])
+    assert "json_extract" not in sql
+    assert sql.count("json_transform(") == 1 and sql.count("'$[*]'") == 2
