@@ -140,8 +140,8 @@ def _longtext(t: pa.Table) -> pa.Table:
     text += "customer asked for a refund of 12.50 EUR / delivery late again"
     vocabulary = np.array(text.split(" "))
     pool = np.array([" ".join(rng.choice(vocabulary, rng.integers(80, 260))) for _ in range(97)])
-    notes = pool[_derived(t["order_id"].combine_chunks(), 8, len(pool))]
-    return t.append_column("note", pa.array(notes, pa.string()))
+    notes = pa.array(pool, pa.string()).take(pa.array(_derived(t["order_id"].combine_chunks(), 8, len(pool))))
+    return t.append_column("note", notes)
 
 
 def _timestamps(zone: str) -> Callable[[pa.Table], pa.Table]:
