@@ -47,11 +47,13 @@ def exact_float(text: str, value: str, typ: str) -> str:
     """SQL: ``value`` (``text`` cast to DOUBLE/FLOAT) is the number the text says. Fast when the
     text is short: up to 15 (6) significant digits in the normal range always round-trip; else
     the digits of the value's shortest text must be the text's (two decimals with the same
-    digits that round to one double are the same number)."""
+    digits that round to one double are the same number). A CASE, not an OR: DuckDB computes
+    both sides of an OR for every row, and the digits' regular expressions cost 9 times the
+    short test (measured on a million prices)."""
     digits, smallest = _FLOATS[typ.upper()]
     return (
-        f"(isfinite({value}) AND ((length({text}) <= {digits} AND abs({value}) >= {smallest}) "
-        f"OR {significant(text)} = {significant(f'CAST({value} AS VARCHAR)')}) "
+        f"(isfinite({value}) AND CASE WHEN length({text}) <= {digits} AND abs({value}) >= {smallest} THEN true "
+        f"ELSE {significant(text)} = {significant(f'CAST({value} AS VARCHAR)')} END "
         f"OR (NOT isfinite({value}) AND lower(trim({text})) IN {_SPECIAL}))"
     )
 
