@@ -286,7 +286,7 @@ WITH EXPECTATION has_customer EXPECT {shape.customer} IS NOT NULL ON VIOLATION W
     )
 
 
-def measure(kind: str, work: Path, shape: Shape, profile_ops: bool) -> dict[str, Any]:
+def measure(kind: str, work: Path, shape: Shape, profile_ops: bool, batch_bytes: int) -> dict[str, Any]:
     if kind == "raw":
         reader = "read_csv" if shape.csv else "read_json"
         sql = f"CREATE TABLE t AS SELECT * FROM {reader}('{_glob(work, shape)}', ignore_errors = true)"
@@ -296,6 +296,8 @@ def measure(kind: str, work: Path, shape: Shape, profile_ops: bool) -> dict[str,
         return timed_ctas(work / "hand.duckdb", hand_sql(work, shape, schema), "orders")
     profiler = OperatorProfile(work / "profiles") if profile_ops else None
     project_dir = new_project(work, project_sql(work, shape, kind == "headwater"))
+    if batch_bytes:
+        (project_dir / "headwater.toml").write_text(f"[run]\nbatch_bytes = {batch_bytes}\n")
     seconds, batches, _ = run_once(project_dir, False)
     result: dict[str, Any] = {"seconds": seconds, "batches": batches}
     if profiler is not None:
@@ -418,6 +420,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs of each measurement; the median counts")
     parser.add_argument("--profile-ops", action="store_true", help="a profiled headwater run per shape")
     parser.add_argument("--memory", action="store_true", help="headwater's peak RSS for each --rows")
+    parser.add_argument("--batch-bytes", type=int, default=0, help="[run] batch_bytes of the Headwater runs")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument("--worker", choices=["generate", *KINDS], help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
@@ -433,10 +436,11 @@ def main() -> None:
             with pa.OSFile(str(args.work / "schema.arrow"), "wb") as f:
                 f.write(_shape_schema(shape).serialize())
         else:
-            result = measure(args.worker, args.work, shape, args.profile_ops)
+            result = measure(args.worker, args.work, shape, args.profile_ops, args.batch_bytes)
         print(json.dumps(result))
         return
 
+    batch = ["--batch-bytes", str(args.batch_bytes)] if args.batch_bytes else []
     work = Path(tempfile.mkdtemp(prefix="headwater-shapes-"))
     print(machine() + f"; load average {os.getloadavg()[0]:.1f} at the start", flush=True)
     try:
@@ -445,9 +449,10 @@ def main() -> None:
                 work,
                 names[0] if args.shape != "all" else "flat",
                 args.rows or [1_000_000, 4_000_000, 8_000_000],
+                batch,
             )
         else:
-            matrix(work, names, (args.rows or [1_000_000])[0], args.repeat, args.profile_ops)
+            matrix(work, names, (args.rows or [1_000_000])[0], args.repeat, args.profile_ops, batch)
     finally:
         if args.keep:
             print(f"kept {work}")
@@ -464,7 +469,7 @@ def _child(kind: str, work: Path, shape: str, rows: int, *extra: str) -> tuple[d
     return run_child(__file__, kind, work, ["--shape", shape, "--rows", str(rows), *extra])
 
 
-def matrix(work: Path, names: list[str], rows: int, repeat: int, profile_ops: bool) -> None:
+def matrix(work: Path, names: list[str], rows: int, repeat: int, profile_ops: bool, batch: list[str]) -> None:
     results: dict[str, dict[str, Any]] = {}
     failed = False
     for name in names:
@@ -480,7 +485,7 @@ def matrix(work: Path, names: list[str], rows: int, repeat: int, profile_ops: bo
         runs: dict[str, list[tuple[dict[str, Any], int]]] = {k: [] for k in KINDS}
         for _ in range(repeat):
             for kind in KINDS:
-                runs[kind].append(_child(kind, work, name, rows))
+                runs[kind].append(_child(kind, work, name, rows, *batch))
         last = {k: v[-1][0] for k, v in runs.items()}
         seconds = {k: statistics.median(r["seconds"] for r, _ in v) for k, v in runs.items()}
         rss = {k: max(r for _, r in v) for k, v in runs.items()}
@@ -495,7 +500,7 @@ def matrix(work: Path, names: list[str], rows: int, repeat: int, profile_ops: bo
             if not ok:
                 print(f"  [FAIL] {text}: {detail}")
         if profile_ops:
-            profiled, _ = _child("headwater", work, name, rows, "--profile-ops")
+            profiled, _ = _child("headwater", work, name, rows, "--profile-ops", *batch)
             print_operators(f"  {name}, profiled run ({profiled['seconds']:.2f} s)", profiled["profile"])
         results[name] = {"seconds": seconds, "rss": rss, "bytes": expected["bytes"]}
     print(f"\n{machine()}; load average {os.getloadavg()[0]:.1f} at the end")
@@ -526,12 +531,12 @@ def _mark(ratio: float, target: float) -> str:
     return f"{ratio:.2f}" + (" " if ratio >= target else "*")
 
 
-def memory(work: Path, name: str, sizes: list[int]) -> None:
+def memory(work: Path, name: str, sizes: list[int], batch: list[str]) -> None:
     print(f"\npeak RSS of headwater run --once with all guarantees, shape {name}:")
     peaks: list[tuple[int, float, int]] = []
     for rows in sizes:
         expected, _ = _child("generate", work, name, rows)
-        result, rss = _child("headwater", work, name, rows)
+        result, rss = _child("headwater", work, name, rows, *batch)
         c = result["counts"]
         ok = c["read"] == rows and c["written"] == expected["written"]
         peaks.append((rows, result["seconds"], rss))
