@@ -11,7 +11,8 @@ CSV; the flat lines in files of 1,000 lines. On each shape, each in a fresh proc
 
   raw:       ``CREATE TABLE t AS SELECT * FROM read_json(...)`` (``read_csv`` for CSV) into a
              DuckDB file, ``ignore_errors = true``: no guarantees;
-  hand:      the guarantees as one hand-written statement: ``read_ndjson_objects`` (``read_csv``)
+  hand:      the guarantees as one hand-written statement into a DuckLake table (a DuckDB-file
+             catalog, Parquet files): ``read_ndjson_objects`` (``read_csv``)
              with ``ignore_errors``, ``json_transform``, salted ``sha256`` of the email, the card
              masked, the SSN left out, a ``WHERE`` for the DROP and QUARANTINE expectations,
              ``QUALIFY row_number()`` to dedupe;
@@ -262,9 +263,35 @@ def hand_sql(work: Path, shape: Shape, schema: pa.Schema) -> str:
             f"FROM read_ndjson_objects('{_glob(work, shape)}', ignore_errors = true)) o"
         )
     statuses = ", ".join(f"'{s}'" for s in STATUSES)
-    return f"""CREATE TABLE orders AS SELECT {select} FROM {source}
+    return f"""CREATE TABLE lake.orders AS SELECT {select} FROM {source}
         WHERE o.amount > 0 AND o.status IN ({statuses})
         QUALIFY row_number() OVER (PARTITION BY o.order_id) = 1"""
+
+
+def ducklake_ctas(folder: Path, sql: str) -> dict[str, Any]:
+    """``sql`` (a CREATE TABLE lake.orders AS ...) into a fresh DuckLake (a DuckDB-file catalog
+    and Parquet files, as Headwater's lake), timed up to and including closing the connection."""
+    import duckdb
+    from duckdb_extensions import import_extension
+
+    def attach() -> duckdb.DuckDBPyConnection:
+        con = duckdb.connect()
+        import_extension("ducklake", con=con)
+        con.execute("LOAD ducklake")
+        con.execute(f"ATTACH 'ducklake:{folder}/catalog.ducklake' AS lake (DATA_PATH '{folder}/data')")
+        return con
+
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    started = time.perf_counter()
+    con = attach()
+    con.execute(sql)
+    con.close()
+    seconds = time.perf_counter() - started
+    con = attach()
+    row = con.execute("SELECT count(*) FROM lake.orders").fetchone()
+    con.close()
+    return {"seconds": seconds, "rows": int(row[0]) if row else 0}
 
 
 def project_sql(work: Path, shape: Shape, guarantees: bool) -> str:
@@ -293,7 +320,7 @@ def measure(kind: str, work: Path, shape: Shape, profile_ops: bool, batch_bytes:
         return timed_ctas(work / "raw.duckdb", sql, "t")
     if kind == "hand":
         schema = pa.ipc.read_schema(work / "schema.arrow")
-        return timed_ctas(work / "hand.duckdb", hand_sql(work, shape, schema), "orders")
+        return ducklake_ctas(work / "hand-lake", hand_sql(work, shape, schema))
     profiler = OperatorProfile(work / "profiles") if profile_ops else None
     project_dir = new_project(work, project_sql(work, shape, kind == "headwater"))
     if batch_bytes:
