@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import shutil
 import tempfile
 import time
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
 from sqlglot import exp
 
 from headwater.catalog import Catalog, build_catalog
@@ -33,19 +34,19 @@ from headwater.dialect.nodes import (
 )
 from headwater.dialect.readonly import explained
 from headwater.errors import UserError
-from headwater.lake import LAKE, SYSTEM_SCHEMA, Lake
-from headwater.lake.errors import LakeBusy
-from headwater.lake.system_tables import ensure_system_tables
-from headwater.lake.tables import lake_columns
 from headwater.observe.events import Console, NullConsole
-from headwater.plan import Plan, make_plan
 from headwater.plan.plan import run_order
-from headwater.runner import interactive
-from headwater.runner.deploy import load_deployed
 from headwater.runner.lease import BORROW_TIMEOUT_S, ask_query, borrow, live_status
-from headwater.runner.loop import Runner, RunResult
-from headwater.runner.replay import ReplayResult, replay
-from headwater.state import store
+
+# Only what ``validate`` needs is imported here: the lake (duckdb), pyarrow and the runner are
+# imported by the methods that use them, so that the CLI's commands start fast (cli/app.py).
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from headwater.lake import Lake
+    from headwater.plan import Plan
+    from headwater.runner.loop import RunResult
+    from headwater.runner.replay import ReplayResult
 
 STATE_DIR = ".headwater"
 
@@ -132,25 +133,32 @@ class Project:
         data = self._local(self.settings.lake.data_path or str(self.state_dir / "data"))
         return data if data.endswith("/") else data + "/"
 
-    def _lake(self, busy_timeout: float = BORROW_TIMEOUT_S) -> Lake:
+    def _lake(self, busy_timeout: float = BORROW_TIMEOUT_S, *, read_only: bool = False) -> Lake:
         """The lake, opened by this process (a run's own: it does not borrow)."""
+        from headwater.lake import Lake
+
         self.state_dir.mkdir(parents=True, exist_ok=True)
         return Lake(
             self._catalog_target(),
             self._data_path(),
             follow_data_path=not self.settings.lake.data_path,
             busy_timeout=busy_timeout,
+            read_only=read_only,
         )
 
-    def open_lake(self) -> Lake:
+    def open_lake(self, *, read_only: bool = False) -> Lake:
         """The project's lake; borrowed from a continuous ``run`` of the project when one holds
-        it (``runner.lease``), given back when closed."""
+        it (``runner.lease``), given back when closed. ``read_only``: attached READ_ONLY."""
+        from headwater.lake import LakeBusy
+
         self.state_dir.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + BORROW_TIMEOUT_S
         while True:
             lease = borrow(self.state_dir)
             try:
-                lake = self._lake(busy_timeout=1.0 if lease is None else BORROW_TIMEOUT_S)
+                lake = self._lake(
+                    busy_timeout=1.0 if lease is None else BORROW_TIMEOUT_S, read_only=read_only
+                )
             except LakeBusy:
                 if lease is not None:
                     lease.close()
@@ -164,6 +172,34 @@ class Project:
             if lease is not None:
                 lake.on_close(lease.close)
             return lake
+
+    @contextlib.contextmanager
+    def _reading(self, *, read_only: bool = True) -> Iterator[Lake]:
+        """The lake for what only reads (``status``, ``plan``, ``query``'s reads, quarantine
+        listings). When its system tables are current (one query) nothing is written: a local
+        catalog is attached READ_ONLY (``read_only=False``: for ``query``, whose reading
+        statements run in a transaction that is rolled back, side effects and all). Else (a
+        new lake, one an older version wrote) it is opened for writing and made current."""
+        from headwater.lake.system_tables import system_tables_current
+
+        if self._lake_exists():
+            lake = self.open_lake(read_only=read_only and self._local_catalog())
+            if system_tables_current(lake):
+                with lake:
+                    yield lake
+                return
+            lake.close()
+        with self._writing() as lake:
+            yield lake
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[Lake]:
+        """The lake, opened for writing, with its system tables made current."""
+        from headwater.lake.system_tables import ensure_system_tables
+
+        with self.open_lake() as lake:
+            ensure_system_tables(lake)
+            yield lake
 
     # -- the stages ------------------------------------------------------------------------
     def sql_files(self) -> list[Path]:
@@ -189,8 +225,13 @@ class Project:
         opened if it is there); raises a UserError naming file:line:col."""
         catalog = self.validate_files()
         if lake is not None:
+            from headwater.lake.tables import lake_columns
+
             check_job_columns(catalog, lake_columns(lake))
         elif self._lake_exists() and names_columns(catalog):
+            from headwater.lake import Lake, LakeBusy
+            from headwater.lake.tables import lake_columns
+
             try:
                 with Lake(
                     self._catalog_target(),
@@ -214,11 +255,13 @@ class Project:
         self._check_data_path()
         return catalog
 
-    def _lake_exists(self) -> bool:
+    def _local_catalog(self) -> bool:
+        """The catalog is a DuckDB file (the default), not PostgreSQL or another DuckLake URI."""
         target = self._catalog_target()
-        if "://" in target or target.startswith(("ducklake:", "postgres")):
-            return True
-        return Path(target).exists()
+        return not ("://" in target or target.startswith(("ducklake:", "postgres")))
+
+    def _lake_exists(self) -> bool:
+        return not self._local_catalog() or Path(self._catalog_target()).exists()
 
     def _check_data_path(self) -> None:
         data = self._data_path()
@@ -234,9 +277,12 @@ class Project:
             )
 
     def plan(self) -> Plan:
+        from headwater.lake.tables import lake_columns
+        from headwater.plan import make_plan
+        from headwater.runner.deploy import load_deployed
+
         catalog = self.validate_files()
-        with self.open_lake() as lake:
-            ensure_system_tables(lake)
+        with self._reading() as lake:
             check_job_columns(catalog, lake_columns(lake))
             return make_plan(catalog, load_deployed(lake))
 
@@ -245,6 +291,8 @@ class Project:
     ) -> RunResult:
         """Deploy the plan, then run. A plan that drops a table (its rows) or a job (its
         positions) is refused, before anything changes, unless ``allow_drop``."""
+        from headwater.runner.loop import Runner
+
         catalog = self.validate_files()  # (each job checks its columns as it starts)
         runner = Runner(catalog, self.path, self.settings, self._lake, self.console, allow_drop=allow_drop)
         return runner.run(once=once, state_dir=self.state_dir, max_passes=max_passes)
@@ -263,8 +311,8 @@ class Project:
             if served is not None:
                 return Result(served)
         result: Result | None = None
-        with self.open_lake() as lake:
-            ensure_system_tables(lake)
+        reads = all(isinstance(s, Query) for s in statements) and not any(writes)
+        with self._reading(read_only=False) if reads else self._writing() as lake:
             for stmt, write in zip(statements, writes, strict=True):
                 result = self._execute(lake, stmt, write)
         assert result is not None
@@ -272,6 +320,8 @@ class Project:
 
     def _check(self, stmt: AnyStatement, allow_writes: bool) -> bool:
         """Whether ``stmt`` writes; a UserError for what ``query`` must not run."""
+        from headwater.runner import interactive
+
         _reject_unknown(stmt)
         if isinstance(stmt, Drop):
             interactive.check_drop(stmt, self.validate(), allow_writes=allow_writes)
@@ -288,6 +338,10 @@ class Project:
         return interactive.check_query(stmt, allow_writes=allow_writes)
 
     def _execute(self, lake: Lake, stmt: AnyStatement, writes: bool) -> Result:
+        import pyarrow as pa
+
+        from headwater.runner import interactive
+
         if isinstance(stmt, PauseJob | ResumeJob):
             self._set_paused(lake, stmt.name, isinstance(stmt, PauseJob))
             word = "paused" if isinstance(stmt, PauseJob) else "resumed"
@@ -301,6 +355,11 @@ class Project:
 
     def _alter_expectations(self, lake: Lake, stmt: AlterJob) -> Result:
         """ALTER JOB ... ADD/DROP EXPECTATION on the deployed job; counts already recorded stay."""
+        import pyarrow as pa
+
+        from headwater.lake import LAKE
+        from headwater.state import store
+
         entry = self.validate_files().job(stmt.name)
         if entry is None:
             raise UserError(f"{stmt.pos}: no job named {stmt.name!r}")
@@ -326,27 +385,29 @@ class Project:
     # -- quarantine --------------------------------------------------------------------------
     def quarantine(self, job: str | None = None, *, include_replayed: bool = False) -> Result:
         """Quarantined records (sealed ones show a placeholder instead of their text)."""
+        from headwater.lake import LAKE, SYSTEM_SCHEMA
+        from headwater.lake.engine import literal
+
         where = ["true"] if include_replayed else ["replayed_at IS NULL"]
-        params: list[Any] = []
         if job:
-            where.append("job = ?")
-            params.append(job)
+            where.append(f"job = {literal(job)}")
         sql = (
             f'SELECT id, job, "$source", reason, raw, "at", run_id, sealed IS NOT NULL AS sealed, replayed_at '
             f"FROM {LAKE}.{SYSTEM_SCHEMA}.quarantine WHERE {' AND '.join(where)} ORDER BY id"
         )
-        with self.open_lake() as lake:
-            ensure_system_tables(lake)
-            return Result(lake.con.execute(sql, params).to_arrow_table())
+        with self._reading() as lake:
+            return Result(lake.con.execute(sql).to_arrow_table())
 
     def quarantine_record(
         self, record_id: int, *, decrypt: bool = False, actor: str | None = None
     ) -> dict[str, Any]:
         """One quarantined record. ``decrypt`` opens a sealed record and is written to system.audit."""
-        with self.open_lake() as lake:
-            ensure_system_tables(lake)
+        from headwater.lake import LAKE, SYSTEM_SCHEMA
+        from headwater.state import store
+
+        with self._writing() if decrypt else self._reading() as lake:
             rel = lake.con.execute(
-                f"SELECT * FROM {LAKE}.{SYSTEM_SCHEMA}.quarantine WHERE id = ?", [record_id]
+                f"SELECT * FROM {LAKE}.{SYSTEM_SCHEMA}.quarantine WHERE id = {int(record_id)}"
             ).to_arrow_table()
             if not rel.num_rows:
                 raise UserError(
@@ -382,13 +443,16 @@ class Project:
             raise UserError(f"no job named {job!r} (jobs: {known})")
         from headwater.runner.context import RunContext
         from headwater.runner.loop import project_lock
+        from headwater.runner.replay import replay
 
-        with project_lock(self.state_dir), self.open_lake() as lake:
-            ensure_system_tables(lake)
+        with project_lock(self.state_dir), self._writing() as lake:
             ctx = RunContext(lake, catalog, self.path, self.settings, self.console, drain=True)
             return replay(ctx, entry, ids)
 
     def _set_paused(self, lake: Lake, job: str, paused: bool) -> None:
+        from headwater.lake import LAKE, SYSTEM_SCHEMA
+        from headwater.state import store
+
         catalog = self.validate_files()
         if catalog.job(job) is None:
             known = ", ".join(e.name for e in catalog.jobs) or "none"
@@ -405,20 +469,20 @@ class Project:
             )
 
     def pause(self, job: str) -> None:
-        with self.open_lake() as lake:
-            ensure_system_tables(lake)
+        with self._writing() as lake:
             self._set_paused(lake, job, True)
 
     def resume(self, job: str) -> None:
-        with self.open_lake() as lake:
-            ensure_system_tables(lake)
+        with self._writing() as lake:
             self._set_paused(lake, job, False)
 
     def status(self) -> list[dict[str, Any]]:
         """One row per job and view of the project, with its deployed status and counters."""
+        from headwater.lake import LAKE, SYSTEM_SCHEMA
+        from headwater.lake.engine import literal
+
         catalog = self.validate_files()
-        with self.open_lake() as lake:
-            ensure_system_tables(lake)
+        with self._reading() as lake:
             jobs = {
                 r[0]: r
                 for r in lake.fetchall(
@@ -439,8 +503,8 @@ class Project:
             offsets = lake.fetchall(
                 f'SELECT job, "partition", position, committed_at, end_position, behind, seconds_behind, '
                 f"connection FROM {LAKE}.{SYSTEM_SCHEMA}.offsets "
-                f'WHERE list_contains(?, job) AND NOT starts_with("partition", \'__\') ORDER BY job, "partition"',
-                [streams],
+                f"WHERE job IN ({', '.join(map(literal, streams)) or 'NULL'}) "
+                f'AND NOT starts_with("partition", \'__\') ORDER BY job, "partition"'
             )
         live = live_status(self.state_dir)
         partitions = _partitions(offsets, live)

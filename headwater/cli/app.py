@@ -2,6 +2,14 @@
 
 Exit codes: 0 success, 1 a job or the pipeline failed, 2 a user error (bad SQL, bad option,
 missing file). Every command goes through ``handled``, the one place errors become exit codes.
+
+Imports are lazy, so that the CLI answers at once (docs/benchmarks.md#cli-latency): at module
+level this file imports only the standard library, Typer, Rich's ``Text`` and the light
+``headwater.errors`` / ``headwater.cli.console``. A command imports what it needs inside its
+function -- ``from headwater.api import Project`` first thing in the body, anything heavier
+(``pyarrow``, ``headwater.runner``, a source, the web app) where it is used -- so that
+``headwater --help`` and every other command pay only for their own.
+``tests/unit/cli/test_lazy_imports.py`` fails when ``--help`` imports a heavy module.
 """
 
 from __future__ import annotations
@@ -17,11 +25,9 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.panel import Panel
 from rich.text import Text
 
 from headwater import __version__
-from headwater.api import Project
 from headwater.cli.console import TerminalConsole, report_error, stderr_console, stdout_console
 from headwater.cli.render import (
     partitions_table,
@@ -33,7 +39,6 @@ from headwater.cli.render import (
     to_csv,
     to_json,
 )
-from headwater.cli.scaffold import init_project
 from headwater.errors import HeadwaterError, UserError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -128,6 +133,10 @@ def init(
     data/landing/orders.jsonl, plus a .gitignore when the folder has none. Never overwrites
     a file: `headwater run --once` works right away in the new folder.
     """
+    from rich.panel import Panel
+
+    from headwater.cli.scaffold import init_project
+
     made = init_project(directory)
     out = stdout_console()
     out.print(Text(f"created a Headwater project in {directory}", style="bold green"))
@@ -158,6 +167,8 @@ def validate(project: ProjectDir = Path(".")) -> None:
     Prints `ok: N statements, J jobs, T tables`, or the first error with its place and the
     offending line. Changes nothing.
     """
+    from headwater.api import Project
+
     catalog = Project(project).validate()
     statements = len(catalog.entries) + len(catalog.queries)
     summary = f"ok: {plural(statements, 'statement')}, {plural(len(catalog.jobs), 'job')}, "
@@ -175,6 +186,8 @@ def plan(project: ProjectDir = Path(".")) -> None:
     CREATE TABLE was removed while a job still uses it. Changes nothing: `run` applies
     the plan.
     """
+    from headwater.api import Project
+
     stdout_console().print(plan_text(Project(project).plan()))
 
 
@@ -202,6 +215,8 @@ def run(
     A plan that drops a table or a job (its statement was removed) is refused, before
     anything changes, unless --allow-drop is given; `plan` shows what it would drop.
     """
+    from headwater.api import Project
+
     err = stderr_console()
     started = time.monotonic()
     console = TerminalConsole(err)
@@ -256,6 +271,8 @@ def query(
     --allow-writes is given; even then the system and internal tables take no writes, and
     DROP TABLE only drops a table that no statement of the project declares or uses.
     """
+    from headwater.api import Project
+
     result = Project(project).query(sql, allow_writes=allow_writes)
     table = result.arrow()
     if format is QueryFormat.json:
@@ -282,6 +299,8 @@ def status(
 
     A status is new (never run), idle, running (a `run` is going on), paused or failed.
     """
+    from headwater.api import Project
+
     rows = Project(project).status()
     if format is StatusFormat.json:
         typer.echo(to_json(rows))
@@ -308,6 +327,8 @@ def pause(
 
     Same as `headwater query "PAUSE JOB <job>"`. Jobs downstream of it get no new rows from it meanwhile.
     """
+    from headwater.api import Project
+
     Project(project).pause(job)
     stdout_console().print(Text(f"paused {job}", style="yellow"))
 
@@ -322,6 +343,8 @@ def resume(
 
     Same as `headwater query "RESUME JOB <job>"`. The next `run` picks it up.
     """
+    from headwater.api import Project
+
     Project(project).resume(job)
     stdout_console().print(Text(f"resumed {job}", style="green"))
 
@@ -338,6 +361,8 @@ def demo(
     answers. Running it again reads
     nothing new and prints the same answers.
     """
+    from rich.panel import Panel
+
     from headwater.demo import run_demo
 
     err = stderr_console()
