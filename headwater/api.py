@@ -133,7 +133,9 @@ class Project:
         data = self._local(self.settings.lake.data_path or str(self.state_dir / "data"))
         return data if data.endswith("/") else data + "/"
 
-    def _lake(self, busy_timeout: float = BORROW_TIMEOUT_S, *, read_only: bool = False) -> Lake:
+    def _lake(
+        self, busy_timeout: float = BORROW_TIMEOUT_S, *, read_only: bool = False, reading: bool = False
+    ) -> Lake:
         """The lake, opened by this process (a run's own: it does not borrow)."""
         from headwater.lake import Lake
 
@@ -144,11 +146,13 @@ class Project:
             follow_data_path=not self.settings.lake.data_path,
             busy_timeout=busy_timeout,
             read_only=read_only,
+            warm_pandas=not reading,
         )
 
-    def open_lake(self, *, read_only: bool = False) -> Lake:
+    def open_lake(self, *, read_only: bool = False, reading: bool = False) -> Lake:
         """The project's lake; borrowed from a continuous ``run`` of the project when one holds
-        it (``runner.lease``), given back when closed. ``read_only``: attached READ_ONLY."""
+        it (``runner.lease``), given back when closed. ``read_only``: attached READ_ONLY;
+        ``reading``: for a few queries without parameters (``Lake``'s ``warm_pandas`` off)."""
         from headwater.lake import LakeBusy
 
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -157,7 +161,9 @@ class Project:
             lease = borrow(self.state_dir)
             try:
                 lake = self._lake(
-                    busy_timeout=1.0 if lease is None else BORROW_TIMEOUT_S, read_only=read_only
+                    busy_timeout=1.0 if lease is None else BORROW_TIMEOUT_S,
+                    read_only=read_only,
+                    reading=reading,
                 )
             except LakeBusy:
                 if lease is not None:
@@ -183,7 +189,7 @@ class Project:
         from headwater.lake.system_tables import system_tables_current
 
         if self._lake_exists():
-            lake = self.open_lake(read_only=read_only and self._local_catalog())
+            lake = self.open_lake(read_only=read_only and self._local_catalog(), reading=True)
             if system_tables_current(lake):
                 with lake:
                     yield lake

@@ -92,10 +92,16 @@ def _from_model(cls: type[Any], model: Any) -> Any:
     return cls(**values)
 
 
+def _sets_nothing(raw: dict[str, Any]) -> bool:
+    """Only empty sections, if any (``headwater init`` writes every setting commented out)."""
+    sections = {f.name for f in dataclasses.fields(Settings)}
+    return all(name in sections and value == {} for name, value in raw.items())
+
+
 def validated(raw: dict[str, Any]) -> Settings:
     """``Settings`` from a parsed ``headwater.toml``; pydantic's ``ValidationError`` when a key
     is unknown or a value is not allowed."""
-    if not raw:
+    if _sets_nothing(raw):
         return Settings()
     return typing.cast(Settings, _from_model(Settings, _schema(Settings).model_validate(raw)))
 
@@ -109,7 +115,7 @@ def load_settings(project_dir: Path) -> Settings:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise UserError(f"{path}: {e}") from None
-    if not raw:
+    if _sets_nothing(raw):
         return Settings()
     from pydantic import ValidationError
 

@@ -62,11 +62,14 @@ class Lake:
         threads: int | None = None,
         follow_data_path: bool = False,
         read_only: bool = False,
+        warm_pandas: bool = True,
     ) -> None:
         """``follow_data_path``: the data lives where the project is (the default, inside
         ``.headwater/``), so a project folder that was moved or copied keeps working.
         ``read_only``: the catalog is attached READ_ONLY (for commands that only read; a
-        DuckDB-file catalog lets several such readers in at once)."""
+        DuckDB-file catalog lets several such readers in at once). ``warm_pandas``: start
+        importing pandas in the background (``_warm_pandas``); a command that only reads
+        sends no parameters nor Arrow data, never needs it, and does not start it."""
         self.catalog = catalog
         self.data_path = data_path
         self.follow_data_path = follow_data_path
@@ -80,8 +83,8 @@ class Lake:
         }
         if threads:
             config["threads"] = threads
-        if not read_only:
-            _warm_pandas()  # (a reader avoids parameters and Arrow input: it never needs pandas)
+        if warm_pandas:
+            _warm_pandas()
         self.con = duckdb.connect(config=config)
         try:
             _load_extension(self.con, "ducklake")
