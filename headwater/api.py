@@ -186,15 +186,20 @@ class Project:
         catalog is attached READ_ONLY (``read_only=False``: for ``query``, whose reading
         statements run in a transaction that is rolled back, side effects and all). Else (a
         new lake, one an older version wrote) it is opened for writing and made current."""
+        from headwater.lake import LakeError
         from headwater.lake.system_tables import system_tables_current
 
         if self._lake_exists():
-            lake = self.open_lake(read_only=read_only and self._local_catalog(), reading=True)
-            if system_tables_current(lake):
-                with lake:
-                    yield lake
-                return
-            lake.close()
+            try:
+                lake = self.open_lake(read_only=read_only and self._local_catalog(), reading=True)
+            except LakeError:
+                pass  # (e.g. a catalog that DuckLake must upgrade first: the write open below does)
+            else:
+                if system_tables_current(lake):
+                    with lake:
+                        yield lake
+                    return
+                lake.close()
         with self._writing() as lake:
             yield lake
 
@@ -244,6 +249,7 @@ class Project:
                     self._data_path(),
                     busy_timeout=2.0,
                     follow_data_path=not self.settings.lake.data_path,
+                    warm_pandas=False,
                 ) as opened:
                     check_job_columns(catalog, lake_columns(opened))
             except LakeBusy:
