@@ -1,6 +1,6 @@
 """Commands that only read (``status``, ``plan``, ``quarantine list``) attach a current lake
-READ_ONLY, so they run alongside another reader; a lake whose system tables are not current is brought up to date
-first, as before."""
+READ_ONLY, so they run alongside another reader; a lake whose system tables are not current
+is brought up to date first, as before."""
 
 from __future__ import annotations
 
