@@ -1,7 +1,7 @@
 """How long the ``headwater`` command takes to answer, from process start to exit, next to a
 bare Python process that reads the same lake with DuckDB.
 
-    python bench/cli_latency.py [--repeat 10] [--keep]
+    python bench/cli_latency.py [--repeat 10] [--before DIR] [--keep]
 
 Makes a small project (``headwater init``'s: 3 jobs and views, 5 orders) in a temporary folder
 and runs ``headwater run --once`` in it, then times each command, ``--repeat`` times, started
@@ -22,7 +22,9 @@ writing on, so that Headwater's ``.pyc`` files exist as in an installed copy. Pr
 and the fastest wall time of each, its median CPU time (user + system, from ``wait4``: less
 sensitive to a busy machine than wall time), the ratio to the duckdb baseline, and the
 target of issue 12 (0.3 s for ``--help``, ``--version``, ``validate``; 0.5 s for ``query`` and
-``status``).
+``status``). ``--before DIR``: also time each command with an earlier version's ``headwater``
+package (``DIR/headwater``, e.g. from ``git archive <commit> headwater | tar -x -C DIR``)
+first on ``PYTHONPATH``, in the same round-robin, on the same project.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ COMMANDS: list[tuple[str, list[str], float | None]] = [
 BASE = "duckdb: attach + 1 query"
 
 
-def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+def timed(argv: list[str], cwd: Path, env: dict[str, str] | None) -> tuple[float, float]:
     """Wall seconds from start to exit, and CPU seconds (user + system) of the process."""
     started = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -86,25 +88,33 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--repeat", type=int, default=10, help="timed runs of each command (10)")
+    parser.add_argument("--before", type=Path, help="a folder holding an earlier version's headwater/")
     parser.add_argument("--keep", action="store_true", help="keep the project folder")
     args = parser.parse_args()
+    # (label, argv, target, environment: None for this version's)
+    commands: list[tuple[str, list[str], float | None, dict[str, str] | None]] = []
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    for label, argv, target in COMMANDS:
+        commands.append((label, argv, target, env))
+        if args.before and label.startswith("headwater"):
+            before = {**env, "PYTHONPATH": str(args.before.resolve())}
+            commands.append((f"  before: {label.removeprefix('headwater ')}", argv, None, before))
 
     base = Path(tempfile.mkdtemp(prefix="hw-cli-latency-"))
     project = base / "shop"
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     try:
         subprocess.run([str(HEADWATER), "init", str(project)], check=True, capture_output=True, env=env)
         subprocess.run(
             [str(HEADWATER), "run", "--once"], cwd=project, check=True, capture_output=True, env=env
         )
         print(machine(f"load average {os.getloadavg()[0]:.1f} before"))
-        for _, argv, _ in COMMANDS:  # warm-up: .pyc files, the page cache
-            timed(argv, project, env)
-        walls: dict[str, list[float]] = {label: [] for label, _, _ in COMMANDS}
-        cpus: dict[str, list[float]] = {label: [] for label, _, _ in COMMANDS}
+        for _, argv, _, run_env in commands:  # warm-up: .pyc files, the page cache
+            timed(argv, project, run_env)
+        walls: dict[str, list[float]] = {label: [] for label, *_ in commands}
+        cpus: dict[str, list[float]] = {label: [] for label, *_ in commands}
         for _ in range(args.repeat):
-            for label, argv, _ in COMMANDS:
-                wall, cpu = timed(argv, project, env)
+            for label, argv, _, run_env in commands:
+                wall, cpu = timed(argv, project, run_env)
                 walls[label].append(wall)
                 cpus[label].append(cpu)
         print(f"load average {os.getloadavg()[0]:.1f} after; {args.repeat} runs each, round-robin\n")
@@ -112,7 +122,7 @@ def main() -> None:
         head = f"{'command':30} {'median':>8} {'fastest':>8} {'CPU':>7} {'x duckdb':>9} {'target':>7}  met"
         print(head)
         print("-" * len(head))
-        for label, _, target in COMMANDS:
+        for label, _, target, _ in commands:
             wall = statistics.median(walls[label])
             ratio = wall / base_wall
             goal = f"{target:.1f} s" if target else ""
