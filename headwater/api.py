@@ -34,12 +34,15 @@ from headwater.dialect.nodes import (
 )
 from headwater.dialect.readonly import explained
 from headwater.errors import UserError
+from headwater.lake import LAKE, SYSTEM_SCHEMA, LakeBusy, LakeError
+from headwater.lake.names import literal
 from headwater.observe.events import Console, NullConsole
 from headwater.plan.plan import run_order
 from headwater.runner.lease import BORROW_TIMEOUT_S, ask_query, borrow, live_status
 
 # Only what ``validate`` needs is imported here: the lake (duckdb), pyarrow and the runner are
-# imported by the methods that use them, so that the CLI's commands start fast (cli/app.py).
+# imported by the methods that use them, so that the CLI's commands start fast (cli/app.py;
+# tests/unit/cli/test_lazy_imports.py).
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -153,8 +156,6 @@ class Project:
         """The project's lake; borrowed from a continuous ``run`` of the project when one holds
         it (``runner.lease``), given back when closed. ``read_only``: attached READ_ONLY;
         ``reading``: for a few queries without parameters (``Lake``'s ``warm_pandas`` off)."""
-        from headwater.lake import LakeBusy
-
         self.state_dir.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + BORROW_TIMEOUT_S
         while True:
@@ -186,7 +187,6 @@ class Project:
         catalog is attached READ_ONLY (``read_only=False``: for ``query``, whose reading
         statements run in a transaction that is rolled back, side effects and all). Else (a
         new lake, one an older version wrote) it is opened for writing and made current."""
-        from headwater.lake import LakeError
         from headwater.lake.system_tables import system_tables_current
 
         if self._lake_exists():
@@ -240,7 +240,7 @@ class Project:
 
             check_job_columns(catalog, lake_columns(lake))
         elif self._lake_exists() and names_columns(catalog):
-            from headwater.lake import Lake, LakeBusy
+            from headwater.lake import Lake
             from headwater.lake.tables import lake_columns
 
             try:
@@ -369,7 +369,6 @@ class Project:
         """ALTER JOB ... ADD/DROP EXPECTATION on the deployed job; counts already recorded stay."""
         import pyarrow as pa
 
-        from headwater.lake import LAKE
         from headwater.state import store
 
         entry = self.validate_files().job(stmt.name)
@@ -397,9 +396,6 @@ class Project:
     # -- quarantine --------------------------------------------------------------------------
     def quarantine(self, job: str | None = None, *, include_replayed: bool = False) -> Result:
         """Quarantined records (sealed ones show a placeholder instead of their text)."""
-        from headwater.lake import LAKE, SYSTEM_SCHEMA
-        from headwater.lake.engine import literal
-
         where = ["true"] if include_replayed else ["replayed_at IS NULL"]
         if job:
             where.append(f"job = {literal(job)}")
@@ -414,7 +410,6 @@ class Project:
         self, record_id: int, *, decrypt: bool = False, actor: str | None = None
     ) -> dict[str, Any]:
         """One quarantined record. ``decrypt`` opens a sealed record and is written to system.audit."""
-        from headwater.lake import LAKE, SYSTEM_SCHEMA
         from headwater.state import store
 
         with self._writing() if decrypt else self._reading() as lake:
@@ -462,7 +457,6 @@ class Project:
             return replay(ctx, entry, ids)
 
     def _set_paused(self, lake: Lake, job: str, paused: bool) -> None:
-        from headwater.lake import LAKE, SYSTEM_SCHEMA
         from headwater.state import store
 
         catalog = self.validate_files()
@@ -490,9 +484,6 @@ class Project:
 
     def status(self) -> list[dict[str, Any]]:
         """One row per job and view of the project, with its deployed status and counters."""
-        from headwater.lake import LAKE, SYSTEM_SCHEMA
-        from headwater.lake.engine import literal
-
         catalog = self.validate_files()
         with self._reading() as lake:
             jobs = {

@@ -21,7 +21,7 @@ from typing import Any
 import duckdb
 
 from headwater.lake.errors import LakeBusy, LakeError, QueryError
-from headwater.lake.names import LAKE
+from headwater.lake.names import LAKE, literal
 
 
 def _load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
@@ -228,12 +228,6 @@ class Lake:
 
 def _sql_str(value: str) -> str:
     return value.replace("'", "''")
-
-
-def literal(value: str) -> str:
-    """A string as a SQL literal. For a reading command's queries: a query with parameters
-    makes DuckDB import pandas (~0.2 s), more than such a command takes otherwise."""
-    return f"'{_sql_str(value)}'"
 
 
 def quote(name: str) -> str:
