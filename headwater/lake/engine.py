@@ -21,7 +21,9 @@ from typing import Any
 import duckdb
 
 from headwater.lake.errors import LakeBusy, LakeError, QueryError
+from headwater.lake.names import INTERNAL_SCHEMA as INTERNAL_SCHEMA  # (still importable from here)
 from headwater.lake.names import LAKE, literal
+from headwater.lake.names import SYSTEM_SCHEMA as SYSTEM_SCHEMA
 
 
 def _load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:

@@ -35,6 +35,12 @@ HEAVY = (
     "headwater.runner.loop",
     "headwater.sources",
     "headwater.quality",
+    # the web console's (``headwater ui``), should one be imported at the top of cli/app.py
+    "headwater.web",
+    "starlette",
+    "fastapi",
+    "uvicorn",
+    "jinja2",
 )
 
 _PROBE = """
