@@ -1,9 +1,9 @@
 """``headwater.toml``: project settings.
 
 The settings are plain dataclasses; a ``headwater.toml`` that sets something is validated
-with pydantic models made from them (``_schema``), imported only then: a project without
-settings, like most, never loads pydantic (~0.1 s), so ``validate``, ``status`` and ``query``
-start faster.
+with pydantic models made from them (``_schema``), only then: a project without settings,
+like most, never imports pydantic for them nor builds the models (~20 ms of every command;
+docs/benchmarks.md, "CLI latency").
 """
 
 from __future__ import annotations

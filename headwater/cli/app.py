@@ -3,9 +3,9 @@
 Exit codes: 0 success, 1 a job or the pipeline failed, 2 a user error (bad SQL, bad option,
 missing file). Every command goes through ``handled``, the one place errors become exit codes.
 
-Imports are lazy, so that the CLI answers at once (docs/benchmarks.md#cli-latency): at module
-level this file imports only the standard library, Typer, Rich's ``Text`` and the light
-``headwater.errors`` / ``headwater.cli.console``. A command imports what it needs inside its
+Imports are lazy, so that the CLI answers at once (docs/benchmarks.md, "CLI latency"): at module
+level this file imports only the standard library, Typer, Rich's ``Text``, ``headwater.errors``
+and the CLI's own console and render modules (Rich only). A command imports what it needs inside its
 function -- ``from headwater.api import Project`` first thing in the body, anything heavier
 (``pyarrow``, ``headwater.runner``, a source, the web app) where it is used -- so that
 ``headwater --help`` and every other command pay only for their own.
