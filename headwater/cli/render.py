@@ -17,12 +17,13 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 from rich.text import Text
 
-from headwater.plan import Plan
+if TYPE_CHECKING:
+    from headwater.plan import Plan
 
 _ACTION_STYLE = {"+": "green", "~": "yellow", "-": "red", "!": "red", "*": "yellow"}
 _STATUS_STYLE = {

@@ -23,8 +23,9 @@ from typing import Any
 
 import duckdb
 
-from headwater.lake.engine import INTERNAL_SCHEMA, LAKE, Lake, quote
+from headwater.lake.engine import Lake, quote
 from headwater.lake.errors import LakeError
+from headwater.lake.names import INTERNAL_SCHEMA, LAKE
 
 # A commit of at most this many rows into a table is written into the catalog, not a file.
 # Measured (docs/operations.md#small-commits): an inlined commit costs about as much as a
