@@ -522,21 +522,42 @@ class Project:
         """Answers to read-only queries (system.* names allowed): from the running ``run`` when
         one runs (it reads alongside its commits, the lake is not borrowed), else from the lake
         opened once for all of them."""
-        out: list[pa.Table] = []
-        for sql in sqls:
-            served = ask_query(self.state_dir, sql)
-            if served is None:
-                break
-            out.append(served)
-        if len(out) == len(sqls):
-            return out
+        served = self._served(sqls)
+        if len(served) == len(sqls):
+            return served
         from headwater.runner import interactive
 
         with self._reading() as lake:
-            for sql in sqls[len(out) :]:
+            for sql in sqls[len(served) :]:
                 stmt = parse(sql)[0]
                 assert isinstance(stmt, Query)
-                out.append(interactive.run_query(lake, stmt, writes=False))
+                served.append(interactive.run_query(lake, stmt, writes=False))
+        return served
+
+    def _read_rows(self, *sqls: str) -> list[list[tuple[Any, ...]]]:
+        """``read``'s answers as rows: without a running ``run``, neither pyarrow nor pandas is
+        imported (``status`` answers fast: tests/unit/cli/test_lazy_imports.py)."""
+        served = [_tuples(t) for t in self._served(sqls)]
+        if len(served) == len(sqls):
+            return served
+        from headwater.dialect import to_duckdb
+        from headwater.runner.windows import qualify_system_tables
+
+        with self._reading() as lake:
+            for sql in sqls[len(served) :]:
+                stmt = parse(sql)[0]
+                assert isinstance(stmt, Query)
+                served.append(lake.fetchall(to_duckdb(qualify_system_tables(stmt.expression))))
+        return served
+
+    def _served(self, sqls: tuple[str, ...]) -> list[pa.Table]:
+        """The answers a running ``run`` gives, in order, up to the first it does not."""
+        out: list[pa.Table] = []
+        for sql in sqls:
+            answer = ask_query(self.state_dir, sql)
+            if answer is None:
+                break
+            out.append(answer)
         return out
 
     # -- what the web console shows ------------------------------------------------------------
@@ -627,7 +648,9 @@ class Project:
         """``status``, and the answers to ``more`` queries read at the same time."""
         streams = [e.name for e in catalog.jobs if _streamed(catalog, e)]
         listed = f"CAST([{', '.join(literal(s) for s in streams)}] AS VARCHAR[])"
-        jobs_t, totals_t, marks_t, paused_t, stopped_t, offsets_t, *extra = self.read(
+        # (``more``, for the console, as Arrow tables; ``status`` alone reads rows: faster)
+        read = self.read if more else self._read_rows
+        jobs_t, totals_t, marks_t, paused_t, stopped_t, offsets_t, *extra = read(
             "SELECT name, status, last_run, lag_seconds, error FROM system.jobs",
             # (a run whose output a later one replaced is not counted: its rows are not there)
             "SELECT job, count(*), sum(rows_read), sum(rows_written), sum(rows_late) FROM system.runs "
@@ -640,12 +663,15 @@ class Project:
             'AND NOT starts_with("partition", \'__\') ORDER BY job, "partition"',
             *more,
         )
-        jobs = {r[0]: r for r in _tuples(jobs_t)}
-        totals = {r[0]: r[1:] for r in _tuples(totals_t)}
-        marks = dict(_tuples(marks_t))
-        paused = {r[0] for r in _tuples(paused_t)}
-        stopped = {r[0] for r in _tuples(stopped_t)}
-        offsets = _tuples(offsets_t)
+        rows = [
+            t if isinstance(t, list) else _tuples(t) for t in (jobs_t, totals_t, marks_t, paused_t, stopped_t)
+        ]
+        jobs = {r[0]: r for r in rows[0]}
+        totals = {r[0]: r[1:] for r in rows[1]}
+        marks = dict(rows[2])
+        paused = {r[0] for r in rows[3]}
+        stopped = {r[0] for r in rows[4]}
+        offsets = offsets_t if isinstance(offsets_t, list) else _tuples(offsets_t)
         live = live_status(self.state_dir)
         partitions = _partitions(offsets, live)
         out = []

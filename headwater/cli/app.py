@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.text import Text
@@ -41,7 +41,9 @@ from headwater.cli.render import (
     to_json,
 )
 from headwater.errors import HeadwaterError, UserError
-from headwater.plan.errors import DropNotAllowed
+
+if TYPE_CHECKING:
+    from headwater.plan.errors import DropNotAllowed
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -222,6 +224,7 @@ def run(
     at the prompt; `plan` shows what it would drop.
     """
     from headwater.api import Project
+    from headwater.plan.errors import DropNotAllowed
 
     err = stderr_console()
     started = time.monotonic()
