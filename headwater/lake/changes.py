@@ -1,0 +1,55 @@
+"""DuckLake's change feed and table identities, for what refreshes from changes (views)."""
+
+from __future__ import annotations
+
+from headwater.dialect.nodes import TableName
+from headwater.lake.engine import LAKE, Lake
+from headwater.lake.maintenance import META
+
+
+def current_snapshot(lake: Lake) -> int:
+    """The snapshot the current transaction reads."""
+    row = lake.fetchone(f"SELECT id FROM {LAKE}.current_snapshot()")
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def snapshot_kept(lake: Lake, snapshot: int) -> bool:
+    """Whether ``snapshot`` still exists (maintenance has not expired it): the change feed
+    from it on is then complete."""
+    row = lake.fetchone(f"SELECT count(*) FROM {LAKE}.snapshots() WHERE snapshot_id = ?", [snapshot])
+    return bool(row and row[0])
+
+
+def table_ids(lake: Lake) -> dict[str, int]:
+    """``schema.table`` -> DuckLake table id of every table now (a re-created table gets a new id)."""
+    rows = lake.fetchall(
+        f"SELECT s.schema_name || '.' || t.table_name, t.table_id FROM {META}.ducklake_table t "
+        f"JOIN {META}.ducklake_schema s ON s.schema_id = t.schema_id AND s.end_snapshot IS NULL "
+        "WHERE t.end_snapshot IS NULL"
+    )
+    return {str(r[0]): int(r[1]) for r in rows}
+
+
+def column_signature(lake: Lake, table: TableName) -> str:
+    return ", ".join(f"{n} {t}" for n, t in lake.columns(table.schema, table.name).items())
+
+
+def changes_sql(table: TableName, after: int, until: int, sign: str = "__hw_sign") -> str:
+    """The rows of ``table`` inserted (``sign`` 1) and deleted (-1) by the snapshots after
+    ``after`` up to ``until``; an update is its old row deleted and its new row inserted."""
+    return (
+        f"SELECT * EXCLUDE (snapshot_id, rowid, change_type), "
+        f"CASE WHEN change_type IN ('insert', 'update_postimage') THEN 1 ELSE -1 END AS {sign} "
+        f"FROM ducklake_table_changes('{LAKE}', '{_str(table.schema)}', '{_str(table.name)}', "
+        f"{int(after) + 1}, {int(until)})"
+    )
+
+
+def has_changes(lake: Lake, table: TableName, after: int, until: int) -> bool:
+    if until <= after:
+        return False
+    return lake.fetchone(f"SELECT 1 FROM ({changes_sql(table, after, until)}) LIMIT 1") is not None
+
+
+def _str(value: str) -> str:
+    return value.replace("'", "''")
