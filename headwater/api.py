@@ -45,6 +45,7 @@ from headwater.runner.deploy import load_deployed
 from headwater.runner.lease import BORROW_TIMEOUT_S, ask_query, borrow, live_status
 from headwater.runner.loop import Runner, RunResult
 from headwater.runner.replay import ReplayResult, replay
+from headwater.runner.views import describe_refresh
 from headwater.state import store
 
 STATE_DIR = ".headwater"
@@ -238,7 +239,8 @@ class Project:
         with self.open_lake() as lake:
             ensure_system_tables(lake)
             check_job_columns(catalog, lake_columns(lake))
-            return make_plan(catalog, load_deployed(lake))
+            refresh = {str(v.writes): describe_refresh(lake, v) for v in catalog.views}
+            return make_plan(catalog, load_deployed(lake), refresh)
 
     def run(
         self, *, once: bool = False, max_passes: int | None = None, allow_drop: bool = False

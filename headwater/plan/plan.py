@@ -9,6 +9,7 @@ from headwater.catalog.model import Catalog, Entry, EntryKind
 from headwater.dialect.nodes import TableName
 from headwater.plan.dag import DAG
 from headwater.plan.errors import CycleError, DropNotAllowed
+from headwater.plan.incremental import analyse
 
 Action = Literal["create", "update", "drop"]
 _ORDER: dict[str, int] = {
@@ -58,6 +59,8 @@ class Plan:
     changes: list[Change] = field(default_factory=list)
     order: list[str] = field(default_factory=list)  # job and view names, in run order
     kept: list[str] = field(default_factory=list)  # tables no longer declared but still used
+    # view name -> "incremental" or "full recompute: <why>" (how `run` refreshes it)
+    refresh: dict[str, str] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
@@ -78,6 +81,10 @@ class Plan:
         if not self.changes:
             return ["no changes: the deployed pipeline matches the project", *kept]
         return [c.explain() for c in self.changes] + kept
+
+    def explain_refresh(self) -> list[str]:
+        """How each view refreshes: ``view <name>: incremental`` or ``... full recompute: <why>``."""
+        return [f"view {name}: {how}" for name, how in sorted(self.refresh.items())]
 
 
 _RUNNABLE: tuple[EntryKind, ...] = ("ingest_job", "transform_job", "materialized_view")
@@ -141,5 +148,11 @@ def diff(catalog: Catalog, deployed: list[Deployed]) -> list[Change]:
     return ups + drops
 
 
-def make_plan(catalog: Catalog, deployed: list[Deployed]) -> Plan:
-    return Plan(diff(catalog, deployed), run_order(catalog), kept_tables(catalog, deployed))
+def make_plan(catalog: Catalog, deployed: list[Deployed], refresh: dict[str, str] | None = None) -> Plan:
+    """``refresh``: how each view refreshes (default: from its query alone, see
+    ``plan.incremental``; `run` knows more, from the lake)."""
+    if refresh is None:
+        refresh = {}
+        for entry in catalog.views:
+            refresh[str(entry.writes)] = analyse(entry.statement.query).describe()  # type: ignore[attr-defined]
+    return Plan(diff(catalog, deployed), run_order(catalog), kept_tables(catalog, deployed), refresh)
