@@ -196,8 +196,12 @@ class TerminalConsole:
             )
         if isinstance(event, ViewRefreshed):
             if event.how == "incremental":
-                return Text(f"{event.view}: refreshed from its inputs' changes, {plural(event.rows, 'row')} written")
-            return Text(f"{event.view}: {event.how.replace('full recompute', 'recomputed')}, {plural(event.rows, 'row')}")
+                return Text(
+                    f"{event.view}: refreshed from its inputs' changes, {plural(event.rows, 'row')} written"
+                )
+            return Text(
+                f"{event.view}: {event.how.replace('full recompute', 'recomputed')}, {plural(event.rows, 'row')}"
+            )
         if isinstance(event, PassFinished) and (event.rows_written or event.failed_jobs):
             text = Text(
                 f"pass {self.passes} finished: {plural(event.rows_written, 'row')} written "

@@ -13,13 +13,6 @@ def current_snapshot(lake: Lake) -> int:
     return int(row[0]) if row and row[0] is not None else 0
 
 
-def snapshot_kept(lake: Lake, snapshot: int) -> bool:
-    """Whether ``snapshot`` still exists (maintenance has not expired it): the change feed
-    from it on is then complete."""
-    row = lake.fetchone(f"SELECT count(*) FROM {LAKE}.snapshots() WHERE snapshot_id = ?", [snapshot])
-    return bool(row and row[0])
-
-
 def table_ids(lake: Lake) -> dict[str, int]:
     """``schema.table`` -> DuckLake table id of every table now (a re-created table gets a new id)."""
     rows = lake.fetchall(
@@ -30,8 +23,34 @@ def table_ids(lake: Lake) -> dict[str, int]:
     return {str(r[0]): int(r[1]) for r in rows}
 
 
-def column_signature(lake: Lake, table: TableName) -> str:
-    return ", ".join(f"{n} {t}" for n, t in lake.columns(table.schema, table.name).items())
+def signatures(lake: Lake) -> dict[str, str]:
+    """``schema.table`` -> its columns and types, of every table now, in one query."""
+    rows = lake.fetchall(
+        "SELECT schema_name || '.' || table_name, string_agg(column_name || ' ' || data_type, ', ' "
+        "ORDER BY column_index) FROM duckdb_columns() WHERE database_name = ? GROUP BY ALL",
+        [LAKE],
+    )
+    return {str(r[0]): str(r[1]) for r in rows}
+
+
+def changed_tables(lake: Lake, since: int, until: int) -> set[int] | None:
+    """Ids of the tables that the snapshots after ``since`` up to ``until`` changed; None
+    when some of those snapshots (or ``since`` itself) were expired: the list is then
+    incomplete, and only the change feed can tell."""
+    rows = lake.fetchall(
+        f"SELECT snapshot_id, changes FROM {LAKE}.snapshots() WHERE snapshot_id BETWEEN ? AND ?",
+        [since, until],
+    )
+    if len(rows) != until - since + 1:
+        return None
+    changed: set[int] = set()
+    for snapshot, changes in rows:
+        if snapshot == since:
+            continue
+        for key, values in (changes or {}).items():
+            if key not in ("tables_created", "schemas_created"):
+                changed |= {int(v) for v in values or [] if str(v).isdigit()}
+    return changed
 
 
 def changes_sql(table: TableName, after: int, until: int, sign: str = "__hw_sign") -> str:

@@ -114,9 +114,7 @@ def is_aggregate(node: exp.Expr) -> bool:
     return isinstance(node, exp.Anonymous) and node.name.lower() in _DUCKDB_AGGREGATES
 
 
-def analyse(
-    query: exp.Expr, columns_of: Callable[[TableName], list[str] | None] | None = None
-) -> Analysis:
+def analyse(query: exp.Expr, columns_of: Callable[[TableName], list[str] | None] | None = None) -> Analysis:
     """Whether the view's ``query`` refreshes incrementally, and if not, why (in words).
     ``columns_of`` gives an input table's columns (None: unknown), to tell a GROUP BY of a
     select alias from one of an input column of the same name."""

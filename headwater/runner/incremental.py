@@ -13,20 +13,14 @@ table were updated or deleted while the view has an aggregate that cannot take a
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from headwater.catalog.model import Entry
 from headwater.dialect import to_duckdb
 from headwater.dialect.nodes import CreateMaterializedView, TableName
 from headwater.lake import INTERNAL_SCHEMA, LAKE, Lake, qualified, quote
-from headwater.lake.changes import (
-    changes_sql,
-    column_signature,
-    current_snapshot,
-    has_changes,
-    snapshot_kept,
-    table_ids,
-)
+from headwater.lake.changes import changed_tables, changes_sql, current_snapshot, has_changes, table_ids
 from headwater.plan.incremental import Shape
 from headwater.runner.view_sql import ROW_COUNT, SIGN, ViewSQL
 
@@ -50,10 +44,11 @@ def state_table(view: str, part: str = "") -> str:
 def drop_state(lake: Lake, view: str) -> None:
     """Forget an incremental view's state tables and snapshots (the view went or changed)."""
     prefix = state_table(view)
-    for schema, name in lake.tables():
-        if schema == INTERNAL_SCHEMA and (name == prefix or name.startswith(prefix + "__")):
+    tables = lake.tables()
+    for schema, name in tables:
+        if schema == INTERNAL_SCHEMA and re.fullmatch(re.escape(prefix) + r"(__d[0-9]+)?", name):
             lake.execute(f"DROP TABLE {qualified(schema, name)}")
-    if (INTERNAL_SCHEMA, "view_inputs") in lake.tables():
+    if (INTERNAL_SCHEMA, "view_inputs") in tables:
         lake.execute(f"DELETE FROM {VIEW_INPUTS} WHERE view_name = ?", [view])
 
 
@@ -78,11 +73,18 @@ def prepare(lake: Lake, entry: Entry, shape: Shape) -> ViewSQL | str:
     return sql
 
 
+@dataclass
+class Decision:
+    how: str  # "incremental", or "full recompute: <why>"
+    snapshot: int  # the snapshot this refresh reads
+    since: int = 0  # incremental: the snapshot the last refresh read
+
+
 def plan_refresh(
-    lake: Lake, entry: Entry, shape: Shape, fingerprint_changed: bool
-) -> tuple[str, int, str] | None:
-    """Decide, inside the refresh's transaction: None when no input changed; else (how,
-    snapshot, changes) where ``how`` is "incremental" or the reason for a full recompute."""
+    lake: Lake, entry: Entry, shape: Shape, fingerprint_changed: bool, columns: dict[str, str]
+) -> Decision | None:
+    """Decide, inside the refresh's transaction, how to refresh: None when no input changed.
+    ``columns``: the lake's tables and their column signatures (``changes.signatures``)."""
     view = str(entry.writes)
     snapshot = current_snapshot(lake)
     remembered = {
@@ -92,34 +94,39 @@ def plan_refresh(
             [view],
         )
     }
-    state_exists = lake.table_exists(INTERNAL_SCHEMA, state_table(view))
-    if fingerprint_changed or not remembered or not state_exists:
-        return (
-            ("full recompute: first computation" if not remembered else "full recompute: the query changed"),
-            snapshot,
-            "",
-        )
-    if not lake.table_exists(entry.writes.schema, entry.writes.name):  # type: ignore[union-attr]
-        return "full recompute: the view's table is missing", snapshot, ""
-    inputs = [shape.fact, *shape.dimensions]
-    if all(remembered.get(str(t), (0, -1, ""))[1] == snapshot for t in inputs):
+    if not remembered or f"{INTERNAL_SCHEMA}.{state_table(view)}" not in columns:
+        return Decision("full recompute: first computation", snapshot)
+    if fingerprint_changed:
+        return Decision("full recompute: the query changed", snapshot)
+    if view not in columns:
+        return Decision("full recompute: the view's table is missing", snapshot)
+    inputs = [str(t) for t in (shape.fact, *shape.dimensions)]
+    if any(t not in remembered for t in inputs):
+        return Decision("full recompute: the query changed", snapshot)
+    since = min(remembered[t][1] for t in inputs)
+    if since >= snapshot:
         return None
     ids = table_ids(lake)
     for table in inputs:
-        was = remembered.get(str(table))
-        if was is None or ids.get(str(table)) != was[0]:
-            return f"full recompute: {table} was re-created", snapshot, ""
-        if column_signature(lake, table) != was[2]:
-            return f"full recompute: the columns of {table} changed", snapshot, ""
-    since = remembered[str(shape.fact)][1]
-    for table in shape.dimensions:
-        if has_changes(lake, table, remembered[str(table)][1], snapshot):
-            return f"full recompute: the dimension table {table} changed", snapshot, ""
-    if not has_changes(lake, shape.fact, since, snapshot):
+        if ids.get(table) != remembered[table][0]:
+            return Decision(f"full recompute: {table} was re-created", snapshot)
+        if columns.get(table) != remembered[table][2]:
+            return Decision(f"full recompute: the columns of {table} changed", snapshot)
+    changed = changed_tables(lake, since, snapshot)
+    if changed is None:  # snapshots expired: ask the change feed (of the dimensions: cheap)
+        if not has_changes(lake, shape.fact, remembered[str(shape.fact)][1], snapshot):
+            changed = set()
+        else:
+            changed = {ids[str(shape.fact)]}
+        changed |= {
+            ids[str(t)] for t in shape.dimensions if has_changes(lake, t, remembered[str(t)][1], snapshot)
+        }
+    for dim in shape.dimensions:
+        if ids[str(dim)] in changed:
+            return Decision(f"full recompute: the dimension table {dim} changed", snapshot)
+    if ids[str(shape.fact)] not in changed:
         return None
-    if not snapshot_kept(lake, since):
-        return "full recompute: the snapshot of the last refresh has expired", snapshot, ""
-    return "incremental", snapshot, changes_sql(shape.fact, since, snapshot)
+    return Decision("incremental", snapshot, remembered[str(shape.fact)][1])
 
 
 def recompute(lake: Lake, sql: ViewSQL, view: TableName, system_columns: str) -> int:
@@ -136,16 +143,19 @@ def recompute(lake: Lake, sql: ViewSQL, view: TableName, system_columns: str) ->
             )
     target = qualified(view.schema, view.name)
     lake.execute(f"DROP TABLE IF EXISTS {target}")
-    lake.execute(f"CREATE TABLE {target} AS {sql.finished(state, system_columns)}")
-    count = lake.fetchone(f"SELECT count(*) FROM {target}")
+    count = lake.fetchone(f"CREATE TABLE {target} AS {sql.finished(state, system_columns)}")
     return int(count[0]) if count else 0
 
 
-def apply_changes(lake: Lake, sql: ViewSQL, view: TableName, changes: str, system_columns: str) -> int | str:
-    """Fold the fact table's ``changes`` into the state and the view's changed groups.
-    Returns the view rows written, or why a full recompute is needed after all."""
+def apply_changes(
+    lake: Lake, sql: ViewSQL, view: TableName, decided: Decision, system_columns: str
+) -> int | str:
+    """Fold the fact table's changes since ``decided.since`` into the state and the view's
+    changed groups. Returns the view rows written, or why a full recompute is needed after all."""
     name = str(view)
+    changes = changes_sql(sql.shape.fact, decided.since, decided.snapshot)
     lake.execute(f"CREATE OR REPLACE TEMP TABLE __hw_rows AS {sql.rows(changes)}")
+    new_pairs: dict[int, str] = {}
     try:
         deleted = lake.fetchone(f"SELECT count(*) FROM __hw_rows WHERE {SIGN} < 0")
         if deleted and deleted[0] and not all(a.invertible for a in sql.shape.aggregates):
@@ -154,7 +164,6 @@ def apply_changes(lake: Lake, sql: ViewSQL, view: TableName, changes: str, syste
                 "and count(DISTINCT) cannot take a row back"
             )
         state = qualified(INTERNAL_SCHEMA, state_table(name))
-        new_pairs: dict[int, str] = {}
         for j, agg in enumerate(sql.shape.aggregates):
             if agg.kind == "count_distinct":
                 new_pairs[j] = _add_pairs(
@@ -171,12 +180,8 @@ def apply_changes(lake: Lake, sql: ViewSQL, view: TableName, changes: str, syste
         written = lake.fetchone(f"INSERT INTO {target} BY NAME {sql.finished('__hw_merged', system_columns)}")
         return int(written[0]) if written else 0
     finally:
-        for temp in (
-            "__hw_rows",
-            "__hw_delta",
-            "__hw_merged",
-            *(f"__hw_pairs{j}" for j in range(len(sql.shape.aggregates))),
-        ):
+        temps = ["__hw_rows", "__hw_delta", "__hw_merged", *(f"__hw_pairs{j}" for j in new_pairs)]
+        for temp in temps:
             lake.execute(f"DROP TABLE IF EXISTS temp.{temp}")
 
 
@@ -206,11 +211,13 @@ def _add_pairs(lake: Lake, sql: ViewSQL, j: int, pairs: str) -> str:
     return temp
 
 
-def remember_inputs(lake: Lake, view: str, shape: Shape, snapshot: int) -> None:
+def remember_inputs(lake: Lake, view: str, shape: Shape, snapshot: int, columns: dict[str, str]) -> None:
     ids = table_ids(lake)
     lake.execute(f"DELETE FROM {VIEW_INPUTS} WHERE view_name = ?", [view])
-    for table in [shape.fact, *shape.dimensions]:
-        lake.execute(
-            f"INSERT INTO {VIEW_INPUTS} VALUES (?, ?, ?, ?, ?)",
-            [view, str(table), ids.get(str(table), -1), snapshot, column_signature(lake, table)],
-        )
+    lake.con.executemany(
+        f"INSERT INTO {VIEW_INPUTS} VALUES (?, ?, ?, ?, ?)",
+        [
+            [view, str(t), ids.get(str(t), -1), snapshot, columns.get(str(t), "")]
+            for t in (shape.fact, *shape.dimensions)
+        ],
+    )

@@ -9,6 +9,7 @@ from headwater.catalog.model import Entry
 from headwater.dialect import to_duckdb
 from headwater.dialect.nodes import CreateMaterializedView
 from headwater.lake import INTERNAL_SCHEMA, LAKE, Lake, qualified, quote
+from headwater.lake.changes import signatures
 from headwater.lake.tables import ensure_schema, lake_columns
 from headwater.observe.events import JobSkipped, ViewRefreshed
 from headwater.plan.incremental import analyse
@@ -47,10 +48,21 @@ def _inputs_changed(ctx: RunContext, entry: Entry, version: int) -> bool:
     return bool(row[1] != version)
 
 
-def refresh_sql(lake: Lake, entry: Entry) -> ViewSQL | str:
-    """How the view refreshes: its incremental SQL, or "full recompute: <why>"."""
+_PREPARED: dict[tuple[str, tuple[str, ...]], ViewSQL | str] = {}
+
+
+def refresh_sql(lake: Lake, entry: Entry, columns: dict[str, str] | None = None) -> ViewSQL | str:
+    """How the view refreshes: its incremental SQL, or "full recompute: <why>". ``columns``:
+    the lake's tables and their column signatures (``changes.signatures``); the answer is
+    kept for as long as the view's SQL and its inputs' columns stay the same."""
     stmt: CreateMaterializedView = entry.statement  # type: ignore[assignment]
-    analysis = analyse(stmt.query, lake_columns(lake))
+    columns = signatures(lake) if columns is None else columns
+    key = (entry.fingerprint, tuple(columns.get(str(t), "") for t in entry.reads))
+    if key in _PREPARED:
+        return _PREPARED[key]
+    analysis = analyse(
+        stmt.query, lambda t: [c.split(" ")[0] for c in columns.get(str(t), "").split(", ") if c]
+    )
     if analysis.shape is None:
         return analysis.describe()
     try:
@@ -59,7 +71,10 @@ def refresh_sql(lake: Lake, entry: Entry) -> ViewSQL | str:
         raise RunnerError(
             f"materialized view {stmt.view} ({stmt.pos}): {str(e).strip()}", hint="fix the view's query"
         ) from None
-    return prepared if isinstance(prepared, ViewSQL) else f"full recompute: {prepared}"
+    if len(_PREPARED) > 1000:
+        _PREPARED.clear()
+    _PREPARED[key] = prepared if isinstance(prepared, ViewSQL) else f"full recompute: {prepared}"
+    return _PREPARED[key]
 
 
 def describe_refresh(lake: Lake, entry: Entry) -> str:
@@ -79,24 +94,26 @@ def refresh_view(ctx: RunContext, entry: Entry) -> int | None:
     """Refresh the view if an input changed. Returns the rows it wrote, or None when it was
     up to date."""
     stmt: CreateMaterializedView = entry.statement  # type: ignore[assignment]
-    missing = [t for t in entry.reads if t.schema != "system" and not ctx.lake.table_exists(t.schema, t.name)]
+    lake = ctx.lake
+    columns = signatures(lake)
+    missing = [t for t in entry.reads if t.schema != "system" and str(t) not in columns]
     if missing:
         ctx.emit(JobSkipped(str(stmt.view), f"waiting for the first rows of {', '.join(map(str, missing))}"))
         return None
-    lake = ctx.lake
-    sql = refresh_sql(lake, entry)
-    version = _inputs_version(ctx, entry)
-    if isinstance(sql, str) and not _inputs_changed(ctx, entry, version):
-        return None
+    sql = refresh_sql(lake, entry, columns)
+    version = 0
+    if isinstance(sql, str):
+        version = _inputs_version(ctx, entry)
+        if not _inputs_changed(ctx, entry, version):
+            return None
     known = lake.fetchone(f"SELECT fingerprint FROM {VIEWS} WHERE view_name = ?", [entry.name])
     view = stmt.view
     run = store.RunRecord(view.name if view.schema == "main" else str(view), ctx.new_run_id(), store.utcnow())
     with lake.transaction():
         decided = None
         if isinstance(sql, ViewSQL):
-            decided = incremental.plan_refresh(
-                lake, entry, sql.shape, known is None or known[0] != entry.fingerprint
-            )
+            fingerprint_changed = known is None or known[0] != entry.fingerprint
+            decided = incremental.plan_refresh(lake, entry, sql.shape, fingerprint_changed, columns)
             if decided is None:
                 return None
         commit_time = store.next_commit_time(lake)
@@ -108,16 +125,23 @@ def refresh_view(ctx: RunContext, entry: Entry) -> int | None:
         ensure_schema(lake, view.schema)
         try:
             if isinstance(sql, ViewSQL) and decided is not None:
-                how, snapshot, changes = decided
-                rows = incremental.apply_changes(lake, sql, view, changes, system) if changes else how
+                how = decided.how
+                rows = (
+                    incremental.apply_changes(lake, sql, view, decided, system)
+                    if how == "incremental"
+                    else how
+                )
                 if isinstance(rows, str):
                     how = rows
                     rows = incremental.recompute(lake, sql, view, system)
-                incremental.remember_inputs(lake, str(view), sql.shape, snapshot)
+                incremental.remember_inputs(lake, str(view), sql.shape, decided.snapshot, columns)
             else:
                 assert isinstance(sql, str)
                 how = sql
-                incremental.drop_state(lake, str(view))
+                if any(
+                    t.startswith(f"{INTERNAL_SCHEMA}.{incremental.state_table(str(view))}") for t in columns
+                ):
+                    incremental.drop_state(lake, str(view))
                 rows = _recompute(lake, stmt, system)
         except duckdb.Error as e:
             raise RunnerError(
@@ -144,6 +168,5 @@ def _recompute(lake: Lake, stmt: CreateMaterializedView, system: str) -> int:
     hidden = [c for c in inner if c in _SYSTEM]
     star = f"* EXCLUDE ({', '.join(quote(c) for c in hidden)})" if hidden else "*"
     lake.execute(f"DROP TABLE IF EXISTS {name}")
-    lake.execute(f"CREATE TABLE {name} AS SELECT {star}{system} FROM ({query})")
-    count = lake.fetchone(f"SELECT count(*) FROM {name}")
+    count = lake.fetchone(f"CREATE TABLE {name} AS SELECT {star}{system} FROM ({query})")
     return int(count[0]) if count else 0
