@@ -168,12 +168,13 @@ def validate(project: ProjectDir = Path(".")) -> None:
 @app.command()
 @handled
 def plan(project: ProjectDir = Path(".")) -> None:
-    """Show what `run` would change in the deployed pipeline, and the run order.
+    """Show what `run` would change in the deployed pipeline, how each view refreshes, and the run order.
 
     `+` creates, `~` updates (the statement changed), `-` drops (the statement was
     removed; dropping a table or a job needs `run --allow-drop`), `=` keeps a table whose
-    CREATE TABLE was removed while a job still uses it. Changes nothing: `run` applies
-    the plan.
+    CREATE TABLE was removed while a job still uses it. Then one line per materialized
+    view: `incremental` (refreshed from its inputs' changes) or `full recompute: <why>`.
+    Changes nothing: `run` applies the plan.
     """
     stdout_console().print(plan_text(Project(project).plan()))
 

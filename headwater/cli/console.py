@@ -199,9 +199,9 @@ class TerminalConsole:
                 return Text(
                     f"{event.view}: refreshed from its inputs' changes, {plural(event.rows, 'row')} written"
                 )
-            return Text(
-                f"{event.view}: {event.how.replace('full recompute', 'recomputed')}, {plural(event.rows, 'row')}"
-            )
+            why = event.how.removeprefix("full recompute").removeprefix(": ")
+            done = f"recomputed ({why})" if why else "refreshed"
+            return Text(f"{event.view}: {done}, {plural(event.rows, 'row')}")
         if isinstance(event, PassFinished) and (event.rows_written or event.failed_jobs):
             text = Text(
                 f"pass {self.passes} finished: {plural(event.rows_written, 'row')} written "

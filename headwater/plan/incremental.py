@@ -109,6 +109,13 @@ class _NotIncremental(Exception):
 
 
 def is_aggregate(node: exp.Expr) -> bool:
+    """An aggregate call (with its FILTER clause, if any: the two are one unit)."""
+    if isinstance(node, exp.Filter):
+        return _aggregate_call(node.this)
+    return _aggregate_call(node) and not isinstance(node.parent, exp.Filter)
+
+
+def _aggregate_call(node: exp.Expr) -> bool:
     if isinstance(node, exp.AggFunc):
         return True
     return isinstance(node, exp.Anonymous) and node.name.lower() in _DUCKDB_AGGREGATES
@@ -214,8 +221,6 @@ def _outside_aggregates(expr: exp.Expr, where: str) -> None:
         node = stack.pop()
         if is_aggregate(node):
             continue
-        if isinstance(node, exp.Filter):
-            raise _NotIncremental(f"{where} has an aggregate with a FILTER clause")
         if isinstance(node, exp.Column):
             raise _NotIncremental(
                 f"{where} uses the column {node.sql(dialect='duckdb')} outside an aggregate"
@@ -227,11 +232,13 @@ def _add_aggregate(node: exp.Expr, aggregates: list[Aggregate], index: dict[str,
     sql = node.sql(dialect="duckdb")
     if sql in index:
         return
-    name = sql.split("(")[0].lower()
-    if isinstance(node.parent, exp.Filter):
-        raise _NotIncremental(f"{name}() has a FILTER clause")
+    condition = None
+    if isinstance(node, exp.Filter):  # agg(x) FILTER (WHERE c) is agg(CASE WHEN c THEN x END)
+        condition = node.expression.this
+        node = node.this
+    name = node.sql(dialect="duckdb").split("(")[0].lower()
     arg = node.this if not isinstance(node, exp.Anonymous) else None
-    if any(is_aggregate(n) for n in node.walk() if n is not node):
+    if any(_aggregate_call(n) for n in node.walk() if n is not node):
         raise _NotIncremental(f"{name}() has an aggregate inside")
     if isinstance(node, exp.Count) and not node.expressions:
         if arg is None or isinstance(arg, exp.Star):
@@ -248,6 +255,11 @@ def _add_aggregate(node: exp.Expr, aggregates: list[Aggregate], index: dict[str,
         agg = Aggregate(_AGGREGATES[type(node)], arg)
     else:
         raise _NotIncremental(f"{name}() is not maintained incrementally")
+    if condition is not None:
+        value = agg.arg.copy() if agg.arg is not None else exp.Literal.number(1)
+        agg = Aggregate(
+            "count" if agg.kind == "count_star" else agg.kind, exp.case().when(condition.copy(), value)
+        )
     index[sql] = len(aggregates)
     aggregates.append(agg)
 

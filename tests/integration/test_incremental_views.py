@@ -25,12 +25,13 @@ from headwater.runner.views import refresh_view
 QUERIES = {
     # invertible aggregates only: updates and deletes of orders refresh incrementally too
     "gold.sums": """SELECT o.customer_id % 3 AS bucket, o.note, count(*) AS orders, count(o.amount) AS priced,
-        sum(o.amount) AS revenue, avg(o.amount) AS mean, sum(o.qty) * 2 AS twice
+        sum(o.amount) AS revenue, avg(o.amount) AS mean, sum(o.qty) * 2 AS twice,
+        count(*) FILTER (WHERE o.amount > 0) AS positive, sum(o.qty) FILTER (WHERE o.note = 'a') AS qty_a
         FROM silver.orders o WHERE o.qty IS DISTINCT FROM 7 GROUP BY bucket, o.note HAVING count(*) > 1""",
     # every aggregate, and a dimension table
     "gold.all": """SELECT c.country, count(*) AS orders, sum(o.amount) AS revenue, avg(o.qty) AS mean_qty,
         min(o.amount) AS lo, max(o.note) AS hi, count(DISTINCT o.customer_id) AS customers,
-        count(DISTINCT o.note) AS notes
+        count(DISTINCT o.note) AS notes, min(o.qty) FILTER (WHERE o.note IS NOT NULL) AS least_noted
         FROM silver.orders o LEFT JOIN silver.customers c ON c.customer_id = o.customer_id
         GROUP BY ALL""",
     "gold.totals": """SELECT c.country AS country, o.qty, sum(o.qty) AS qty_total, count(DISTINCT o.note) AS notes
