@@ -143,6 +143,11 @@ def _snapshots_to_expire(lake: Lake, retention: float, keep_all: float) -> list[
     """Snapshot ids to expire: none of the last ``keep_all`` seconds, the last of each hour
     within ``retention``, the newest, those of provisional windows not replaced yet, and those
     incremental views last read (their change feed starts there)."""
+    views = (
+        f"UNION ALL SELECT snapshot_id FROM {LAKE}.{INTERNAL_SCHEMA}.view_inputs"
+        if lake.table_exists(INTERNAL_SCHEMA, "view_inputs")
+        else ""
+    )
     rows = lake.fetchall(
         f"""
         WITH s AS (SELECT snapshot_id, snapshot_time, commit_message, commit_extra_info FROM {LAKE}.snapshots()),
@@ -158,8 +163,7 @@ def _snapshots_to_expire(lake: Lake, retention: float, keep_all: float) -> list[
               ON s.commit_message = ?
              AND json_extract_string(s.commit_extra_info, '$.job') = p.job
              AND CAST(json_extract(s.commit_extra_info, '$.run_id') AS BIGINT) = p.run_id
-            UNION ALL
-            SELECT snapshot_id FROM {LAKE}.{INTERNAL_SCHEMA}.view_inputs
+{views}
         )
         SELECT snapshot_id FROM s WHERE snapshot_id NOT IN (SELECT id FROM keep WHERE id IS NOT NULL)
         ORDER BY snapshot_id

@@ -147,7 +147,9 @@ def _shape(query: exp.Expr, columns_of: Callable[[TableName], list[str] | None])
     group = query.args.get("group")
     if not group:
         raise _NotIncremental("the query has no GROUP BY")
-    if any(group.args.get(a) for a in ("grouping_sets", "cube", "rollup")):
+    if any(group.args.get(a) for a in ("grouping_sets", "cube", "rollup")) or any(
+        isinstance(g, exp.Rollup | exp.Cube | exp.GroupingSets) for g in group.expressions
+    ):
         raise _NotIncremental("the query uses GROUPING SETS, CUBE or ROLLUP")
     for node in query.walk():
         if node is not query and isinstance(node, exp.Select | exp.Subquery):

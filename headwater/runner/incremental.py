@@ -138,9 +138,8 @@ def recompute(lake: Lake, sql: ViewSQL, view: TableName, system_columns: str) ->
     lake.execute(f"CREATE TABLE {state} AS {sql.state_of_rows(rows)}")
     for j, agg in enumerate(sql.shape.aggregates):
         if agg.kind == "count_distinct":
-            lake.execute(
-                f"CREATE TABLE {qualified(INTERNAL_SCHEMA, state_table(name, f'd{j}'))} AS {sql.pairs(j, rows)}"
-            )
+            table = qualified(INTERNAL_SCHEMA, state_table(name, f"d{j}"))
+            lake.execute(f"CREATE TABLE {table} AS {sql.pairs(j, rows)} ORDER BY ALL")
     target = qualified(view.schema, view.name)
     lake.execute(f"DROP TABLE IF EXISTS {target}")
     count = lake.fetchone(f"CREATE TABLE {target} AS {sql.finished(state, system_columns)}")
@@ -188,26 +187,26 @@ def apply_changes(
 def _add_pairs(lake: Lake, sql: ViewSQL, j: int, pairs: str) -> str:
     """Insert the (key, value) pairs of count(DISTINCT) ``j`` that the changes bring and the
     set table lacks; returns the temporary table of those new pairs. The set table is read
-    only within the range of the new pairs' keys, so that its files outside are skipped."""
+    only within the range of the changed rows' keys: it is sorted by them, so that its row
+    groups outside are skipped (new rows of a time series fall on its last groups)."""
     temp = f"__hw_pairs{j}"
-    lake.execute(
-        f"CREATE OR REPLACE TEMP TABLE {temp} AS {sql.pairs(j, f'SELECT * FROM __hw_rows WHERE {SIGN} > 0')}"
-    )
+    keys = [quote(k) for k in sql.keys]
+    ranges = ", ".join(f"min({k}), max({k}), count(*) FILTER (WHERE {k} IS NULL)" for k in keys)
+    row = lake.fetchone(f"SELECT {ranges} FROM __hw_rows") or ()
     bounds: list[str] = []
     params: list[object] = []
-    for key in sql.keys:
-        k = quote(key)
-        row = lake.fetchone(f"SELECT min({k}), max({k}), count(*) FILTER (WHERE {k} IS NULL) FROM {temp}")
-        if row and row[0] is not None and not row[2]:
+    for i, k in enumerate(keys):
+        low, high, nulls = row[3 * i : 3 * i + 3]
+        if low is not None and not nulls:
             bounds.append(f"{k} BETWEEN ? AND ?")
-            params += [row[0], row[1]]
+            params += [low, high]
     where = f" WHERE {' AND '.join(bounds)}" if bounds else ""
     lake.execute(
-        f"CREATE OR REPLACE TEMP TABLE {temp} AS SELECT * FROM {temp} "
+        f"CREATE OR REPLACE TEMP TABLE {temp} AS {sql.pairs(j, f'SELECT * FROM __hw_rows WHERE {SIGN} > 0')} "
         f"EXCEPT SELECT {sql.key_list()}, __hw_v FROM {pairs}{where}",
         params,
     )
-    lake.execute(f"INSERT INTO {pairs} SELECT * FROM {temp}")
+    lake.execute(f"INSERT INTO {pairs} SELECT * FROM {temp} ORDER BY ALL")
     return temp
 
 
