@@ -65,11 +65,12 @@ def prepare(lake: Lake, entry: Entry, shape: Shape) -> ViewSQL | str:
     rel = lake.con.sql(f"SELECT * FROM ({sql.rows()}) LIMIT 0")
     types = dict(zip(rel.columns, (str(t).upper() for t in rel.types), strict=True))
     for j, agg in enumerate(shape.aggregates):
-        if agg.kind in ("sum", "avg") and not types[f"__hw_x{j}"].startswith(_EXACT_NUMBERS):
-            return (
-                f"{agg.kind}() of {types[f'__hw_x{j}']} values (only integers and DECIMAL add up "
-                "the same in any order)"
-            )
+        typ = types[f"__hw_x{j}"] if agg.arg is not None else ""
+        if agg.kind in ("sum", "avg") and not typ.startswith(_EXACT_NUMBERS):
+            return f"{agg.kind}() of {typ} values (only integers and DECIMAL add up the same in any order)"
+        scale = re.fullmatch(r"DECIMAL\(\d+,\s*(\d+)\)", typ)
+        if scale:
+            sql.scales[j] = int(scale.group(1))
     return sql
 
 

@@ -14,7 +14,7 @@ Input rows are first put in one shape, *rows*: the key columns, each aggregate's
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sqlglot
 from sqlglot import exp
@@ -31,6 +31,7 @@ ROW_COUNT = "__hw_n"
 class ViewSQL:
     shape: Shape
     names: list[str]  # output column names of the view's select items
+    scales: dict[int, int] = field(default_factory=dict)  # aggregate -> its DECIMAL argument's scale
 
     @property
     def keys(self) -> list[str]:
@@ -157,17 +158,22 @@ class ViewSQL:
             j = self.shape.aggregate_of(node)
             if j is None:
                 return node
-            return sqlglot.parse_one(_finisher(self.shape.aggregates[j], j), dialect="duckdb")
+            return sqlglot.parse_one(
+                _finisher(self.shape.aggregates[j], j, self.scales.get(j, 0)), dialect="duckdb"
+            )
 
         return expr.copy().transform(replace)
 
 
-def _finisher(agg: Aggregate, j: int) -> str:
+def _finisher(agg: Aggregate, j: int, scale: int) -> str:
     a = f"__hw_s.__hw_a{j}"
     if agg.kind in ("count_star", "count", "count_distinct"):
         return f"CAST({a} AS BIGINT)"
     if agg.kind == "sum":
         return f"(CASE WHEN __hw_s.__hw_c{j} = 0 THEN NULL ELSE {a} END)"
     if agg.kind == "avg":
-        return f"(CASE WHEN __hw_s.__hw_c{j} = 0 THEN NULL ELSE CAST({a} AS DOUBLE) / __hw_s.__hw_c{j} END)"
+        # as DuckDB's avg(): the sum's digits (unscaled) divided by the count times 10^scale
+        c, unit = f"__hw_s.__hw_c{j}", 10**scale
+        total = f"CAST(CAST({a} * {unit} AS HUGEINT) AS DOUBLE)" if scale else f"CAST({a} AS DOUBLE)"
+        return f"(CASE WHEN {c} = 0 THEN NULL ELSE {total} / CAST({c} * {unit} AS DOUBLE) END)"
     return a
