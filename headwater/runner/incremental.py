@@ -136,11 +136,12 @@ def recompute(lake: Lake, sql: ViewSQL, view: TableName, system_columns: str) ->
     drop_state(lake, name)
     rows = sql.rows()
     state = qualified(INTERNAL_SCHEMA, state_table(name))
-    lake.execute(f"CREATE TABLE {state} AS {sql.state_of_rows(rows)}")
+    pairs: dict[int, str] = {}
     for j, agg in enumerate(sql.shape.aggregates):
         if agg.kind == "count_distinct":
-            table = qualified(INTERNAL_SCHEMA, state_table(name, f"d{j}"))
-            lake.execute(f"CREATE TABLE {table} AS {sql.pairs(j, rows)} ORDER BY ALL")
+            pairs[j] = qualified(INTERNAL_SCHEMA, state_table(name, f"d{j}"))
+            lake.execute(f"CREATE TABLE {pairs[j]} AS {sql.pairs(j, rows)} ORDER BY ALL")
+    lake.execute(f"CREATE TABLE {state} AS {sql.state_of_rows(rows, pairs)}")
     target = qualified(view.schema, view.name)
     lake.execute(f"DROP TABLE IF EXISTS {target}")
     count = lake.fetchone(f"CREATE TABLE {target} AS {sql.finished(state, system_columns)}")

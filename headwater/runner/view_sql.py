@@ -73,8 +73,10 @@ class ViewSQL:
         return to_duckdb(query)
 
     # -- state -----------------------------------------------------------------------------
-    def state_of_rows(self, rows: str) -> str:
-        """The state of all groups, from *rows* of the whole fact table."""
+    def state_of_rows(self, rows: str, pairs: dict[int, str]) -> str:
+        """The state of all groups, from *rows* of the whole fact table; each
+        ``count(DISTINCT)`` is counted from its set table in ``pairs`` (cheaper than
+        counting distinct values again)."""
         cols = [f"count(*) AS {ROW_COUNT}"]
         for j, agg in enumerate(self.shape.aggregates):
             x = f"__hw_x{j}"
@@ -86,9 +88,15 @@ class ViewSQL:
                 cols += [f"sum({x}) AS __hw_a{j}", f"count({x}) AS __hw_c{j}"]
             elif agg.kind in ("min", "max"):
                 cols.append(f"{agg.kind}({x}) AS __hw_a{j}")
-            else:
-                cols.append(f"count(DISTINCT {x}) AS __hw_a{j}")
-        return f"SELECT {self.key_list()}, {', '.join(cols)} FROM ({rows}) GROUP BY {self.key_list()}"
+        inner = f"SELECT {self.key_list()}, {', '.join(cols)} FROM ({rows}) GROUP BY {self.key_list()}"
+        items, joins = ["r.*"], []
+        for j, table in pairs.items():
+            joins.append(
+                f"LEFT JOIN (SELECT {self.key_list()}, count(*) AS n FROM {table} GROUP BY {self.key_list()}) "
+                f"p{j} ON {self.key_match(f'p{j}', 'r')}"
+            )
+            items.append(f"coalesce(p{j}.n, 0) AS __hw_a{j}")
+        return f"SELECT {', '.join(items)} FROM ({inner}) r {' '.join(joins)}"
 
     def delta_of_rows(self, rows: str) -> str:
         """What the signed *rows* of some changes add to each group's state (``count(DISTINCT)``
