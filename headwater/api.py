@@ -9,12 +9,14 @@ import tempfile
 import time
 import weakref
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 from sqlglot import exp
 
+from headwater import overview
 from headwater.catalog import Catalog, build_catalog
 from headwater.catalog.columns import check_job_columns, names_columns
 from headwater.catalog.model import Entry
@@ -30,6 +32,7 @@ from headwater.dialect.nodes import (
     PauseJob,
     Query,
     ResumeJob,
+    SetOption,
 )
 from headwater.dialect.readonly import explained
 from headwater.errors import UserError
@@ -38,9 +41,11 @@ from headwater.lake.errors import LakeBusy
 from headwater.lake.system_tables import ensure_system_tables
 from headwater.lake.tables import lake_columns
 from headwater.observe.events import Console, NullConsole
+from headwater.overview import sql_str
 from headwater.plan import Plan, make_plan
 from headwater.plan.plan import run_order
-from headwater.runner import interactive
+from headwater.runner import control, interactive
+from headwater.runner.backfill import BackfillResult
 from headwater.runner.deploy import load_deployed
 from headwater.runner.lease import BORROW_TIMEOUT_S, ask_query, borrow, live_status
 from headwater.runner.loop import Runner, RunResult
@@ -90,6 +95,7 @@ class Project:
         self.console: Console = console or NullConsole()
         self.settings: Settings = load_settings(self.path)
         self._cleanup: weakref.finalize[Any, Any] | None = None
+        self._validated: tuple[tuple[tuple[str, int, int], ...], Catalog] | None = None
 
     @classmethod
     def from_sql(cls, sql: str, path: str | Path | None = None, *, console: Console | None = None) -> Project:
@@ -205,7 +211,18 @@ class Project:
         return catalog
 
     def validate_files(self) -> Catalog:
-        """What ``validate`` checks without opening the lake (the columns of declared tables)."""
+        """What ``validate`` checks without opening the lake (the columns of declared tables).
+        Checked again only when a file changed (the console asks every few seconds)."""
+        files = [self.path / "headwater.toml", *self.sql_files()]
+        key = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files if f.exists())
+        if self._validated is not None and self._validated[0] == key:
+            self._check_data_path()
+            return self._validated[1]
+        catalog = self._validate_files()
+        self._validated = (key, catalog)
+        return catalog
+
+    def _validate_files(self) -> Catalog:
         statements = self.statements()
         for stmt in statements:
             _reject_unknown(stmt)
@@ -240,7 +257,7 @@ class Project:
             ensure_system_tables(lake)
             check_job_columns(catalog, lake_columns(lake))
             refresh = {str(v.writes): describe_refresh(lake, v) for v in catalog.views}
-            return make_plan(catalog, load_deployed(lake), refresh)
+            return control.annotate(lake, catalog, make_plan(catalog, load_deployed(lake), refresh))
 
     def run(
         self, *, once: bool = False, max_passes: int | None = None, allow_drop: bool = False
@@ -254,7 +271,7 @@ class Project:
     # -- reading -----------------------------------------------------------------------------
     def query(self, sql: str, *, allow_writes: bool = False) -> Result:
         """Run SQL over the lake and system tables ($columns allowed), and PAUSE/RESUME JOB,
-        ALTER JOB ... ADD/DROP EXPECTATION. Read-only unless ``allow_writes``; system and
+        ALTER JOB, DROP (``runner.control``). Read-only unless ``allow_writes``; system and
         internal tables never take writes. Every statement is checked before any runs."""
         statements = parse(sql)
         if not statements:
@@ -276,15 +293,13 @@ class Project:
         """Whether ``stmt`` writes; a UserError for what ``query`` must not run."""
         _reject_unknown(stmt)
         if isinstance(stmt, Drop):
-            interactive.check_drop(stmt, self.validate(), allow_writes=allow_writes)
+            control.check_drop(stmt, self.validate(), allow_writes=allow_writes)
             return True
-        if isinstance(stmt, PauseJob | ResumeJob):
-            return False  # the job's own state, as `headwater pause|resume` (SPEC §2)
-        if isinstance(stmt, AlterJob) and isinstance(stmt.action, AddExpectation | DropExpectation):
-            return False
+        if isinstance(stmt, PauseJob | ResumeJob | AlterJob):
+            return False  # the deployed job's own state and options (SPEC §2, runner.control)
         if not isinstance(stmt, Query):
             raise UserError(
-                f"{stmt.pos}: {stmt.keywords}{' ... SET' if isinstance(stmt, AlterJob) else ''} statements belong in the project's .sql files",
+                f"{stmt.pos}: {stmt.keywords} statements belong in the project's .sql files",
                 hint="edit the files, then `headwater plan` and `headwater run`",
             )
         return interactive.check_query(stmt, allow_writes=allow_writes)
@@ -294,10 +309,15 @@ class Project:
             self._set_paused(lake, stmt.name, isinstance(stmt, PauseJob))
             word = "paused" if isinstance(stmt, PauseJob) else "resumed"
             return Result(pa.table({"job": [stmt.name], "status": [word]}))
+        if isinstance(stmt, AlterJob) and isinstance(stmt.action, SetOption):
+            option, value = control.alter_set(lake, self.validate_files(), stmt)
+            return Result(pa.table({"job": [stmt.name], "option": [option], "value": [value]}))
         if isinstance(stmt, AlterJob):
             return self._alter_expectations(lake, stmt)
         if isinstance(stmt, Drop):
-            return Result(interactive.drop_table(lake, stmt))
+            control.drop(lake, stmt)
+            word = stmt.kind.lower().replace(" ", "_")
+            return Result(pa.table({word: [stmt.name], "status": ["dropped"]}))
         assert isinstance(stmt, Query)
         return Result(interactive.run_query(lake, stmt, writes=writes))
 
@@ -328,18 +348,14 @@ class Project:
     # -- quarantine --------------------------------------------------------------------------
     def quarantine(self, job: str | None = None, *, include_replayed: bool = False) -> Result:
         """Quarantined records (sealed ones show a placeholder instead of their text)."""
-        where = ["true"] if include_replayed else ["replayed_at IS NULL"]
-        params: list[Any] = []
+        where = "true" if include_replayed else "replayed_at IS NULL"
         if job:
-            where.append("job = ?")
-            params.append(job)
-        sql = (
+            where += f" AND job = {sql_str(job)}"
+        (found,) = self.read(
             f'SELECT id, job, "$source", reason, raw, "at", run_id, sealed IS NOT NULL AS sealed, replayed_at '
-            f"FROM {LAKE}.{SYSTEM_SCHEMA}.quarantine WHERE {' AND '.join(where)} ORDER BY id"
+            f"FROM system.quarantine WHERE {where} ORDER BY id"
         )
-        with self.open_lake() as lake:
-            ensure_system_tables(lake)
-            return Result(lake.con.execute(sql, params).to_arrow_table())
+        return Result(found)
 
     def quarantine_record(
         self, record_id: int, *, decrypt: bool = False, actor: str | None = None
@@ -390,6 +406,24 @@ class Project:
             ctx = RunContext(lake, catalog, self.path, self.settings, self.console, drain=True)
             return replay(ctx, entry, ids)
 
+    def replay(self, job: str, start: str | datetime, end: str | datetime | None = None) -> BackfillResult:
+        """Run a transformation job's windows from ``start`` (to ``end``, default: its latest)
+        again with its current SQL, replacing their output, and replay what depends on it; one
+        transaction (``runner.backfill``). Applies the plan first, as ``run`` does."""
+        from headwater.runner.backfill import check_replayable, parse_when, replay_job
+        from headwater.runner.context import RunContext
+        from headwater.runner.loop import project_lock
+
+        since = parse_when(start, "--from") if isinstance(start, str) else start
+        until = parse_when(end, "--to") if isinstance(end, str) else end
+        catalog = self.validate_files()
+        runner = Runner(catalog, self.path, self.settings, self._lake, self.console)
+        check_replayable(catalog, runner.dag, job)
+        with project_lock(self.state_dir), self._lake() as lake:
+            runner._deploy(lake)
+            ctx = RunContext(lake, runner.catalog, self.path, self.settings, self.console, drain=True)
+            return replay_job(ctx, runner.dag, job, since, until)
+
     def _set_paused(self, lake: Lake, job: str, paused: bool) -> None:
         catalog = self.validate_files()
         if catalog.job(job) is None:
@@ -416,41 +450,133 @@ class Project:
             ensure_system_tables(lake)
             self._set_paused(lake, job, False)
 
-    def status(self) -> list[dict[str, Any]]:
-        """One row per job and view of the project, with its deployed status and counters."""
-        catalog = self.validate_files()
+    def read(self, *sqls: str) -> list[pa.Table]:
+        """Answers to read-only queries (system.* names allowed): from the running ``run`` when
+        one runs (it reads alongside its commits, the lake is not borrowed), else from the lake
+        opened once for all of them."""
+        out: list[pa.Table] = []
+        for sql in sqls:
+            served = ask_query(self.state_dir, sql)
+            if served is None:
+                break
+            out.append(served)
+        if len(out) == len(sqls):
+            return out
         with self.open_lake() as lake:
             ensure_system_tables(lake)
-            jobs = {
-                r[0]: r
-                for r in lake.fetchall(
-                    f"SELECT name, status, last_run, lag_seconds, error FROM {LAKE}.{SYSTEM_SCHEMA}.jobs"
+            for sql in sqls[len(out) :]:
+                stmt = parse(sql)[0]
+                assert isinstance(stmt, Query)
+                out.append(interactive.run_query(lake, stmt, writes=False))
+        return out
+
+    # -- what the web console shows ------------------------------------------------------------
+    def graph(self) -> dict[str, Any]:
+        """The pipeline as nodes and edges, each job and view with its status, rows/s and lag."""
+        catalog = self.validate_files()
+        status, (recent,) = self._status(
+            catalog,
+            "SELECT job, sum(rows_written) AS n FROM system.runs "
+            f"WHERE finished > now() - INTERVAL {overview.RATE_WINDOW_S} SECOND GROUP BY job",
+        )
+        rates = {r["job"]: float(r["n"] or 0) / overview.RATE_WINDOW_S for r in recent.to_pylist()}
+        return overview.pipeline_graph(catalog, status, rates)
+
+    def job_detail(self, name: str, *, runs: int = 200) -> dict[str, Any]:
+        """A job's (or view's) definition, status, recent runs, and the chart series of its
+        throughput, lag and expectations."""
+        catalog = self.validate_files()
+        entry = catalog.job(name) or next(
+            (v for v in catalog.views if v.name.removeprefix("main.") == name), None
+        )
+        if entry is None:
+            known = ", ".join(e.name for e in [*catalog.jobs, *catalog.views]) or "none"
+            raise UserError(f"no job or view named {name!r} (known: {known})")
+        rows, (runs_t, checks_t) = self._status(
+            catalog, overview.runs_sql(name, runs), overview.expectations_sql(name)
+        )
+        status = next((r for r in rows if r["name"] == name), None)
+        history = runs_t.to_pylist()
+        return {
+            "name": name,
+            "kind": entry.kind,
+            "sql": entry.sql,
+            "reads": [str(t) for t in entry.reads],
+            "writes": str(entry.writes),
+            "status": status,
+            "runs": history,
+            "series": overview.job_series(history, checks_t.to_pylist()),
+        }
+
+    def table_detail(self, name: str) -> dict[str, Any]:
+        """A table's columns, rows, size, preview, writers, readers and snapshots."""
+        catalog = self.validate_files()
+        schema, dot, table = name.partition(".")
+        if not dot or not schema.isidentifier() or not table.isidentifier():
+            raise UserError(f"{name!r} is not a table name (schema.table)")
+        columns, count, size, preview, snapshots = self.read(*overview.table_sqls(name))
+        if not columns.num_rows:
+            raise UserError(f"no table named {name} in the lake", hint="has the pipeline run?")
+        entries = [*catalog.jobs, *catalog.views]
+        return {
+            "name": name,
+            "columns": [
+                {"name": c, "type": t, "system": c.startswith("$")}
+                for c, t in zip(
+                    columns.column("column_name").to_pylist(),
+                    columns.column("data_type").to_pylist(),
+                    strict=True,
                 )
-            }
-            totals = {
-                r[0]: r[1:]
-                for r in lake.fetchall(
-                    f"SELECT job, count(*), sum(rows_read), sum(rows_written) FROM {LAKE}.{SYSTEM_SCHEMA}.runs GROUP BY job"
-                )
-            }
-            paused = {r[0] for r in lake.fetchall(f"SELECT job FROM {LAKE}.headwater.job_state WHERE paused")}
-            stopped = {
-                r[0] for r in lake.fetchall(f"SELECT job FROM {LAKE}.headwater.job_state WHERE failed")
-            }
-            streams = [e.name for e in catalog.jobs if _streamed(catalog, e)]
-            offsets = lake.fetchall(
-                f'SELECT job, "partition", position, committed_at, end_position, behind, seconds_behind, '
-                f"connection FROM {LAKE}.{SYSTEM_SCHEMA}.offsets "
-                f'WHERE list_contains(?, job) AND NOT starts_with("partition", \'__\') ORDER BY job, "partition"',
-                [streams],
-            )
+            ],
+            "rows": count.column(0)[0].as_py(),
+            "files": int(size.column("files")[0].as_py()),
+            "bytes": int(size.column("bytes")[0].as_py()),
+            "preview": preview,
+            "snapshots": snapshots.to_pylist(),
+            "writers": [e.name.removeprefix("main.") for e in entries if str(e.writes) == name],
+            "readers": [e.name.removeprefix("main.") for e in entries if name in {str(t) for t in e.reads}],
+        }
+
+    def metrics(self) -> str:
+        """Per job: rows by outcome, lag, run durations, failures; Prometheus text format."""
+        status, (totals,) = self._status(self.validate_files(), overview.METRICS_SQL)
+        return overview.prometheus(status, totals.to_pylist())
+
+    def status(self) -> list[dict[str, Any]]:
+        """One row per job and view of the project, with its deployed status and counters."""
+        return self._status(self.validate_files())[0]
+
+    def _status(self, catalog: Catalog, *more: str) -> tuple[list[dict[str, Any]], list[pa.Table]]:
+        """``status``, and the answers to ``more`` queries read at the same time."""
+        streams = [e.name for e in catalog.jobs if _streamed(catalog, e)]
+        listed = f"CAST([{', '.join(sql_str(s) for s in streams)}] AS VARCHAR[])"
+        jobs_t, totals_t, marks_t, paused_t, stopped_t, offsets_t, *extra = self.read(
+            "SELECT name, status, last_run, lag_seconds, error FROM system.jobs",
+            # (a run whose output a later one replaced is not counted: its rows are not there)
+            "SELECT job, count(*), sum(rows_read), sum(rows_written), sum(rows_late) FROM system.runs "
+            "WHERE status IS DISTINCT FROM 'replaced' GROUP BY job",
+            "SELECT job, watermark FROM system.watermarks",
+            "SELECT job FROM headwater.job_state WHERE paused",
+            "SELECT job FROM headwater.job_state WHERE failed",
+            'SELECT job, "partition", position, committed_at, end_position, behind, seconds_behind, '
+            f"connection FROM system.offsets WHERE list_contains({listed}, job) "
+            'AND NOT starts_with("partition", \'__\') ORDER BY job, "partition"',
+            *more,
+        )
+        jobs = {r[0]: r for r in _tuples(jobs_t)}
+        totals = {r[0]: r[1:] for r in _tuples(totals_t)}
+        marks = dict(_tuples(marks_t))
+        paused = {r[0] for r in _tuples(paused_t)}
+        stopped = {r[0] for r in _tuples(stopped_t)}
+        offsets = _tuples(offsets_t)
         live = live_status(self.state_dir)
         partitions = _partitions(offsets, live)
         out = []
         for entry in [*catalog.jobs, *catalog.views]:
             name = entry.name if entry.kind != "materialized_view" else entry.name.removeprefix("main.")
             row = jobs.get(name)
-            runs, read, written = totals.get(name, (0, 0, 0))
+            runs, read, written, late = totals.get(name, (0, 0, 0, 0))
+            mark = marks.get(name)
             status = (
                 "paused" if name in paused else "failed" if name in stopped else (row[1] if row else "new")
             )
@@ -466,13 +592,20 @@ class Project:
                     "runs": int(runs or 0),
                     "rows_read": int(read or 0),
                     "rows_written": int(written or 0),
+                    "rows_late": int(late or 0),
                     "last_run": row[2].isoformat() if row and row[2] else None,
                     "lag_seconds": row[3] if row else None,
+                    "watermark": mark.isoformat() if mark is not None else None,
                     "error": (feed or {}).get("error") or (row[4] if row else None),
                     **({"partitions": partitions.get(name, [])} if name in streams else {}),
                 }
             )
-        return out
+        return out, extra
+
+
+def _tuples(table: pa.Table) -> list[tuple[Any, ...]]:
+    columns = [c.to_pylist() for c in table.columns]
+    return list(zip(*columns, strict=True)) if columns else []
 
 
 def _streamed(catalog: Catalog, entry: Entry) -> bool:

@@ -62,3 +62,25 @@ SELECT
     amount
 FROM bronze.payments
 WHERE $commit_time BETWEEN run_start_time() AND run_end_time();
+
+-- Each payment with the order it pays, and how long after the order it came: a SYNC join of
+-- the two streams. Its windows are days of event time (`paid_at`), and a day runs only once
+-- both ingestion jobs (SYNC too) have watermarks past its end: every order placed before the
+-- end of the day has been loaded, even when the payments file is delivered before the orders.
+-- (A job without SYNC runs on what has been committed, and would have missed those orders for
+-- good.) Payments of the last day wait for an order of the next.
+CREATE SYNC JOB order_payments_silver RUN_INTERVAL = 1 DAY AS
+INSERT INTO silver.order_payments
+SELECT
+    p.payment_id,
+    p.order_id,
+    o.customer.id AS customer_id,
+    o.ordered_at,
+    p.paid_at,
+    date_diff('second', o.ordered_at, p.paid_at) AS seconds_to_pay,
+    lower(trim(p.method)) AS method,
+    p.amount,
+    o.currency
+FROM bronze.payments p
+LEFT JOIN bronze.orders o ON o.order_id = p.order_id AND o.$event_time < run_end_time()
+WHERE p.$event_time BETWEEN run_start_time() AND run_end_time();

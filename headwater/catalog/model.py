@@ -8,6 +8,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Literal
 
+from sqlglot import exp
+
 from headwater.catalog.dependencies import tables_read
 from headwater.catalog.errors import CatalogError
 from headwater.catalog.sources import check_source
@@ -186,6 +188,14 @@ def _check_references(catalog: Catalog, existing: set[TableName]) -> None:
         tstmt: CreateTransformJob = entry.statement  # type: ignore[assignment]
         if tstmt.options.run_interval.seconds <= 0:
             raise CatalogError(f"job {tstmt.name!r}: RUN_INTERVAL must be at least 1 SECOND", pos=tstmt.pos)
+        if tstmt.sync and _window_filters(tstmt.body, "$commit_time"):
+            raise CatalogError(
+                f"SYNC job {tstmt.name!r} filters its window on $commit_time, but the windows of a "
+                "SYNC job are of event time",
+                pos=tstmt.pos,
+                hint="write `$event_time BETWEEN run_start_time() AND run_end_time()`, or remove SYNC "
+                "to window on commit time (see docs/jobs-and-windows.md)",
+            )
     known = catalog.known_tables() | existing
     system_ok = {"system"}
     for entry in catalog.of_kind("transform_job", "materialized_view"):
@@ -197,3 +207,17 @@ def _check_references(catalog: Catalog, existing: set[TableName]) -> None:
                 pos=entry.statement.pos,
                 hint=_suggest(str(table), sorted(str(t) for t in known)) or "declare it with CREATE TABLE",
             )
+
+
+def _window_filters(body: exp.Expression, column: str) -> bool:
+    """Whether ``body`` has ``<column> BETWEEN run_start_time() AND run_end_time()``."""
+    for between in body.find_all(exp.Between):
+        high = between.args.get("high")
+        if (
+            isinstance(high, exp.Anonymous)
+            and str(high.this).lower() == "run_end_time"
+            and isinstance(between.this, exp.Column)
+            and between.this.name == column
+        ):
+            return True
+    return False

@@ -7,6 +7,7 @@ missing file). Every command goes through ``handled``, the one place errors beco
 from __future__ import annotations
 
 import functools
+import os
 import shlex
 import time
 import traceback
@@ -35,6 +36,7 @@ from headwater.cli.render import (
 )
 from headwater.cli.scaffold import init_project
 from headwater.errors import HeadwaterError, UserError
+from headwater.plan.errors import DropNotAllowed
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -172,9 +174,13 @@ def plan(project: ProjectDir = Path(".")) -> None:
 
     `+` creates, `~` updates (the statement changed), `-` drops (the statement was
     removed; dropping a table or a job needs `run --allow-drop`), `=` keeps a table whose
-    CREATE TABLE was removed while a job still uses it. Then one line per materialized
-    view: `incremental` (refreshed from its inputs' changes) or `full recompute: <why>`.
-    Changes nothing: `run` applies the plan.
+    CREATE TABLE was removed while a job still uses it. Under a changed job, what happens
+    to its data (an edited transformation job's new SQL applies from its next window; the
+    rows already written change only with `headwater replay`). `*` lines are options set
+    with ALTER JOB ... SET, `!` lines the jobs and views that failed or are blocked by a
+    failed job upstream. Then one line per materialized view: `incremental` (refreshed
+    from its inputs' changes) or `full recompute: <why>`. Changes nothing: `run` applies
+    the plan.
     """
     stdout_console().print(plan_text(Project(project).plan()))
 
@@ -201,7 +207,8 @@ def run(
     committed is lost). With --once it processes everything available now, then exits 0, or
     1 if a job failed. One `run` per project at a time; `query` and `status` work alongside.
     A plan that drops a table or a job (its statement was removed) is refused, before
-    anything changes, unless --allow-drop is given; `plan` shows what it would drop.
+    anything changes, unless --allow-drop is given or, in a terminal, the drops are confirmed
+    at the prompt; `plan` shows what it would drop.
     """
     err = stderr_console()
     started = time.monotonic()
@@ -211,8 +218,16 @@ def run(
         catalog = opened.validate_files()
         kinds = {"ingest_job": "ingest", "transform_job": "transform", "materialized_view": "view"}
         console.expect([(e.name, kinds[e.kind]) for e in [*catalog.jobs, *catalog.views]])
-    with console:
-        result = opened.run(once=once, allow_drop=allow_drop)
+    try:
+        with console:
+            result = opened.run(once=once, allow_drop=allow_drop)
+    except DropNotAllowed as refused:
+        if not _confirm_drops(refused):
+            raise
+        console = TerminalConsole(err)
+        opened = Project(project, console=console)
+        with console:
+            result = opened.run(once=once, allow_drop=True)
     took = time.monotonic() - started
     summary = (
         f"{plural(result.passes, 'pass', 'passes')}, "
@@ -229,6 +244,20 @@ def run(
             raise typer.Exit(1)
     else:
         err.print(Text(f"stopped cleanly: {summary}", style="green"))
+
+
+def _confirm_drops(refused: DropNotAllowed) -> bool:
+    """In a terminal, a plan that drops data asks first (elsewhere it needs --allow-drop)."""
+    import sys
+
+    if not sys.stdin.isatty():
+        return False
+    err = stderr_console()
+    err.print(
+        Text(f"run would drop {', '.join(refused.drops)}, no longer in the project's files:", style="red")
+    )
+    err.print(Text("their rows (tables) or source positions (jobs) are deleted", style="red"))
+    return typer.confirm("drop them?", default=False, err=True)
 
 
 @app.command()
@@ -252,10 +281,11 @@ def query(
     Any DuckDB query over the lake's tables (with their $event_time, $commit_time, $source
     and $run_id columns) and system.jobs, system.runs, system.expectations,
     system.quarantine, system.lineage, system.offsets and system.gaps: SELECT, WITH, SHOW,
-    DESCRIBE, SUMMARIZE, EXPLAIN and reading PRAGMAs. PAUSE JOB, RESUME JOB and ALTER JOB ...
-    ADD|DROP EXPECTATION too. Anything else that changes data is refused (exit 2) unless
-    --allow-writes is given; even then the system and internal tables take no writes, and
-    DROP TABLE only drops a table that no statement of the project declares or uses.
+    DESCRIBE, SUMMARIZE, EXPLAIN and reading PRAGMAs. PAUSE JOB, RESUME JOB and ALTER JOB
+    (SET, ADD|DROP EXPECTATION) too. Anything else that changes data is refused (exit 2)
+    unless --allow-writes is given; even then the system and internal tables take no
+    writes, and DROP JOB|TABLE|MATERIALIZED VIEW|CONNECTION only drops what no statement of
+    the project declares or uses (it names them otherwise).
     """
     result = Project(project).query(sql, allow_writes=allow_writes)
     table = result.arrow()
@@ -277,11 +307,13 @@ def status(
         StatusFormat, typer.Option("--format", "-f", help="table or json.")
     ] = StatusFormat.table,
 ) -> None:
-    """Show each job and view: status, runs, rows, last run, lag, error; and each partition
+    """Show each job and view: status, runs, rows, last run, lag, watermark, error; and each partition
     of the stream jobs: committed and end offsets, messages and seconds behind, last commit,
     connection.
 
-    A status is new (never run), idle, running (a `run` is going on), paused or failed.
+    A status is new (never run), idle, running (a `run` is going on), paused, retrying (a
+    transient error: tried again with backoff), failed, or blocked (waits for a failed job
+    upstream, named in its error).
     """
     rows = Project(project).status()
     if format is StatusFormat.json:
@@ -329,6 +361,57 @@ def resume(
 
 @app.command()
 @handled
+def replay(
+    job: Annotated[str, typer.Argument(help="The transformation job whose windows to run again.")],
+    since: Annotated[
+        str,
+        typer.Option(
+            "--from", help="The first window: the one containing this time (ISO 8601; UTC without a zone)."
+        ),
+    ],
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            help="Stop before the window starting at or after this time.",
+            show_default="the job's latest window",
+        ),
+    ] = None,
+    project: ProjectDir = Path("."),
+) -> None:
+    """Run a transformation job's windows again with its current SQL (backfill).
+
+    The job's windows from the one containing --from up to --to (default: all it has run)
+    run again with the SQL in the project's files; their old output is replaced by the new
+    one in one transaction, so a reader never sees both or neither. The transformation jobs
+    downstream run again from the first window that read a replaced row, and the
+    materialized views downstream are recomputed, in the same transaction. Applies the plan
+    first, as `run` does; cannot run while a `run` of the project is running. MERGE jobs
+    cannot be replayed. See docs/replay.md.
+    """
+    with TerminalConsole(stderr_console()) as console:
+        result = Project(project, console=console).replay(job, since, until)
+    out = stdout_console()
+    rows = [
+        (
+            r.job,
+            r.because_of or "",
+            r.window_from.isoformat(),
+            r.window_to.isoformat(),
+            r.windows,
+            r.rows_removed,
+            r.rows_written,
+        )
+        for r in result.jobs
+    ]
+    columns = ["job", "downstream of", "from", "to", "windows", "rows removed", "rows written"]
+    out.print(result_table(columns, rows))
+    for view in result.views:
+        out.print(Text(f"recomputed materialized view {view}", style="dim"))
+
+
+@app.command()
+@handled
 def demo(
     directory: Annotated[Path, typer.Argument(help="Where to build the demo.")] = Path("headwater-demo"),
 ) -> None:
@@ -355,12 +438,67 @@ def demo(
                 f"headwater status{p}\n"
                 f"headwater plan{p}\n"
                 f'headwater query{p} "SELECT job, window_start, rows_read, rows_written FROM system.runs"\n'
+                f"headwater ui{p}           # the web console: graph, jobs, tables, quarantine, SQL\n"
                 f"headwater run{p}          # keep it running; add files to its landing folder"
             ),
             title="try next",
             title_align="left",
             expand=False,
         )
+    )
+
+
+@app.command()
+@handled
+def ui(
+    project: ProjectDir = Path("."),
+    host: Annotated[str, typer.Option("--host", help="The address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="The port to listen on.")] = 8765,
+    allow_remote: Annotated[
+        bool,
+        typer.Option("--allow-remote", help="Allow listening on an address other machines can reach."),
+    ] = False,
+    allow_writes: Annotated[
+        bool,
+        typer.Option(
+            "--allow-writes",
+            help="Let the worksheet run statements that change data (as `query --allow-writes`).",
+        ),
+    ] = False,
+) -> None:
+    """Start the web console: the pipeline graph, jobs, tables, quarantine, a SQL worksheet.
+
+    Listens on 127.0.0.1:8765 until interrupted and prints the URL to open, with a random
+    token every request needs (the browser keeps it in a cookie; HEADWATER_UI_TOKEN fixes
+    it). Works alongside a running `headwater run`: pages refresh every few seconds.
+    /metrics serves Prometheus metrics (send the token as `Authorization: Bearer <token>`).
+    The worksheet is read-only unless --allow-writes is given; a non-loopback --host needs
+    --allow-remote.
+    """
+    from headwater.web.app import serve  # (starlette and jinja2 load only for this command)
+
+    opened = Project(project)
+    opened.validate_files()
+    out = stdout_console()
+
+    def announce(url: str) -> None:
+        out.print(Text.assemble(("headwater console: ", "bold green"), (url, "bold")), soft_wrap=True)
+        out.print(Text("open it in a browser; Ctrl-C stops the console", style="dim"))
+
+    token = os.environ.get("HEADWATER_UI_TOKEN") or None
+    if token is not None and len(token) < 16:
+        raise UserError(
+            "HEADWATER_UI_TOKEN is too short to guard the console (fewer than 16 characters)",
+            hint="use a long random value, e.g. `python -c 'import secrets; print(secrets.token_urlsafe(24))'`",
+        )
+    serve(
+        opened,
+        host=host,
+        port=port,
+        allow_remote=allow_remote,
+        allow_writes=allow_writes,
+        token=token,
+        announce=announce,
     )
 
 

@@ -24,7 +24,7 @@ from rich.text import Text
 
 from headwater.plan import Plan
 
-_ACTION_STYLE = {"+": "green", "~": "yellow", "-": "red"}
+_ACTION_STYLE = {"+": "green", "~": "yellow", "-": "red", "!": "red", "*": "yellow"}
 _STATUS_STYLE = {
     "failed": "bold red",
     "paused": "yellow",
@@ -32,6 +32,8 @@ _STATUS_STYLE = {
     "running": "green",
     "new": "dim",
     "waiting": "cyan",
+    "blocked": "red",
+    "retrying": "yellow",
 }
 _CONNECTION_STYLE = {
     "connected": "green",
@@ -153,6 +155,7 @@ def status_table(rows: Sequence[dict[str, Any]]) -> Table:
         ("rows written", "right"),
         ("last run", "left"),
         ("lag", "right"),
+        ("watermark", "left"),
     ]:
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for row in rows:
@@ -167,6 +170,7 @@ def status_table(rows: Sequence[dict[str, Any]]) -> Table:
             f"{row['rows_written']:,}",
             Text(_short_time(row["last_run"])),
             Text(_lag(row["lag_seconds"])),
+            Text(_short_time(row.get("watermark"))),
         )
     return table
 

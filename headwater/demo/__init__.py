@@ -34,6 +34,13 @@ ANSWERS: tuple[tuple[str, str], ...] = (
         "SELECT sku, units, orders, revenue_eur FROM gold.top_products ORDER BY revenue_eur DESC, sku",
     ),
     (
+        "Minutes to pay, by payment method (SYNC join)",
+        "SELECT method, count(*) AS payments, count(*) FILTER (WHERE ordered_at IS NULL) AS without_order, "
+        "CAST(median(seconds_to_pay) / 60 AS DECIMAL(8, 1)) AS median_minutes, "
+        "CAST(quantile_cont(seconds_to_pay, 0.9) / 60 AS DECIMAL(8, 1)) AS p90_minutes "
+        "FROM silver.order_payments GROUP BY method ORDER BY payments DESC, method",
+    ),
+    (
         "Billed orders whose payments do not add up",
         "SELECT issue, count(*) AS orders, sum(difference_eur) AS paid_minus_billed_eur "
         "FROM gold.payment_issues GROUP BY issue ORDER BY orders DESC, issue",

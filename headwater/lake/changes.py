@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from headwater.dialect.nodes import TableName
-from headwater.lake.engine import LAKE, Lake
+from headwater.lake.engine import LAKE, Lake, quote
 from headwater.lake.maintenance import META
 
 
@@ -23,14 +23,21 @@ def table_ids(lake: Lake) -> dict[str, int]:
     return {str(r[0]): int(r[1]) for r in rows}
 
 
-def signatures(lake: Lake) -> dict[str, str]:
-    """``schema.table`` -> its columns and types, of every table now, in one query."""
-    rows = lake.fetchall(
-        "SELECT schema_name || '.' || table_name, string_agg(column_name || ' ' || data_type, ', ' "
-        "ORDER BY column_index) FROM duckdb_columns() WHERE database_name = ? GROUP BY ALL",
+def table_columns(lake: Lake) -> dict[str, dict[str, str]]:
+    """``schema.table`` -> its columns and their types, of every table now, in one query."""
+    out: dict[str, dict[str, str]] = {}
+    for table, column, typ in lake.fetchall(
+        "SELECT schema_name || '.' || table_name, column_name, data_type FROM duckdb_columns() "
+        "WHERE database_name = ? ORDER BY schema_name, table_name, column_index",
         [LAKE],
-    )
-    return {str(r[0]): str(r[1]) for r in rows}
+    ):
+        out.setdefault(str(table), {})[str(column)] = str(typ)
+    return out
+
+
+def signature(columns: dict[str, str]) -> str:
+    """Columns and types in one text: a table whose text changed changed its columns."""
+    return ", ".join(f"{quote(n)} {t}" for n, t in columns.items())
 
 
 def changed_tables(lake: Lake, since: int, until: int) -> set[int] | None:

@@ -87,6 +87,7 @@ class Lake:
             if needs_pg:
                 _load_extension(self.con, "postgres_scanner")
             self._target, self.busy_timeout = target, busy_timeout
+            self._depth = 0  # open transaction() blocks
             self._on_close: list[Callable[[], object]] = []
             self._attach(target, busy_timeout)
             self.con.execute(f"USE {LAKE}")
@@ -139,14 +140,25 @@ class Lake:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Lake]:
-        """One DuckLake transaction: everything inside commits together or not at all."""
+        """One DuckLake transaction: everything inside commits together or not at all. Inside
+        another one it is part of that one (a replay re-runs windows in one transaction)."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self
+            finally:
+                self._depth -= 1
+            return
         self.con.execute("BEGIN TRANSACTION")
+        self._depth = 1
         try:
             yield self
         except BaseException:
             with contextlib.suppress(duckdb.Error):
                 self.con.execute("ROLLBACK")
             raise
+        finally:
+            self._depth = 0
         self.con.execute("COMMIT")
 
     def snapshot_id(self) -> int:
@@ -198,6 +210,7 @@ class Lake:
             self.follow_data_path,
         )
         other._target, other.busy_timeout, other._on_close = self._target, self.busy_timeout, []
+        other._depth = 0
         other.con = self.con.cursor()
         other.con.execute(f"USE {LAKE}")
         return other

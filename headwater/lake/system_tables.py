@@ -28,6 +28,10 @@ SYSTEM_TABLES: dict[str, str] = {
     "lineage": """upstream VARCHAR, downstream VARCHAR, job VARCHAR""",
     "offsets": """job VARCHAR, "partition" VARCHAR, position BIGINT, line BIGINT, committed_at TIMESTAMPTZ,
         end_position BIGINT, behind BIGINT, seconds_behind DOUBLE, connection VARCHAR""",
+    # Each job's watermark: ingestion jobs, from what they committed; SYNC transformation jobs,
+    # the end of the windows they completed (see docs/jobs-and-windows.md).
+    "watermarks": """job VARCHAR, kind VARCHAR, watermark TIMESTAMPTZ, max_event_time TIMESTAMPTZ,
+        updated_at TIMESTAMPTZ""",
     # Offsets a job went past without reading them (ON_RETENTION_GAP = SKIP).
     "gaps": """job VARCHAR, "partition" VARCHAR, first_lost BIGINT, last_lost BIGINT, run_id BIGINT,
         detected_at TIMESTAMPTZ""",

@@ -24,13 +24,13 @@ def ensure_schema(lake: Lake, schema: str) -> None:
 
 
 def create_declared(lake: Lake, stmt: CreateTable) -> None:
-    """Create a table declared with CREATE TABLE (columns optional), or add declared columns
-    that an existing table lacks."""
+    """Create a table declared with CREATE TABLE, or add declared columns that an existing
+    table lacks. A table declared without columns exists from deploy on with its system
+    columns only (queries and jobs over it work before data arrives); its first rows add
+    their columns, after the system columns."""
     ensure_schema(lake, stmt.table.schema)
     name = qualified(stmt.table.schema, stmt.table.name)
     if not lake.table_exists(stmt.table.schema, stmt.table.name):
-        if not stmt.columns:
-            return  # created from the first rows written, with their columns first
         columns = [f"{quote(c.name)} {c.type}" for c in stmt.columns]
         columns += [f"{quote(n)} {t}" for n, t in SYSTEM_COLUMN_TYPES.items()]
         lake.execute(f"CREATE TABLE {name} ({', '.join(columns)})")
@@ -100,6 +100,17 @@ def new_struct_fields(have: str, want: str, path: list[str]) -> list[tuple[list[
 
 def user_columns(columns: dict[str, str]) -> dict[str, str]:
     return {c: t for c, t in columns.items() if not c.startswith("$")}
+
+
+def without_columns(lake: Lake, tables: Iterable[TableName]) -> list[TableName]:
+    """Those of ``tables`` that do not exist yet, or have no columns of their own yet (declared
+    without columns, no data yet): a query naming their columns waits for their first rows."""
+    return [
+        t
+        for t in tables
+        if t.schema != "system"
+        and (not lake.table_exists(t.schema, t.name) or not user_columns(lake.columns(t.schema, t.name)))
+    ]
 
 
 def describe(rel: duckdb.DuckDBPyRelation, skip: Iterable[str] = ()) -> dict[str, str]:

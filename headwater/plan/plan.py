@@ -61,6 +61,10 @@ class Plan:
     kept: list[str] = field(default_factory=list)  # tables no longer declared but still used
     # view name -> "incremental" or "full recompute: <why>" (how `run` refreshes it)
     refresh: dict[str, str] = field(default_factory=dict)
+    # What a change does to the data already there, by the changed entry's name (filled in
+    # from the deployed state: ``runner.control.annotate``), and the jobs failed or blocked.
+    notes: dict[str, list[str]] = field(default_factory=dict)
+    health: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -79,8 +83,12 @@ class Plan:
     def explain(self) -> list[str]:
         kept = [f"= table {name} kept: a job or view still uses it" for name in self.kept]
         if not self.changes:
-            return ["no changes: the deployed pipeline matches the project", *kept]
-        return [c.explain() for c in self.changes] + kept
+            return ["no changes: the deployed pipeline matches the project", *kept, *self.health]
+        lines = []
+        for c in self.changes:
+            lines.append(c.explain())
+            lines.extend(f"    {note}" for note in self.notes.get(c.name, []))
+        return lines + kept + self.health
 
     def explain_refresh(self) -> list[str]:
         """How each view refreshes: ``view <name>: incremental`` or ``... full recompute: <why>``."""

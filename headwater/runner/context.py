@@ -6,6 +6,7 @@ import os
 import re
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from headwater.catalog.model import Catalog, Entry
@@ -64,6 +65,9 @@ class RunContext:
     console: Console
     drain: bool  # `run --once`: read everything available now, run open windows that have data
     stop: threading.Event = field(default_factory=threading.Event)  # set on Ctrl-C / SIGTERM
+    # Ingestion jobs without EVENT_TIME: the time up to which they have read their source in
+    # this run (see ``runner.watermarks.read_up_to``).
+    read_up_to: dict[str, datetime] = field(default_factory=dict)
     _next_run_id: int = field(default=0)
     _specs: dict[str, QualitySpec] = field(default_factory=dict)
 

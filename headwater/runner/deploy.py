@@ -11,6 +11,7 @@ from headwater.runner.incremental import drop_state
 from headwater.state import store
 
 DEPLOYED = f"{LAKE}.{INTERNAL_SCHEMA}.deployed"
+OVERRIDES = f"{LAKE}.{INTERNAL_SCHEMA}.job_overrides"
 
 
 def load_deployed(lake: Lake) -> list[Deployed]:
@@ -35,6 +36,16 @@ def apply_plan(lake: Lake, catalog: Catalog, plan: Plan) -> None:
         _write_lineage(lake, catalog)
 
 
+def create_missing_tables(lake: Lake, catalog: Catalog) -> None:
+    """Declared tables that the lake lacks (a lake deployed by a version that created a table
+    declared without columns only with its first rows): created, so they exist from deploy on."""
+    missing = [t for t in catalog.tables.values() if not lake.table_exists(t.table.schema, t.table.name)]
+    if missing:
+        with lake.transaction():
+            for stmt in missing:
+                create_declared(lake, stmt)
+
+
 def _apply(lake: Lake, catalog: Catalog, change: Change) -> None:
     if change.kind == "table" and change.action in ("create", "update"):
         stmt = catalog.entries[("table", change.name)].statement
@@ -50,8 +61,19 @@ def _apply(lake: Lake, catalog: Catalog, change: Change) -> None:
             drop_state(lake, change.name)
     elif change.kind in ("ingest_job", "transform_job") and change.action == "drop":
         store.clear_job(lake, change.name)
-    elif change.kind == "ingest_job" and change.action == "update":
-        _reset_if_source_changed(lake, catalog, change)
+    elif change.kind in ("ingest_job", "transform_job") and change.action == "update":
+        # The files changed the job: they win over its ALTER JOB ... SET options.
+        lake.execute(f"DELETE FROM {OVERRIDES} WHERE job = ? AND action = 'set_option'", [change.name])
+        if change.kind == "ingest_job":
+            _reset_if_source_changed(lake, catalog, change)
+
+
+def source_changed(stmt: CreateIngestJob, old_sql: str) -> bool:
+    """Whether an edited ingestion job reads another connection or pattern than ``old_sql``."""
+    marker = f"COPY FROM {stmt.source.connection}"
+    return marker.lower() not in old_sql.lower() or bool(
+        stmt.source.pattern and stmt.source.pattern not in old_sql
+    )
 
 
 def _reset_if_source_changed(lake: Lake, catalog: Catalog, change: Change) -> None:
@@ -59,9 +81,7 @@ def _reset_if_source_changed(lake: Lake, catalog: Catalog, change: Change) -> No
     any other edit (options, expectations) keeps its position."""
     stmt = catalog.entries[("ingest_job", change.name)].statement
     assert isinstance(stmt, CreateIngestJob)
-    old = change.old_sql or ""
-    marker = f"COPY FROM {stmt.source.connection}"
-    if marker.lower() not in old.lower() or (stmt.source.pattern and stmt.source.pattern not in old):
+    if source_changed(stmt, change.old_sql or ""):
         store.clear_job(lake, change.name)
 
 

@@ -9,3 +9,8 @@ class RunnerError(JobFailed):
 
 class AlreadyRunning(UserError):
     """Another `headwater run` holds this project's lock."""
+
+
+class TransientError(RunnerError):
+    """A failure that may go away by itself (the lake's storage could not be read or written):
+    the job is tried again with backoff (``runner.retry``)."""

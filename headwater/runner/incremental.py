@@ -20,7 +20,14 @@ from headwater.catalog.model import Entry
 from headwater.dialect import to_duckdb
 from headwater.dialect.nodes import CreateMaterializedView, TableName
 from headwater.lake import INTERNAL_SCHEMA, LAKE, Lake, qualified, quote
-from headwater.lake.changes import changed_tables, changes_sql, current_snapshot, has_changes, table_ids
+from headwater.lake.changes import (
+    changed_tables,
+    changes_sql,
+    current_snapshot,
+    has_changes,
+    signature,
+    table_ids,
+)
 from headwater.plan.incremental import Shape
 from headwater.runner.view_sql import ROW_COUNT, SIGN, ViewSQL
 
@@ -82,10 +89,10 @@ class Decision:
 
 
 def plan_refresh(
-    lake: Lake, entry: Entry, shape: Shape, fingerprint_changed: bool, columns: dict[str, str]
+    lake: Lake, entry: Entry, shape: Shape, fingerprint_changed: bool, columns: dict[str, dict[str, str]]
 ) -> Decision | None:
     """Decide, inside the refresh's transaction, how to refresh: None when no input changed.
-    ``columns``: the lake's tables and their column signatures (``changes.signatures``)."""
+    ``columns``: the lake's tables and their columns (``changes.table_columns``)."""
     view = str(entry.writes)
     snapshot = current_snapshot(lake)
     remembered = {
@@ -111,7 +118,7 @@ def plan_refresh(
     for table in inputs:
         if ids.get(table) != remembered[table][0]:
             return Decision(f"full recompute: {table} was re-created", snapshot)
-        if columns.get(table) != remembered[table][2]:
+        if signature(columns.get(table, {})) != remembered[table][2]:
             return Decision(f"full recompute: the columns of {table} changed", snapshot)
     changed = changed_tables(lake, since, snapshot)
     if changed is None:  # snapshots expired: ask the change feed (of the dimensions: cheap)
@@ -212,13 +219,15 @@ def _add_pairs(lake: Lake, sql: ViewSQL, j: int, pairs: str) -> str:
     return temp
 
 
-def remember_inputs(lake: Lake, view: str, shape: Shape, snapshot: int, columns: dict[str, str]) -> None:
+def remember_inputs(
+    lake: Lake, view: str, shape: Shape, snapshot: int, columns: dict[str, dict[str, str]]
+) -> None:
     ids = table_ids(lake)
     lake.execute(f"DELETE FROM {VIEW_INPUTS} WHERE view_name = ?", [view])
     lake.con.executemany(
         f"INSERT INTO {VIEW_INPUTS} VALUES (?, ?, ?, ?, ?)",
         [
-            [view, str(t), ids.get(str(t), -1), snapshot, columns.get(str(t), "")]
+            [view, str(t), ids.get(str(t), -1), snapshot, signature(columns.get(str(t), {}))]
             for t in (shape.fact, *shape.dimensions)
         ],
     )

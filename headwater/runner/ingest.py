@@ -22,6 +22,7 @@ from headwater.catalog.model import Entry
 from headwater.dialect import to_duckdb
 from headwater.dialect.nodes import KAFKA_COLUMNS, CreateIngestJob
 from headwater.lake import qualified, quote
+from headwater.lake.engine import clean_error
 from headwater.lake.tables import ensure_table, user_columns, widen_columns
 from headwater.observe.events import BatchCommitted, Notice
 from headwater.quality import batch as quality
@@ -29,8 +30,9 @@ from headwater.quality import quarantine
 from headwater.quality.dedupe import BatchKeys
 from headwater.quality.diagnose import explain_failure
 from headwater.quality.errors import JobStopped
+from headwater.runner import watermarks
 from headwater.runner.context import RunContext, expand_env
-from headwater.runner.errors import RunnerError
+from headwater.runner.errors import RunnerError, TransientError
 from headwater.runner.schema import Conformed, conform
 from headwater.sources.decode import SHAPE, Decoded, concat_rejected, decode, json_path
 from headwater.sources.errors import NoColumns, SourceError
@@ -44,7 +46,7 @@ from headwater.sources.files import (
     combine,
 )
 from headwater.sources.keys import stored_name
-from headwater.sources.merge import merge_chunks
+from headwater.sources.merge import fold_system, merge_chunks
 from headwater.sources.prefetch import prefetch
 from headwater.sources.raw import BASE64, INVALID_UTF8
 from headwater.sources.typing import DOUBLE_INTEGERS, REASON
@@ -72,7 +74,8 @@ class TargetSchema:
         assert stmt.target is not None
         exists = ctx.lake.table_exists(stmt.target.schema, stmt.target.name)
         types = user_columns(ctx.lake.columns(stmt.target.schema, stmt.target.name)) if exists else {}
-        return cls(types, stmt.options.on_schema_change == "EVOLVE", exists)
+        # (a table declared without columns exists with none of its own: its data gives them)
+        return cls(types, stmt.options.on_schema_change == "EVOLVE", bool(types))
 
     def table_columns(self) -> dict[str, str] | None:
         """The table's columns as of this batch (None: it has none yet)."""
@@ -140,6 +143,7 @@ def run_ingest(ctx: RunContext, entry: Entry) -> int:
         offsets.update(marks)
     positions = {p: FilePosition(o, line) for p, (o, line) in offsets.items()}
     schema = TargetSchema.of(ctx, stmt)
+    polled = store.utcnow()
     written = 0
     batch: Batch | None = None
     try:
@@ -157,6 +161,7 @@ def run_ingest(ctx: RunContext, entry: Entry) -> int:
         if batch is not None:
             written += batch.commit()
             batch = None
+        watermarks.read_up_to(ctx, stmt, polled)
     finally:
         if batch is not None:
             batch.rollback()
@@ -215,6 +220,8 @@ class Batch:
         self.table_columns = schema.stored  # the target's, as known (None: to be looked up)
         self.open = False  # the lake transaction
         self.progress: dict[str, store.Progress] | None = None  # streams: saved with the positions
+        self.max_event: datetime | None = None  # the largest EVENT_TIME written (for the watermark)
+        self.late_before: datetime | None = None  # rows with an earlier event time are late
 
     def lag_seconds(self) -> float:
         seconds = [p.seconds_behind for p in (self.progress or {}).values() if p.seconds_behind is not None]
@@ -349,7 +356,9 @@ class Batch:
     ) -> tuple[Conformed, quality.Outcome]:
         stmt = self.stmt
         view = conform(stmt, decoded, self.ctx.lake, chunk.sources.text, self.schema.table_columns())
-        if system is not None and chunk.system is not None:
+        if decoded.passed:  # the system columns came through the decoding query
+            view = Conformed(view.name, [*view.columns, *decoded.passed], view.quarantined)
+        elif system is not None and chunk.system is not None:
             view = _with_system(view, system, chunk.system.column_names)
         extras = {EVENT: _event_time(stmt)} if stmt.options.event_time is not None else {}
         try:
@@ -418,6 +427,7 @@ class Batch:
     def _stage(self, chunk: FileChunk) -> _Staged:
         stmt, lake, run = self.stmt, self.ctx.lake, self.run
         assert stmt.target is not None
+        chunk = fold_system(chunk)
         sources = chunk.sources
         system = None
         if chunk.system is not None:
@@ -487,8 +497,10 @@ class Batch:
                     lake.con.unregister(system)
             raise
 
-    def _write(self, staged: _Staged) -> None:
-        """Inside the transaction: one staged chunk's rows (its duplicates set aside) and quarantine."""
+    def _write(self, staged: _Staged, pending: list[tuple[str, Sources]]) -> None:
+        """Inside the transaction: one staged chunk's quarantine, and its rows (duplicates set
+        aside) added to ``pending``: the rows of consecutive chunks are written by one INSERT
+        (fewer, larger files), before the table's columns change and at the end."""
         stmt, lake, run, outcome = self.stmt, self.ctx.lake, self.run, staged.outcome
         assert stmt.target is not None
         types = {
@@ -499,11 +511,18 @@ class Batch:
         wanted = {c: t for c, t in types.items() if _stored(c)}
         have = self.table_columns
         if have is None or staged.widen or any(have.get(c) != t for c, t in wanted.items()):
+            self._flush(pending)
             self.table_columns = ensure_table(lake, stmt.target, wanted)
             widen_columns(lake, stmt.target, staged.widen)
         if self.keys is not None:
             self.keys.mark(staged.number, outcome)
-        run.rows_written += _write(self.ctx, stmt, outcome, staged.sources, self.commit_time, run.run_id)
+        select = _select(stmt, outcome, staged.sources, self.commit_time, run.run_id)
+        if select is not None:
+            pending.append((select, staged.sources))
+        latest, late = _lateness(self.ctx, stmt, outcome, self.commit_time, self.late_before)
+        run.rows_late += late
+        if latest is not None:
+            self.max_event = latest if self.max_event is None else max(self.max_event, latest)
         run.rows_deduplicated += outcome.deduplicated
         run.rows_quarantined += quarantine.write(
             lake,
@@ -518,6 +537,11 @@ class Batch:
         for partition, position in staged.positions:
             self.positions[partition] = (position.offset, position.line)
 
+    def _flush(self, pending: list[tuple[str, Sources]]) -> None:
+        if pending:
+            self.run.rows_written += _insert(self.ctx, self.stmt, pending)
+            pending.clear()
+
     def commit(self, *, replayed: list[int] | None = None, gaps: list[store.Gap] | None = None) -> int:
         """Write the staged chunks and commit, in one transaction; returns the rows written.
         ``gaps``: the source's skipped offsets not recorded yet; those that this batch's
@@ -531,10 +555,13 @@ class Batch:
             self.open = True
             # As close as possible to the moment the rows become visible.
             self.commit_time = store.next_commit_time(lake)
+            self.late_before = watermarks.late_before(self.ctx, stmt.target)
             if self.keys is not None:
                 self.keys.find(self.commit_time)
+            pending: list[tuple[str, Sources]] = []
             for staged in self.staged:
-                self._write(staged)
+                self._write(staged, pending)
+            self._flush(pending)
             if self.keys is not None:
                 self.keys.remember(self.commit_time)
             self._drop_staged()
@@ -546,6 +573,7 @@ class Batch:
                 recorded = store.record_gaps(
                     lake, stmt.name, gaps, self.positions, run.run_id, self.commit_time
                 )
+            watermarks.save_ingest(self.ctx, stmt, self.max_event, self.commit_time, run.rows_read)
             store.record_run(lake, run)
             store.record_expectations(lake, stmt.name, run.run_id, self.spec.expectations, self.violations)
             store.advance_clock(lake, str(stmt.target), self.commit_time)
@@ -608,38 +636,73 @@ def _event_time(stmt: CreateIngestJob) -> str:
     return f"TRY_CAST(({to_duckdb(stmt.options.event_time)}) AS TIMESTAMPTZ)"
 
 
-def _write(
+def _event(stmt: CreateIngestJob, outcome: quality.Outcome, commit_lit: str) -> tuple[str | None, str]:
+    """SQL over a staged chunk: the EVENT_TIME given (None: no EVENT_TIME) and ``$event_time``."""
+    if stmt.options.event_time is None:
+        return None, commit_lit
+    # (a trivial outcome has the original columns: computed while writing)
+    given = _event_time(stmt) if outcome.trivial else EVENT
+    return given, f"coalesce({given}, {commit_lit})"
+
+
+def _select(
+    stmt: CreateIngestJob, outcome: quality.Outcome, sources: Sources, commit_time: datetime, run_id: int
+) -> str | None:
+    """The SELECT of a staged chunk's rows to write, with their system columns (None: none)."""
+    if not outcome.written:
+        return None
+    commit_lit = f"TIMESTAMPTZ '{commit_time.isoformat()}'"
+    _, event = _event(stmt, outcome, commit_lit)
+    cols = ", ".join(quote(c) for c in outcome.output_columns if _stored(c))
+    return (
+        f'SELECT {cols + ", " if cols else ""}{event} AS "$event_time", {commit_lit} AS "$commit_time", '
+        f'{sources.sql(quality.LINE)} AS "$source", {run_id}::BIGINT AS "$run_id" '
+        f"FROM {outcome.table} WHERE {outcome.write_filter}"
+    )
+
+
+def _lateness(
     ctx: RunContext,
     stmt: CreateIngestJob,
     outcome: quality.Outcome,
-    sources: Sources,
     commit_time: datetime,
-    run_id: int,
-) -> int:
-    assert stmt.target is not None
-    commit_lit = f"TIMESTAMPTZ '{commit_time.isoformat()}'"
-    if stmt.options.event_time is None:
-        event = commit_lit
-    elif outcome.trivial:  # the original columns are all there: compute it while writing
-        event = f"coalesce({_event_time(stmt)}, {commit_lit})"
-    else:
-        event = f"coalesce({EVENT}, {commit_lit})"
-    cols = ", ".join(quote(c) for c in outcome.output_columns if _stored(c))
-    source = sources.sql(quality.LINE)
-    select = (
-        f'SELECT {cols + ", " if cols else ""}{event} AS "$event_time", {commit_lit} AS "$commit_time", '
-        f'{source} AS "$source", {run_id}::BIGINT AS "$run_id" '
-        f"FROM {outcome.table} WHERE {outcome.write_filter}"
-    )
+    late_before: datetime | None,
+) -> tuple[datetime | None, int]:
+    """The largest EVENT_TIME among a staged chunk's rows to write (NULL values left out) and
+    how many are late (event time before ``late_before``): one aggregate, before the write."""
     if not outcome.written:
-        return 0
+        return None, 0
+    given, event = _event(stmt, outcome, f"TIMESTAMPTZ '{commit_time.isoformat()}'")
+    if given is not None:
+        cutoff = "NULL::TIMESTAMPTZ" if late_before is None else f"TIMESTAMPTZ '{late_before.isoformat()}'"
+        got = ctx.lake.fetchone(
+            f"SELECT max({given}), count(*) FILTER (WHERE {event} < {cutoff}) "
+            f"FROM {outcome.table} WHERE {outcome.write_filter}"
+        )
+        return (got[0], int(got[1])) if got is not None else (None, 0)
+    if late_before is not None and commit_time < late_before:
+        return None, outcome.written
+    return None, 0
+
+
+def _insert(ctx: RunContext, stmt: CreateIngestJob, selects: list[tuple[str, Sources]]) -> int:
+    """One INSERT of the rows of several staged chunks (of the same columns); the rows written."""
+    assert stmt.target is not None
+    union = " UNION ALL BY NAME ".join(f"({sql})" for sql, _ in selects)
+    described = list(dict.fromkeys(sources.describe() for _, sources in selects))
+    what = ", ".join(described[:3]) + (f" and {len(described) - 3} more" if len(described) > 3 else "")
     try:
         row = ctx.lake.fetchone(
-            f"INSERT INTO {qualified(stmt.target.schema, stmt.target.name)} BY NAME {select}"
+            f"INSERT INTO {qualified(stmt.target.schema, stmt.target.name)} BY NAME {union}"
         )
+    except duckdb.IOException as e:  # the lake's storage: may go away (runner.retry)
+        raise TransientError(
+            f"job {stmt.name}: cannot write {what} into {stmt.target}: {clean_error(str(e))}",
+            hint="check that the lake's data_path can be written (space, mount, permissions)",
+        ) from None
     except Exception as e:
         raise RunnerError(
-            f"job {stmt.name}: cannot write {sources.describe()} into {stmt.target}: {type(e).__name__}",
+            f"job {stmt.name}: cannot write {what} into {stmt.target}: {type(e).__name__}",
             hint="check the table's declared column types against the data",
         ) from None
     return int(row[0]) if row else 0

@@ -14,12 +14,11 @@ import contextlib
 import duckdb
 import pyarrow as pa
 
-from headwater.catalog import Catalog
 from headwater.dialect import parse
-from headwater.dialect.nodes import Drop, Query
+from headwater.dialect.nodes import Query
 from headwater.dialect.readonly import explained, is_read_only, rescopes, written_tables
 from headwater.errors import UserError
-from headwater.lake import INTERNAL_SCHEMA, LAKE, SYSTEM_SCHEMA, Lake, QueryError, qualified
+from headwater.lake import INTERNAL_SCHEMA, SYSTEM_SCHEMA, Lake, QueryError
 from headwater.lake.engine import clean_error
 from headwater.runner.windows import qualify_system_tables
 
@@ -62,55 +61,6 @@ def check_query(stmt: Query, *, allow_writes: bool) -> bool:
                 hint="they are Headwater's own records; query them, or change the pipeline instead",
             )
     return True
-
-
-def check_drop(stmt: Drop, catalog: Catalog, *, allow_writes: bool) -> None:
-    """``DROP TABLE`` of a table no statement of the project declares or uses; other drops
-    belong in the files (remove the statement, then `run --allow-drop`)."""
-    if stmt.kind != "TABLE":
-        raise UserError(
-            f"{stmt.pos}: DROP {stmt.kind} is not run by `headwater query`: "
-            f"a {stmt.kind.lower()} is defined by the project's files",
-            hint="remove its statement from the files, then `headwater plan` and `headwater run --allow-drop`",
-        )
-    if not allow_writes:
-        raise UserError(
-            f"{stmt.pos}: DROP TABLE deletes the table's rows: `headwater query` is read-only",
-            hint=f"confirm with `headwater query {ALLOW_WRITES}`",
-        )
-    schema, _, _name = stmt.name.partition(".")
-    if schema in PROTECTED_SCHEMAS:
-        raise UserError(f"{stmt.pos}: {stmt.name} is one of Headwater's own tables and cannot be dropped")
-    users = [
-        e.name
-        for e in catalog.of_kind("ingest_job", "transform_job", "materialized_view")
-        if stmt.name in {str(t) for t in [*e.reads, e.writes] if t}
-    ]
-    if users:
-        raise UserError(
-            f"{stmt.pos}: table {stmt.name} is still used by {', '.join(users)} and cannot be dropped",
-            hint="remove those statements from the project's files first",
-        )
-    declared = catalog.entries.get(("table", stmt.name))
-    if declared is not None:
-        raise UserError(
-            f"{stmt.pos}: table {stmt.name} is declared at {declared.statement.pos}",
-            hint="remove its CREATE TABLE from the files, then `headwater plan` and `headwater run --allow-drop`",
-        )
-
-
-def drop_table(lake: Lake, stmt: Drop) -> pa.Table:
-    """Drop a table (checked by ``check_drop``) with its clocks and its deployed record."""
-    schema, _, name = stmt.name.partition(".")
-    if not lake.table_exists(schema, name):
-        raise UserError(f"{stmt.pos}: no table named {stmt.name}")
-    with lake.transaction():
-        lake.execute(f"DROP TABLE {qualified(schema, name)}")
-        lake.execute(f"DELETE FROM {LAKE}.{INTERNAL_SCHEMA}.clocks WHERE table_name = ?", [stmt.name])
-        lake.execute(
-            f"DELETE FROM {LAKE}.{INTERNAL_SCHEMA}.deployed WHERE kind = 'table' AND name = ?", [stmt.name]
-        )
-    return pa.table({"table": [stmt.name], "status": ["dropped"]})
 
 
 def run_query(lake: Lake, stmt: Query, *, writes: bool) -> pa.Table:

@@ -29,9 +29,10 @@ from headwater.plan.plan import build_dag, make_plan
 from headwater.quality.diagnose import scrub
 from headwater.quality.errors import JobStopped
 from headwater.runner.context import RunContext
-from headwater.runner.deploy import apply_plan, load_deployed
+from headwater.runner.deploy import apply_plan, create_missing_tables, load_deployed
 from headwater.runner.errors import AlreadyRunning, RunnerError
 from headwater.runner.ingest import run_ingest
+from headwater.runner.retry import DELAYS_S, Backoff, is_transient
 from headwater.runner.transform import run_transform
 from headwater.runner.views import refresh_view
 from headwater.state import store
@@ -82,6 +83,7 @@ class Runner:
         allow_drop: bool = False,
     ) -> None:
         self.catalog = catalog
+        self.files_catalog = catalog  # (self.catalog: with ALTER JOB ... SET options, once deployed)
         self.allow_drop = allow_drop
         self.project_dir = project_dir
         self.settings = settings
@@ -90,6 +92,7 @@ class Runner:
         self.stop = threading.Event()
         self.wake = threading.Event()  # the continuous run's loop: something to do
         self.dag = build_dag(catalog)
+        self.backoff = Backoff()
         self.order = self.dag.sorted()
 
     def run(self, *, once: bool, state_dir: Path, max_passes: int | None = None) -> RunResult:
@@ -158,13 +161,21 @@ class Runner:
         if not plan.empty:
             apply_plan(lake, self.catalog, plan)
             self.console.emit(PlanApplied(tuple(plan.explain())))
+        create_missing_tables(lake, self.catalog)
+        self.refresh_options(lake)
+
+    def refresh_options(self, lake: Lake) -> None:
+        """The jobs' options as their files and ``ALTER JOB ... SET`` say (``runner.control``)."""
+        from headwater.runner.control import with_overrides
+
+        self.catalog = with_overrides(lake, self.files_catalog)
 
     def job_failed(
         self,
         lake: Lake,
         entry: Entry | None,
         name: str,
-        caught: JobStopped | HeadwaterError | UserError | duckdb.Error,
+        caught: JobStopped | HeadwaterError | UserError | duckdb.Error | OSError,
         result: RunResult,
     ) -> None:
         """A job's error: shown, and kept in ``system.jobs`` (an ABORT stops the job until
@@ -191,60 +202,104 @@ class Runner:
         ctx: RunContext | None = None,
     ) -> None:
         """Every job and view in order (``skip``: the jobs a continuous run's feeds commit;
-        ``ctx``: the continuous run's, which hands out the run ids)."""
+        ``ctx``: the continuous run's, which hands out the run ids). A job that fails blocks
+        only what depends on it: those wait (status ``blocked``), the others run."""
         started = time.monotonic()
         if ctx is None:
             ctx = RunContext(
                 lake, self.catalog, self.project_dir, self.settings, self.console, drain=once, stop=self.stop
             )
-        failed_upstream: set[str] = set()
+        waiting: dict[str, str] = {}  # job -> the failed job it waits for (itself, if failed)
         written = 0
         for name in self.order:
             if self.stop.is_set():
                 break
-            if self.dag.upstream.get(name, set()) & failed_upstream:
-                failed_upstream.add(name)
-                self.console.emit(JobSkipped(name, "an upstream job failed"))
-                continue
             entry = self.catalog.job(name)
+            ups = sorted(self.dag.upstream.get(name, set()) & set(waiting))
+            if ups:
+                waiting[name] = waiting[ups[0]]
+                self._blocked(lake, entry, name, waiting[name])
+                continue
             if name in skip:
                 continue
+            if self.backoff.waiting(name):
+                waiting[name] = name
+                continue
             try:
-                if entry is None:
-                    view = next(v for v in self.catalog.views if v.name == name)
-                    refresh_view(ctx, view)
-                    continue
-                state = store.load_job_state(lake, name)
-                if state.paused:
-                    self.console.emit(JobSkipped(name, "paused (RESUME JOB to continue)"))
-                    store_status(lake, entry.kind, name, str(entry.writes), "paused")
-                    continue
-                if state.failed:
-                    raise JobStopped(
-                        state.error or f"job {name} was stopped",
-                        hint=f"fix the cause, then `headwater resume {name}`: it continues from the same position",
-                    )
-                if entry.kind == "ingest_job":
-                    written += run_ingest(ctx, entry)
-                else:
-                    written += run_transform(ctx, entry)
-                _clear_failure(lake, entry.kind, name, str(entry.writes))
-            except (JobStopped, HeadwaterError, UserError, duckdb.Error) as caught:
-                failed_upstream.add(name)
+                written += self._attempt(lake, ctx, name, entry, once)
+            except (JobStopped, HeadwaterError, UserError, duckdb.Error, OSError) as caught:
+                waiting[name] = name
+                if is_transient(caught) and self.backoff.failures.get(name, 0) <= len(DELAYS_S):
+                    continue  # (not once: marked retrying; tried again when due)
                 self.job_failed(lake, entry, name, caught, result)
         result.rows_written += written
-        self.console.emit(PassFinished(written, tuple(sorted(failed_upstream)), time.monotonic() - started))
+        failed = tuple(sorted(n for n, by in waiting.items() if n == by))
+        self.console.emit(PassFinished(written, failed, time.monotonic() - started))
+
+    def _attempt(self, lake: Lake, ctx: RunContext, name: str, entry: Entry | None, once: bool) -> int:
+        """Run one job; a transient error is tried again with backoff (``runner.retry``):
+        here and now with ``--once``, at a later pass otherwise."""
+        while True:
+            try:
+                written = self._run_job(lake, ctx, name, entry)
+            except (HeadwaterError, duckdb.Error, OSError) as caught:
+                if not is_transient(caught):
+                    raise
+                delay = self.backoff.failed(name)
+                if delay is None:
+                    raise
+                message = str(caught).splitlines()[0]
+                self.console.emit(Notice(f"{name}: {message} (trying again in {delay:g} s)"))
+                kind = entry.kind if entry else "materialized_view"
+                with contextlib.suppress(Exception):
+                    store_status(
+                        lake, kind, name, str(entry.writes) if entry else name, "retrying", error=message
+                    )
+                if not once or self.stop.wait(delay):
+                    raise
+                continue
+            self.backoff.succeeded(name)
+            return written
+
+    def _run_job(self, lake: Lake, ctx: RunContext, name: str, entry: Entry | None) -> int:
+        if entry is None:
+            view = next(v for v in self.catalog.views if v.name == name)
+            refresh_view(ctx, view)
+            _clear_failure(lake, view.kind, name, name)
+            return 0
+        state = store.load_job_state(lake, name)
+        if state.paused:
+            self.console.emit(JobSkipped(name, "paused (RESUME JOB to continue)"))
+            store_status(lake, entry.kind, name, str(entry.writes), "paused")
+            return 0
+        if state.failed:
+            raise JobStopped(
+                state.error or f"job {name} was stopped",
+                hint=f"fix the cause, then `headwater resume {name}`: it continues from the same position",
+            )
+        written = run_ingest(ctx, entry) if entry.kind == "ingest_job" else run_transform(ctx, entry)
+        _clear_failure(lake, entry.kind, name, str(entry.writes))
+        return written
+
+    def _blocked(self, lake: Lake, entry: Entry | None, name: str, by: str) -> None:
+        """A job or view whose upstream failed waits for it; ``status`` and ``plan`` say so."""
+        self.console.emit(JobSkipped(name, f"blocked by {by}, which failed"))
+        why = f"blocked by {by}: waits until {by} succeeds"
+        row = lake.fetchone(f"SELECT status, error FROM {LAKE}.{SYSTEM_SCHEMA}.jobs WHERE name = ?", [name])
+        if row is None or tuple(row) != ("blocked", why):
+            kind = entry.kind if entry else "materialized_view"
+            store_status(lake, kind, name, str(entry.writes) if entry else name, "blocked", error=why)
 
 
 def _clear_failure(lake: Lake, kind: str, name: str, target: str) -> None:
     """A job that got through a pass without an error is no longer failed, even when it had
     nothing to commit (a committed batch or window already sets it running)."""
     row = lake.fetchone(f"SELECT status FROM {LAKE}.{SYSTEM_SCHEMA}.jobs WHERE name = ?", [name])
-    if row is not None and row[0] == "failed":
+    if row is not None and row[0] in ("failed", "blocked", "retrying"):
         store_status(lake, kind, name, target, "idle")
 
 
-def record_error(entry: Entry | None, name: str, error: duckdb.Error) -> RunnerError:
+def record_error(entry: Entry | None, name: str, error: duckdb.Error | OSError) -> RunnerError:
     """A DuckDB error while a job processed its records fails that job (the others go on),
     without the record's values when the job protects columns."""
     stmt = entry.statement if entry else None

@@ -80,6 +80,7 @@ class Stream:
             self._gate.release()  # (queries may be answered from now on)
             try:
                 runner._deploy(lake)
+                self.entries = {e.name: e for e in runner.catalog.jobs if followed(e, runner)}
                 ctx = RunContext(
                     lake,
                     runner.catalog,
@@ -135,6 +136,9 @@ class Stream:
                 self.lent = False
                 self._gate.release()
                 ctx.forget()  # what a borrower may have changed: expectations, tables, pauses
+                runner.refresh_options(lake)  # (and options: ALTER JOB ... SET)
+                ctx.catalog = runner.catalog
+                self.entries = {e.name: e for e in runner.catalog.jobs if followed(e, runner)}
                 self.schemas.clear()
                 self.recheck = True
             wait = min([next_pass, *self._next_due()]) - time.monotonic()

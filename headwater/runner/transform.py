@@ -27,9 +27,11 @@ from headwater.quality import quarantine
 from headwater.quality.batch import QualitySpec
 from headwater.quality.diagnose import explain_failure
 from headwater.quality.errors import JobStopped
+from headwater.runner import watermarks
 from headwater.runner.context import RunContext
 from headwater.runner.errors import RunnerError
 from headwater.runner.ingest import parse_timestamp
+from headwater.runner.merge import merge_window
 from headwater.runner.provisional import is_final, label_commit, undo
 from headwater.runner.windows import bind_window, floor_window, ts_literal
 from headwater.sources.files import Sources
@@ -44,14 +46,18 @@ def lake_inputs(ctx: RunContext, entry: Entry) -> list[TableName]:
     return [t for t in entry.reads if t.schema != "system" and ctx.lake.table_exists(t.schema, t.name)]
 
 
-def next_data_time(ctx: RunContext, tables: list[TableName], after: datetime | None) -> datetime | None:
-    """The earliest $commit_time at or after ``after`` in any of ``tables``."""
+def next_data_time(
+    ctx: RunContext, tables: list[TableName], after: datetime | None, column: str = "$commit_time"
+) -> datetime | None:
+    """The earliest ``column`` ($commit_time, or $event_time for SYNC jobs) at or after
+    ``after`` in any of ``tables``."""
     if not tables:
         return None
     parts = []
+    col = quote(column)
     for t in tables:
-        where = "" if after is None else f' WHERE "$commit_time" >= {to_duckdb(ts_literal(after))}'
-        parts.append(f'SELECT min("$commit_time") AS m FROM {qualified(t.schema, t.name)}{where}')
+        where = "" if after is None else f" WHERE {col} >= {to_duckdb(ts_literal(after))}"
+        parts.append(f"SELECT min({col}) AS m FROM {qualified(t.schema, t.name)}{where}")
     row = ctx.lake.fetchone(f"SELECT min(m) FROM ({' UNION ALL '.join(parts)})")
     return row[0] if row else None
 
@@ -74,6 +80,10 @@ def run_transform(ctx: RunContext, entry: Entry) -> int:
     windows after them run too, provisionally. A window that ran provisionally runs again at
     the job's next pass that reaches it, replacing its output in the same transaction."""
     stmt: CreateTransformJob = entry.statement  # type: ignore[assignment]
+    if stmt.sync:
+        from headwater.runner.sync import run_sync
+
+        return run_sync(ctx, entry)
     interval = timedelta(seconds=stmt.options.run_interval.seconds)
     state = store.load_job_state(ctx.lake, stmt.name)
     tables = lake_inputs(ctx, entry)
@@ -152,16 +162,22 @@ def _run_window(
         body = bind_window(stmt.body, start, end)
         try:
             if isinstance(body, exp.Merge):
-                _merge(ctx, stmt, body, run, commit_time)
+                system = {**_system_values(stmt, commit_time, run.run_id), "$source": f"'job:{stmt.name}'"}
+                merge_window(ctx, stmt, body, run, commit_time, system)
             else:
                 _insert(ctx, stmt, body, run, commit_time)
         except duckdb.Error as e:
             _raise_query_error(ctx, stmt, tables, e)
         run.check_accounting()
+        run.rows_late = watermarks.count_late(
+            lake, stmt.target, run.run_id, watermarks.late_before(ctx, stmt.target)
+        )
         progress = store.load_job_state(lake, stmt.name)
         if final:
             progress.next_window = end
             store.save_job_state(lake, progress)
+            if stmt.sync:
+                store.save_watermark(lake, store.Watermark(stmt.name, "transform", end))
         else:
             target = str(stmt.target)
             store.save_provisional(
@@ -319,84 +335,3 @@ def _record_outcome(
             sealer=None,
         )
     store.record_expectations(lake, stmt.name, run.run_id, spec.expectations, outcome.violations)
-
-
-def _merge(
-    ctx: RunContext, stmt: CreateTransformJob, body: exp.Merge, run: store.RunRecord, commit_time: datetime
-) -> None:
-    lake = ctx.lake
-    using = body.args["using"]
-    source_sql = to_duckdb(using.this if isinstance(using, exp.Subquery) else exp.select("*").from_(using))
-    count = lake.fetchone(f"SELECT count(*) FROM ({source_sql})")
-    run.rows_read = int(count[0]) if count else 0
-    _ensure_merge_target(ctx, stmt, body, source_sql)
-    spec = ctx.quality_spec(ctx.catalog.job(stmt.name))  # type: ignore[arg-type]
-    outcome = None
-    if spec.expectations:  # on the USING rows: those left out are not merged
-        lake.execute(
-            f"CREATE OR REPLACE TEMP TABLE hw_using AS SELECT *, row_number() OVER () AS {quality.LINE} "
-            f"FROM ({source_sql})"
-        )
-        outcome = _expectations(ctx, stmt, spec, "hw_using", "the rows of its USING query", run)
-        kept = ", ".join(quote(c) for c in outcome.output_columns)
-        rows: exp.Expression = exp.maybe_parse(
-            f"SELECT {kept} FROM {outcome.table} WHERE {outcome.write_filter}", dialect="duckdb"
-        )
-        alias = using.alias_or_name or "s"
-        body.set("using", exp.Subquery(this=rows, alias=exp.TableAlias(this=exp.to_identifier(alias))))
-        _record_outcome(ctx, stmt, spec, outcome, run, commit_time)
-    system = _system_values(stmt, commit_time, run.run_id)
-    system["$source"] = f"'job:{stmt.name}'"
-    window_start = run.window_start or commit_time
-    for when in body.args["whens"].expressions:
-        then = when.args.get("then")
-        if isinstance(then, exp.Update):
-            for k, v in system.items():
-                then.append(
-                    "expressions",
-                    exp.EQ(
-                        this=exp.column(exp.to_identifier(k, quoted=True)),
-                        expression=exp.maybe_parse(v, dialect="duckdb"),
-                    ),
-                )
-        elif isinstance(then, exp.Insert) and isinstance(then.this, exp.Tuple):
-            values = {**system, "$event_time": f"TIMESTAMPTZ '{window_start.isoformat()}'"}
-            for k, v in values.items():
-                then.this.append("expressions", exp.column(exp.to_identifier(k, quoted=True)))
-                then.expression.append("expressions", exp.maybe_parse(v, dialect="duckdb"))
-    row = lake.fetchone(to_duckdb(body))
-    affected = int(row[0]) if row else 0
-    merged = run.rows_read
-    if outcome is not None:
-        run.rows_quarantined = outcome.quarantined
-        merged = outcome.written
-        outcome.drop(lake.con)
-        lake.execute("DROP TABLE IF EXISTS hw_using")
-    run.rows_written = min(affected, merged)
-    run.rows_dropped = run.rows_read - run.rows_written - run.rows_quarantined
-
-
-def _ensure_merge_target(ctx: RunContext, stmt: CreateTransformJob, body: exp.Merge, source_sql: str) -> None:
-    """Create (or extend) the MERGE target from its INSERT clause's columns and value types."""
-    target = stmt.target
-    have = (
-        ctx.lake.columns(target.schema, target.name)
-        if ctx.lake.table_exists(target.schema, target.name)
-        else {}
-    )
-    for when in body.args["whens"].expressions:
-        then = when.args.get("then")
-        if not (isinstance(then, exp.Insert) and isinstance(then.this, exp.Tuple)):
-            continue
-        names = [c.name for c in then.this.expressions]
-        if all(n in have for n in names):
-            return
-        alias = body.args["using"].alias_or_name or "s"
-        values = ", ".join(
-            f"{to_duckdb(v)} AS {quote(n)}" for n, v in zip(names, then.expression.expressions, strict=True)
-        )
-        rel = ctx.lake.con.sql(f"SELECT {values} FROM ({source_sql}) AS {quote(alias)} LIMIT 0")
-        ensure_table(ctx.lake, target, dict(zip(rel.columns, (str(t) for t in rel.types), strict=True)))
-        return
-    if not have:
-        ensure_table(ctx.lake, target, {})

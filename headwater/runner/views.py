@@ -9,8 +9,8 @@ from headwater.catalog.model import Entry
 from headwater.dialect import to_duckdb
 from headwater.dialect.nodes import CreateMaterializedView
 from headwater.lake import INTERNAL_SCHEMA, LAKE, Lake, qualified, quote
-from headwater.lake.changes import signatures
-from headwater.lake.tables import ensure_schema, lake_columns
+from headwater.lake.changes import signature, table_columns
+from headwater.lake.tables import ensure_schema, lake_columns, user_columns
 from headwater.observe.events import JobSkipped, ViewRefreshed
 from headwater.plan.incremental import analyse
 from headwater.runner import incremental
@@ -51,18 +51,16 @@ def _inputs_changed(ctx: RunContext, entry: Entry, version: int) -> bool:
 _PREPARED: dict[tuple[str, tuple[str, ...]], ViewSQL | str] = {}
 
 
-def refresh_sql(lake: Lake, entry: Entry, columns: dict[str, str] | None = None) -> ViewSQL | str:
+def refresh_sql(lake: Lake, entry: Entry, columns: dict[str, dict[str, str]] | None = None) -> ViewSQL | str:
     """How the view refreshes: its incremental SQL, or "full recompute: <why>". ``columns``:
-    the lake's tables and their column signatures (``changes.signatures``); the answer is
+    the lake's tables and their columns (``changes.table_columns``); the answer is
     kept for as long as the view's SQL and its inputs' columns stay the same."""
     stmt: CreateMaterializedView = entry.statement  # type: ignore[assignment]
-    columns = signatures(lake) if columns is None else columns
-    key = (entry.fingerprint, tuple(columns.get(str(t), "") for t in entry.reads))
+    columns = table_columns(lake) if columns is None else columns
+    key = (entry.fingerprint, tuple(signature(columns.get(str(t), {})) for t in entry.reads))
     if key in _PREPARED:
         return _PREPARED[key]
-    analysis = analyse(
-        stmt.query, lambda t: [c.split(" ")[0] for c in columns.get(str(t), "").split(", ") if c]
-    )
+    analysis = analyse(stmt.query, lambda t: list(columns.get(str(t), {})))
     if analysis.shape is None:
         return analysis.describe()
     try:
@@ -95,8 +93,9 @@ def refresh_view(ctx: RunContext, entry: Entry) -> int | None:
     up to date."""
     stmt: CreateMaterializedView = entry.statement  # type: ignore[assignment]
     lake = ctx.lake
-    columns = signatures(lake)
-    missing = [t for t in entry.reads if t.schema != "system" and str(t) not in columns]
+    columns = table_columns(lake)
+    # (a table declared without columns waits for its first rows, which bring them)
+    missing = [t for t in entry.reads if t.schema != "system" and not user_columns(columns.get(str(t), {}))]
     if missing:
         ctx.emit(JobSkipped(str(stmt.view), f"waiting for the first rows of {', '.join(map(str, missing))}"))
         return None

@@ -61,6 +61,7 @@ class Decoded:
     raw: pa.Table | None = None  # the chunk's lines (__hw_line, __hw_raw), for rejected texts
     registered: str | None = None
     structs: dict[str, set[str]] = field(default_factory=dict)  # STRUCT column -> its fields
+    passed: list[str] = field(default_factory=list)  # the chunk's other columns, passed through
 
     def drop(self, con: duckdb.DuckDBPyConnection) -> None:
         if self.lazy:
@@ -195,6 +196,7 @@ def _decode_json(
     exact_in_double: Callable[[str], bool] | None,
 ) -> Decoded:
     raw, bad_utf8 = _valid_utf8(raw)
+    passed = [c for c in raw.column_names if c not in (LINE_COLUMN, RAW_COLUMN)]
     name = f"hw_chunk_{next(_chunks)}"
     con.register(name, raw)
     try:
@@ -215,19 +217,23 @@ def _decode_json(
             merged = {c: "VARCHAR" if nested_clash(t) else t for c, t in merged.items()}
             columns, widen = plan_columns(merged, table_types, evolve, exact_in_double)
             _check_names(con, name, columns)
-        query = _json_query(name, columns, sources)
+        query = _json_query(name, columns, sources, passed)
         if lazy:
             rel = con.sql(f"SELECT * EXCLUDE ({LINE_COLUMN}, {SHAPE}, {REJECT}) FROM {query} LIMIT 0")
-            typed = {c: str(t) for c, t in zip(rel.columns, rel.types, strict=True)}
+            typed = {c: str(t) for c, t in zip(rel.columns, rel.types, strict=True) if c not in passed}
             structs = {
                 c: {str(n) for n, _ in t.children}
                 for c, t in zip(rel.columns, rel.types, strict=True)
-                if t.id == "struct"
+                if t.id == "struct" and c not in passed
             }
             decoded = Decoded(query, typed, -1, concat_rejected([bad_utf8]), 0, widen, True, raw, name)
             decoded.structs = structs
+            decoded.passed = passed
             return decoded
-        return _materialise(con, query, raw, bad_utf8, widen, name)
+        decoded = _materialise(con, query, raw, bad_utf8, widen, name)
+        decoded.columns = {c: t for c, t in decoded.columns.items() if c not in passed}
+        decoded.passed = passed
+        return decoded
     except BaseException:
         con.unregister(name)
         raise
@@ -287,24 +293,55 @@ def _all_keys(con: duckdb.DuckDBPyConnection, chunk: str) -> list[str]:
     return list(dict.fromkeys(key for (k,) in rows if k for key in k))
 
 
-def _exact(text: str, typ: str) -> str:
+def _exact(text: str, typ: str, value: str | None = None) -> str:
     """TRY_CAST of JSON text that never changes the value (``headwater.sources.exact``)."""
-    return lossless(text, typ)
+    return lossless(text, typ, value)
 
 
-def _json_query(chunk: str, columns: dict[str, Any], sources: dict[str, list[str]] | None = None) -> str:
+def _flat_fields(typ: Any) -> dict[str, str] | None:
+    """The fields of a STRUCT of non-text scalars (or VARCHAR), read as text and checked like
+    top-level values; None for other types (their leaves are checked by ``exact_nested``)."""
+    if not _is_struct(typ):
+        return None
+    node = structure_of(typ)
+    if not isinstance(node, dict) or not node:
+        return None
+    if not all(
+        isinstance(t, str) and not _is_nested(t) and t.upper() not in ("JSON", "NULL") for t in node.values()
+    ):
+        return None
+    return node
+
+
+def _json_query(
+    chunk: str,
+    columns: dict[str, Any],
+    sources: dict[str, list[str]] | None = None,
+    passed: list[str] | None = None,
+) -> str:
     """One query from raw lines to typed columns; unreadable lines are kept with ``__hw_reject``
     set, blank lines with it empty (JSON functions only ever see valid JSON; a filter here
     would be pushed down and make DuckDB compute the keys twice). Each value is
-    extracted once, cast once, and checked against its text in the next projection.
-    ``sources``: the keys each column is read from (default: its name; ``headwater.sources.keys``);
-    a record with two keys of one column is rejected."""
+    extracted once (as text), cast once (in its own projection: DuckDB would compute a cast
+    repeated inside CASE again), and checked against its text in the next projection; the
+    fields of a flat STRUCT the same way. ``sources``: the keys each column is read from
+    (default: its name; ``headwater.sources.keys``); a record with two keys of one column is
+    rejected. ``passed``: more columns of the chunk (a source's system columns), passed through
+    as they are."""
     keys_of = {c: (sources or {}).get(c) or key_sources(c) for c in columns}
+    through = "".join(f", {quote(c)}" for c in passed or [])
+    flat = {c: f for c, t in columns.items() if len(keys_of[c]) == 1 and (f := _flat_fields(t)) is not None}
     # One key per column goes through json_transform; a column's other keys are read on their
     # own (a STRUCT with fields that differ only in case is not something DuckDB can plan with).
-    structure = {keys_of[c][0]: (t if _is_nested(t) else "VARCHAR") for c, t in columns.items()}
+    structure: dict[str, Any] = {}
+    for c, t in columns.items():
+        if c in flat:
+            structure[keys_of[c][0]] = dict.fromkeys(flat[c], "VARCHAR")
+        else:
+            structure[keys_of[c][0]] = t if _is_nested(t) else "VARCHAR"
     spec = json.dumps(structure).replace("'", "''")
-    typed, outputs, bad, reasons, clashes = [], [], [], [], []
+    struct_keys = {c: f"__hw_s{i}" for i, (c, t) in enumerate(columns.items()) if _is_struct(t)}
+    texts_sql, casts, typed, outputs, bad, reasons, clashes = [], [], [], [], [], [], []
     extra: list[str] = []
     for i, (key, typ) in enumerate(columns.items()):
         texts = [f"struct_extract_at(__hw_r, {i + 1})"]
@@ -322,6 +359,42 @@ def _json_query(chunk: str, columns: dict[str, Any], sources: dict[str, list[str
             clashes.append(
                 f"WHEN len(list_intersect(__hw_k, [{listed}])) > 1 THEN {_literal(clash_reason(keys_of[key], key))}"
             )
+        nested_reason = f"column {key}: a nested value does not fit {sql_type(typ)}".replace("'", "''")
+        if key in flat:
+            c = f"__hw_c{i}"
+            texts_sql.append(f"{text} AS {c}")
+            fields, checks = [], []
+            for j, (name, leaf) in enumerate(flat[key].items()):
+                leaf_text = f"__hw_c{i}_{j}"
+                texts_sql.append(f"struct_extract({c}, {_literal(name)}) AS {leaf_text}")
+                if leaf.upper() == "VARCHAR":
+                    fields.append(f"{quote(name)} := {leaf_text}")
+                    continue
+                casts.append(f"TRY_CAST({leaf_text} AS {leaf}) AS __hw_y{i}_{j}")
+                typed.append(f"{_exact(leaf_text, leaf, f'__hw_y{i}_{j}')} AS __hw_t{i}_{j}")
+                fields.append(f"{quote(name)} := __hw_t{i}_{j}")
+                checks.append(f"({leaf_text} IS NOT NULL AND __hw_t{i}_{j} IS NULL)")
+            # Not an object (json_keys gives [] for any other value), or a key that is a
+            # field's name in another case (it would be lost: the field reads NULL).
+            keys = struct_keys[key]
+            names = ", ".join(_literal(k.lower()) for k in flat[key])
+            exact = ", ".join(_literal(k) for k in flat[key])
+            checks.append(f"NOT __hw_o{i}")
+            checks.append(
+                f"coalesce(list_bool_or(list_transform({keys}, lambda __hw_q: "
+                f"list_contains([{names}], lower(__hw_q)) AND NOT list_contains([{exact}], __hw_q))), false)"
+            )
+            extra.append(  # (CASE: json_type only ever sees valid JSON)
+                f", CASE WHEN __hw_k IS NOT NULL AND len({keys}) = 0 THEN json_type({RAW_COLUMN}, "
+                f"{json_path(keys_of[key][0])}) IN ('NULL', 'OBJECT') ELSE true END AS __hw_o{i}"
+            )
+            fails = f"({' OR '.join(checks)})"
+            bad.append(fails)
+            reasons.append(f"CASE WHEN {fails} THEN '{nested_reason}' END")
+            outputs.append(
+                f"CASE WHEN {c} IS NOT NULL THEN struct_pack({', '.join(fields)}) END AS {quote(key)}"
+            )
+            continue
         if _is_nested(typ):
             # json_transform converts nested values unchecked: each leaf is checked here.
             node = structure_of(typ)
@@ -335,14 +408,16 @@ def _json_query(chunk: str, columns: dict[str, Any], sources: dict[str, list[str
                 typed.append(f"{' AND '.join(checks)} AS __hw_ok{i}")
                 fails = f"(NOT __hw_ok{i})"
                 bad.append(fails)
-                reason = f"column {key}: a nested value does not fit {sql_type(typ)}".replace("'", "''")
-                reasons.append(f"CASE WHEN {fails} THEN '{reason}' END")
+                reasons.append(f"CASE WHEN {fails} THEN '{nested_reason}' END")
         if _is_nested(typ) or typ == "VARCHAR":
             outputs.append(f"{text} AS {quote(key)}")
             continue
-        typed.append(f"{_exact(text, typ)} AS __hw_t{i}")
+        c = f"__hw_c{i}"
+        texts_sql.append(f"{text} AS {c}")
+        casts.append(f"TRY_CAST({c} AS {typ}) AS __hw_y{i}")
+        typed.append(f"{_exact(c, typ, f'__hw_y{i}')} AS __hw_t{i}")
         outputs.append(f"__hw_t{i} AS {quote(key)}")
-        fails = f"({text} IS NOT NULL AND __hw_t{i} IS NULL)"
+        fails = f"({c} IS NOT NULL AND __hw_t{i} IS NULL)"
         bad.append(fails)
         reason = f"column {key}: expected {typ}".replace("'", "''")
         reasons.append(f"CASE WHEN {fails} THEN '{reason}' END")
@@ -356,20 +431,23 @@ def _json_query(chunk: str, columns: dict[str, Any], sources: dict[str, list[str
         f"CASE WHEN len(__hw_k) > 0 THEN json_transform({RAW_COLUMN}, '{spec}') END" if structure else "NULL"
     )
     # The shape: the record's keys, and those of the objects in its STRUCT columns.
-    structs = [
-        f"json_keys({RAW_COLUMN}, {json_path(keys_of[k][0])})" for k, t in columns.items() if _is_struct(t)
-    ]
-    shape = ", ".join(["__hw_k", *structs])
-    return f"""(SELECT {LINE_COLUMN}, {SHAPE}, {reject} AS {REJECT}{"".join(", " + c for c in outputs)} FROM (
-      SELECT *{"".join(", " + c for c in typed)} FROM (
-        SELECT {LINE_COLUMN}, CASE WHEN __hw_k IS NOT NULL THEN hash({shape}) END AS {SHAPE}, {transform} AS __hw_r{"".join(extra)},
+    nested_keys = "".join(
+        f", CASE WHEN __hw_k IS NOT NULL THEN json_keys({RAW_COLUMN}, {json_path(keys_of[k][0])}) END AS {s}"
+        for k, s in struct_keys.items()
+    )
+    shape = ", ".join(["__hw_k", *struct_keys.values()])
+    return f"""(SELECT {LINE_COLUMN}, {SHAPE}, {reject} AS {REJECT}{"".join(", " + c for c in outputs)}{through} FROM (
+     SELECT *{"".join(", " + c for c in typed)} FROM (
+      SELECT *{"".join(", " + c for c in casts)} FROM (
+       SELECT *{"".join(", " + c for c in texts_sql)} FROM (
+        SELECT {LINE_COLUMN}{through}, CASE WHEN __hw_k IS NOT NULL THEN hash({shape}) END AS {SHAPE}, {transform} AS __hw_r{"".join(", " + s for s in struct_keys.values())}{"".join(extra)},
             CASE WHEN __hw_k IS NOT NULL THEN
                     CASE WHEN len(__hw_k) = 0 AND json_type({RAW_COLUMN}) <> 'OBJECT' THEN 'not a JSON object'
                          {" ".join(clashes)} END
                  WHEN trim({RAW_COLUMN}, ' \t\r\n') = '' THEN '{BLANK}'
                  ELSE 'malformed JSON' END AS __hw_kind
-        FROM (SELECT {LINE_COLUMN}, {RAW_COLUMN},
-                CASE WHEN json_valid({RAW_COLUMN}) THEN json_keys({RAW_COLUMN}) END AS __hw_k FROM {chunk}))))"""
+        FROM (SELECT {LINE_COLUMN}, {RAW_COLUMN}{through}, __hw_k{nested_keys} FROM (SELECT {LINE_COLUMN}, {RAW_COLUMN}{through},
+                CASE WHEN json_valid({RAW_COLUMN}) THEN json_keys({RAW_COLUMN}) END AS __hw_k FROM {chunk})))))))"""
 
 
 def _literal(text: str) -> str:

@@ -56,14 +56,16 @@ def exact_float(text: str, value: str, typ: str) -> str:
     )
 
 
-def lossless(text: str, typ: str) -> str:
-    """SQL: ``text`` cast to ``typ``, NULL if it does not convert or the value would differ."""
+def lossless(text: str, typ: str, value: str | None = None) -> str:
+    """SQL: ``text`` cast to ``typ``, NULL if it does not convert or the value would differ.
+    ``value``: SQL for ``TRY_CAST(text AS typ)`` already computed (a column of a lower
+    projection: DuckDB does not share a repeated expression inside CASE)."""
     upper = typ.upper()
-    cast = f"TRY_CAST({text} AS {typ})"
+    cast = value or f"TRY_CAST({text} AS {typ})"
     if upper in INTEGERS:  # '1.5' is not 2; '2.0' and '007' are 2 and 7
         inexact = " OR ".join(f"contains({text}, '{c}')" for c in ".eExX")
         return (
-            f"CASE WHEN CAST({cast} AS VARCHAR) = {text} OR NOT ({inexact}) THEN {cast} "
+            f"CASE WHEN NOT ({inexact}) OR CAST({cast} AS VARCHAR) = {text} THEN {cast} "
             f"WHEN TRY_CAST({text} AS DOUBLE) = {cast} THEN {cast} END"
         )
     if upper in _FLOATS:

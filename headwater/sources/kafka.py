@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
@@ -264,7 +264,7 @@ class KafkaSource:
                 messages = self.consumer.consume(num_messages=BATCH_MESSAGES, timeout=0.5)
             except KafkaException as e:
                 raise self._unreachable("while reading", e) from None
-            good = [m for m in messages if _check(m, self)]
+            good = _good(messages, self)
             now = self._advance()
             if good or now:
                 quiet_since = time.monotonic()
@@ -297,7 +297,7 @@ class KafkaSource:
                 self._connection(False)
                 yield None
                 continue
-            good = [m for m in messages if _check(m, self, following=True)]
+            good = _good(messages, self, following=True)
             if good:
                 self._connection(True)
             moved = self._advance()
@@ -373,21 +373,23 @@ class KafkaSource:
         in a partition is the offset of the partition's next message in a later chunk, else
         the consumer's position (past aborted messages and transaction markers)."""
         n = len(messages)
-        # Each field taken once, message by message (confluent-kafka gives nothing else), then
-        # everything as arrays.
-        parts = np.fromiter((m.partition() for m in messages), np.int64, n)
-        offsets = np.fromiter((m.offset() for m in messages), np.int64, n)
-        values = [m.value() or b"" for m in messages]
+        # Each field taken once, message by message (confluent-kafka gives nothing else; map
+        # over the C methods: no Python frame per message), then everything as arrays.
+        parts = np.fromiter(map(Message.partition, messages), np.int64, n)
+        offsets = np.fromiter(map(Message.offset, messages), np.int64, n)
+        given = list(map(Message.value, messages))
+        # (a tombstone has no value)
+        values = cast(list[bytes], [v or b"" for v in given] if None in given else given)
         sizes = np.cumsum(np.fromiter(map(len, values), np.int64, n))
-        stamps = [m.timestamp() for m in messages]
-        times = np.fromiter((t if kind else 0 for kind, t in stamps), np.int64, n)
-        found = [m.headers() for m in messages]
+        # (timestamp type, milliseconds) per message; type 0: none
+        stamps = np.fromiter(itertools.chain.from_iterable(map(Message.timestamp, messages)), np.int64, 2 * n)
+        kinds, times = stamps[0::2], stamps[1::2]
+        times = np.where(kinds != 0, times, 0)
+        found = list(map(Message.headers, messages))
         headers_type = SYSTEM_SCHEMA.field("$kafka_headers").type
         columns = [
-            _texts([m.key() for m in messages]),
-            pa.array([t if kind else None for kind, t in stamps], pa.int64()).cast(
-                SYSTEM_SCHEMA.field("$kafka_timestamp").type
-            ),
+            _texts(list(map(Message.key, messages))),
+            pa.array(times, pa.int64(), mask=kinds == 0).cast(SYSTEM_SCHEMA.field("$kafka_timestamp").type),
             pa.array([_headers(h) for h in found], headers_type) if any(found) else pa.nulls(n, headers_type),
         ]
         raw = None if self.header is not None else pa.array(values, pa.large_binary()).view(pa.large_string())
@@ -481,6 +483,13 @@ def csv_values(values: list[bytes], lines: pa.Array, header: list[str]) -> tuple
         )
         rejected = pa.concat_tables([rejected, more.select(rejected.column_names).cast(rejected.schema)])
     return table, rejected
+
+
+def _good(messages: list[Message], source: KafkaSource, *, following: bool = False) -> list[Message]:
+    """The messages that are records (errors and end-of-partition events acted on and left out)."""
+    if not any(map(Message.error, messages)):  # (the usual case: checked without a Python frame each)
+        return messages
+    return [m for m in messages if _check(m, source, following=following)]
 
 
 def _check(message: Message, source: KafkaSource, *, following: bool = False) -> bool:

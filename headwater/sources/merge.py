@@ -9,6 +9,8 @@ union of the prefixes, and every line is renumbered into it (vectorised: one loo
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pyarrow as pa
 
@@ -54,3 +56,18 @@ def _renumbered(table: pa.Table, chunk: FileChunk, index: dict[str, int]) -> pa.
     lines = np.concatenate([c.to_numpy() for c in column.chunks] or [np.empty(0, np.int64)]).astype(np.int64)
     renumbered = (lookup[lines >> FILE_BITS] << FILE_BITS) | (lines & _LINE_MASK)
     return table.set_column(table.schema.get_field_index(LINE_COLUMN), LINE_COLUMN, int64_array(renumbered))
+
+
+def fold_system(chunk: FileChunk) -> FileChunk:
+    """A JSON chunk whose system columns ($kafka_key...) are row for row its lines, as one
+    table: the decoding query passes them through (no join of the chunk with them by line)."""
+    system = chunk.system
+    if chunk.format != "JSON" or system is None or system.num_rows != chunk.table.num_rows:
+        return chunk
+    if not chunk.table[LINE_COLUMN].equals(system[LINE_COLUMN]):
+        return chunk
+    table = chunk.table
+    for i, name in enumerate(system.column_names):
+        if name != LINE_COLUMN:
+            table = table.append_column(system.schema.field(i), system[name])
+    return dataclasses.replace(chunk, table=table, system=None)

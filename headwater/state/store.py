@@ -128,6 +128,7 @@ def clear_job(lake: Lake, job: str) -> None:
     lake.execute(f"DELETE FROM {INT}.job_overrides WHERE job = ?", [job])
     lake.execute(f"DELETE FROM {INT}.dedupe WHERE job = ?", [job])
     lake.execute(f"DELETE FROM {INT}.provisional WHERE job = ?", [job])
+    lake.execute(f"DELETE FROM {SYS}.watermarks WHERE job = ?", [job])
 
 
 # -- job state -------------------------------------------------------------------------------
@@ -155,6 +156,37 @@ def save_job_state(lake: Lake, state: JobState) -> None:
         f"INSERT INTO {INT}.job_state VALUES (?, ?, ?, ?, ?, ?)",
         [state.job, state.next_window, state.paused, state.failed, state.error, utcnow()],
     )
+
+
+# -- watermarks -----------------------------------------------------------------------------
+@dataclass
+class Watermark:
+    job: str
+    kind: str  # ingest | transform
+    watermark: datetime | None
+    max_event_time: datetime | None = None
+
+
+def load_watermarks(lake: Lake, jobs: list[str]) -> dict[str, Watermark]:
+    rows = lake.fetchall(
+        f"SELECT job, kind, watermark, max_event_time FROM {SYS}.watermarks WHERE list_contains(?, job)",
+        [jobs],
+    )
+    return {r[0]: Watermark(r[0], r[1], r[2], r[3]) for r in rows}
+
+
+def save_watermark(lake: Lake, mark: Watermark) -> None:
+    lake.execute(f"DELETE FROM {SYS}.watermarks WHERE job = ?", [mark.job])
+    lake.execute(
+        f"INSERT INTO {SYS}.watermarks VALUES (?, ?, ?, ?, ?)",
+        [mark.job, mark.kind, mark.watermark, mark.max_event_time, utcnow()],
+    )
+
+
+def windows_done(lake: Lake, jobs: list[str]) -> dict[str, datetime | None]:
+    """Transformation jobs' progress: every window before this time has run for good."""
+    rows = lake.fetchall(f"SELECT job, next_window FROM {INT}.job_state WHERE list_contains(?, job)", [jobs])
+    return {r[0]: r[1] for r in rows}
 
 
 # -- run records -----------------------------------------------------------------------------

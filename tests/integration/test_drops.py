@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import pty
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -96,3 +101,43 @@ def test_cli_plan_and_run_refuse_drops(project: Project) -> None:
     done = runner.invoke(app, ["run", "--once", "--allow-drop", "-p", str(project.path)])
     assert done.exit_code == 0, done.output
     assert "- table bronze.users" in done.stderr
+
+
+def _run_in_terminal(folder: Path, answer: str) -> tuple[int, str]:
+    """`headwater run --once` with a terminal as its stdin, answering its prompt."""
+    leader, follower = pty.openpty()
+    run = subprocess.Popen(
+        [sys.executable, "-m", "headwater", "run", "--once", "-p", str(folder)],
+        stdin=follower,
+        stdout=subprocess.PIPE,
+        stderr=follower,
+    )
+    os.close(follower)
+    seen = b""
+    deadline = time.monotonic() + 60
+    while b"drop them?" not in seen and time.monotonic() < deadline and run.poll() is None:
+        try:
+            seen += os.read(leader, 4096)
+        except OSError:
+            break
+    os.write(leader, answer.encode() + b"\n")
+    code = run.wait(timeout=60)
+    try:
+        while chunk := os.read(leader, 4096):
+            seen += chunk
+    except OSError:
+        pass
+    os.close(leader)
+    return code, seen.decode(errors="replace")
+
+
+def test_run_in_a_terminal_asks_before_dropping(project: Project) -> None:
+    write(project.path, CONNECTION)
+    code, shown = _run_in_terminal(project.path, "n")
+    assert code == 2, shown
+    assert "run would drop ingest job load_users, table bronze.users" in shown and "drop them?" in shown
+    assert users(project) == 3  # declined: nothing changed
+    code, shown = _run_in_terminal(project.path, "y")
+    assert code == 0, shown
+    assert project.plan().empty
+    assert not project.query("SELECT * FROM duckdb_tables() WHERE table_name = 'users'").fetchall()

@@ -178,6 +178,33 @@ def test_payment_issues_match_the_files(
     assert {r[0] for r in got} == {"unpaid", "underpaid", "overpaid"}
 
 
+def test_the_sync_join_finds_every_order_of_the_days_both_streams_completed(
+    shop: tuple[Path, dict[str, int], Any], raw: duckdb.DuckDBPyConnection
+) -> None:
+    """Payments are joined to their orders per day of `paid_at`, once the orders' watermark
+    (the latest `ordered_at`) has passed the day: the days before it, whole; the last, not yet."""
+    (last_order,) = raw.execute("SELECT max(CAST(ordered_at AS TIMESTAMPTZ)) FROM orders").fetchone() or (
+        None,
+    )
+    expected = raw.execute(
+        """SELECT p.payment_id, p.order_id, o.customer.id, CAST(o.ordered_at AS TIMESTAMPTZ),
+                  date_diff('second', CAST(o.ordered_at AS TIMESTAMPTZ), p.paid_at)
+           FROM payments p JOIN orders o USING (order_id)
+           WHERE p.paid_at < date_trunc('day', ?::TIMESTAMPTZ) ORDER BY p.payment_id""",
+        [last_order],
+    ).fetchall()
+    got = query(
+        shop[0],
+        "SELECT payment_id, order_id, customer_id, ordered_at, seconds_to_pay FROM silver.order_payments "
+        "ORDER BY payment_id",
+    )
+    assert got == expected
+    assert len(got) > 2000
+    marks = {row["name"]: row["watermark"] for row in hw.Project(shop[0]).status()}
+    assert marks["load_orders"] == last_order.isoformat()  # type: ignore[union-attr]
+    assert marks["order_payments_silver"] == last_order.replace(hour=0, minute=0, second=0).isoformat()  # type: ignore[union-attr]
+
+
 def _contents(folder: Path) -> dict[str, pa.Table]:
     project = hw.Project(folder)
     tables = project.query(
@@ -190,7 +217,7 @@ def _contents(folder: Path) -> dict[str, pa.Table]:
 def test_a_second_run_writes_nothing_and_changes_nothing(shop: tuple[Path, dict[str, int], Any]) -> None:
     folder = shop[0]
     before = _contents(folder)
-    assert len(before) == 12  # 3 bronze, 4 silver, 1 MERGE target and 4 views in gold
+    assert len(before) == 13  # 3 bronze, 5 silver, 1 MERGE target and 4 views in gold
     console = CaptureConsole()
     again = hw.Project(folder, console=console).run(once=True)
     assert again.ok and again.rows_written == 0

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from headwater.sources.csv_lines import split_csv
 from headwater.sources.decode import decode
+from headwater.sources.errors import NoColumns
 from headwater.sources.files import LINE_COLUMN, RAW_COLUMN, FileChunk, FilePosition
 
 INTEGERS = st.one_of(
@@ -204,3 +205,81 @@ def test_json_values_are_stored_as_they_are_or_rejected(first: list[str], later:
             else:
                 assert reproduces(plain, value, typ), (text, value, typ)
         texts.update(zip(numbers, lines, strict=True))
+
+
+NESTED_VALUES = st.one_of(
+    JSON_VALUES.map(lambda v: (v, f'{{"f": {v}}}')),  # an object: its field is checked like a column
+    JSON_VALUES.map(lambda v: (v, f'{{"f": {v}, "g": "x"}}')),
+    st.sampled_from(
+        ["5", '"x"', "[1]", '[{"f": 1}]', "{}", '{"F": 1}', '{"f": {"a": 1}}', '{"f": [1]}', '{"f": 1']
+    ).map(lambda v: (None, v)),
+)
+
+
+def _loads(text: str) -> Any:
+    try:
+        return json.loads(text, parse_constant=lambda c: c)
+    except json.JSONDecodeError:
+        return ValueError
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(NESTED_VALUES, min_size=1, max_size=8), st.lists(NESTED_VALUES, min_size=1, max_size=8))
+def test_fields_of_nested_objects_are_stored_as_they_are_or_rejected(
+    first: list[tuple[str | None, str]], later: list[tuple[str | None, str]]
+) -> None:
+    """The same for the field ``f`` of an object (a STRUCT column): ``first`` plans the column,
+    ``later`` meets it as the table's type. A value that is not an object is never stored as
+    an object of NULLs, and a field in another case is never lost (fields the type does not
+    have are left out: ``evolve=False``)."""
+    con = duckdb.connect()
+    columns: dict[str, str] = {}
+    for values, table_types in ((first, {}), (later, None)):
+        raw = [f'{{"id": 1, "v": {v}}}' for _, v in values]
+        table = pa.table(
+            {LINE_COLUMN: pa.array(range(len(raw)), pa.int64()), RAW_COLUMN: pa.array(raw, pa.large_string())}
+        )
+        chunk = FileChunk("t.jsonl", "JSON", table, FilePosition(0, 1), FilePosition(1, 1), 1)
+        try:
+            decoded = decode(
+                con, chunk, columns if table_types is None else table_types, evolve=False, lazy=False
+            )
+        except NoColumns:  # (only malformed lines: nothing to plan from)
+            assert all(_loads(text) is ValueError for _, text in values)
+            continue
+        columns = columns or decoded.columns
+        typ = decoded.columns.get("v", "VARCHAR")
+        stored = dict(
+            con.sql(
+                f"SELECT {LINE_COLUMN}, {'v' if 'v' in decoded.columns else 'NULL'} FROM {decoded.table}"
+            ).fetchall()
+        )
+        rejected = set(decoded.rejected[LINE_COLUMN].to_pylist())
+        assert set(stored) | rejected == set(range(len(raw)))
+        if not typ.startswith("STRUCT(") or typ.endswith("]"):
+            continue
+        for line, (leaf, text) in enumerate(values):
+            if line in rejected:
+                continue
+            given_value, value = _loads(text), stored[line]
+            if given_value is ValueError:  # (DuckDB's reader also takes nan, inf: as the top-level test)
+                continue
+            if given_value is None:
+                assert value is None
+                continue
+            assert isinstance(given_value, dict), (text, value, typ)  # never an object of NULLs
+            assert value is not None, (text, typ)
+            fields = {k.lower() for k in value}
+            assert all(k in value for k in given_value if k.lower() in fields), (text, value)  # none lost
+            got = value.get("f")
+            if leaf is None or leaf == "null":
+                continue
+            plain = json.loads(leaf) if leaf.startswith('"') else leaf
+            if _fraction(leaf):  # JSON's number: the nearest double (finite), as JSON readers do
+                assert got is not None and float(got) == float(leaf), (text, got, typ)
+            elif isinstance(got, str):
+                assert got == plain, (text, got)
+            else:
+                ftype = typ.split("f ", 1)[1].split(",")[0].rstrip(")")
+                ftype = "TIMESTAMP WITH TIME ZONE" if ftype == "TIMESTAMP WITH TIME ZONE" else ftype
+                assert got is not None and reproduces(plain, got, ftype), (text, got, ftype)
