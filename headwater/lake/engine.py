@@ -161,6 +161,11 @@ class Lake:
             self._depth = 0
         self.con.execute("COMMIT")
 
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a ``transaction()`` block is open (what runs now commits with it)."""
+        return self._depth > 0
+
     def snapshot_id(self) -> int:
         row = self.fetchone(f"SELECT max(snapshot_id) FROM {LAKE}.snapshots()")
         return int(row[0]) if row and row[0] is not None else 0
