@@ -308,11 +308,13 @@ class Project:
         from headwater.plan import make_plan
         from headwater.runner import control
         from headwater.runner.deploy import load_deployed
+        from headwater.runner.views import describe_refresh
 
         catalog = self.validate_files()
         with self._reading() as lake:
             check_job_columns(catalog, lake_columns(lake))
-            return control.annotate(lake, catalog, make_plan(catalog, load_deployed(lake)))
+            refresh = {str(v.writes): describe_refresh(lake, v) for v in catalog.views}
+            return control.annotate(lake, catalog, make_plan(catalog, load_deployed(lake), refresh))
 
     def run(
         self, *, once: bool = False, max_passes: int | None = None, allow_drop: bool = False

@@ -183,7 +183,7 @@ def validate(project: ProjectDir = Path(".")) -> None:
 @app.command()
 @handled
 def plan(project: ProjectDir = Path(".")) -> None:
-    """Show what `run` would change in the deployed pipeline, and the run order.
+    """Show what `run` would change in the deployed pipeline, how each view refreshes, and the run order.
 
     `+` creates, `~` updates (the statement changed), `-` drops (the statement was
     removed; dropping a table or a job needs `run --allow-drop`), `=` keeps a table whose
@@ -191,7 +191,9 @@ def plan(project: ProjectDir = Path(".")) -> None:
     to its data (an edited transformation job's new SQL applies from its next window; the
     rows already written change only with `headwater replay`). `*` lines are options set
     with ALTER JOB ... SET, `!` lines the jobs and views that failed or are blocked by a
-    failed job upstream. Changes nothing: `run` applies the plan.
+    failed job upstream. Then one line per materialized view: `incremental` (refreshed
+    from its inputs' changes) or `full recompute: <why>`. Changes nothing: `run` applies
+    the plan.
     """
     from headwater.api import Project
 

@@ -251,6 +251,10 @@ def plan_text(plan: Plan) -> Text:
     out = Text()
     for line in plan.explain():
         out.append_text(plan_line(line)).append("\n")
+    if plan.refresh:
+        out.append("\n")
+        for line in plan.explain_refresh():
+            out.append(line, style="dim" if ": full recompute" in line else "").append("\n")
     if plan.order:
         out.append("\nrun order: ", style="bold").append(" → ".join(plan.order))
     else:

@@ -62,6 +62,9 @@ INTERNAL_TABLES: dict[str, str] = {
     "job_overrides": 'job VARCHAR, action VARCHAR, name VARCHAR, sql VARCHAR, "at" TIMESTAMPTZ',
     # Fingerprint of the inputs each materialized view was last computed from.
     "views": "view_name VARCHAR, fingerprint VARCHAR, inputs_snapshot BIGINT, refreshed_at TIMESTAMPTZ",
+    # Per incremental view and input table: the snapshot the view last read, the table's
+    # id and columns then (a re-created or altered input means a full recompute).
+    "view_inputs": "view_name VARCHAR, table_name VARCHAR, table_id BIGINT, snapshot_id BIGINT, columns VARCHAR",
 }
 
 
