@@ -9,11 +9,11 @@ import shutil
 import tempfile
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlglot import exp
 
@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from headwater.runner.replay import ReplayResult
 
 STATE_DIR = ".headwater"
+T = TypeVar("T")
 
 
 @dataclass
@@ -524,33 +525,35 @@ class Project:
         """Answers to read-only queries (system.* names allowed): from the running ``run`` when
         one runs (it reads alongside its commits, the lake is not borrowed), else from the lake
         opened once for all of them."""
-        served = self._served(sqls)
-        if len(served) == len(sqls):
-            return served
         from headwater.runner import interactive
 
-        with self._reading() as lake:
-            for sql in sqls[len(served) :]:
-                stmt = parse(sql)[0]
-                assert isinstance(stmt, Query)
-                served.append(interactive.run_query(lake, stmt, writes=False))
-        return served
+        def local(lake: Lake, stmt: Query) -> pa.Table:
+            return interactive.run_query(lake, stmt, writes=False)
+
+        return self._answers(sqls, lambda t: t, local)
 
     def _read_rows(self, *sqls: str) -> list[list[tuple[Any, ...]]]:
         """``read``'s answers as rows: without a running ``run``, neither pyarrow nor pandas is
         imported (``status`` answers fast: tests/unit/cli/test_lazy_imports.py)."""
-        served = [_tuples(t) for t in self._served(sqls)]
-        if len(served) == len(sqls):
-            return served
         from headwater.dialect import to_duckdb
         from headwater.runner.windows import qualify_system_tables
 
-        with self._reading() as lake:
-            for sql in sqls[len(served) :]:
-                stmt = parse(sql)[0]
-                assert isinstance(stmt, Query)
-                served.append(lake.fetchall(to_duckdb(qualify_system_tables(stmt.expression))))
-        return served
+        def local(lake: Lake, stmt: Query) -> list[tuple[Any, ...]]:
+            return lake.fetchall(to_duckdb(qualify_system_tables(stmt.expression)))
+
+        return self._answers(sqls, _tuples, local)
+
+    def _answers(
+        self, sqls: tuple[str, ...], served: Callable[[pa.Table], T], local: Callable[[Lake, Query], T]
+    ) -> list[T]:
+        out = [served(t) for t in self._served(sqls)]
+        if len(out) < len(sqls):
+            with self._reading() as lake:
+                for sql in sqls[len(out) :]:
+                    stmt = parse(sql)[0]
+                    assert isinstance(stmt, Query)
+                    out.append(local(lake, stmt))
+        return out
 
     def _served(self, sqls: tuple[str, ...]) -> list[pa.Table]:
         """The answers a running ``run`` gives, in order, up to the first it does not."""
