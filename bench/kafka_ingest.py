@@ -8,14 +8,16 @@ N JSON orders (about 200 bytes each: ids, an ISO timestamp, a status, an amount,
 fresh process reading the whole topic from its beginning:
 
   a. a bare consumer: confluent-kafka with the settings Headwater's source uses (read_committed,
-     no auto-commit, partitions assigned at offset 0), ``consume(num_messages=10000)`` in a loop
-     until it has N messages, each message's value taken (nothing else is done with them);
+     no auto-commit, its prefetch settings ``headwater.sources.kafka.FETCH``, partitions
+     assigned at offset 0), ``consume(num_messages=10000)`` in a loop until it has N messages,
+     each message's value taken (nothing else is done with them);
   b. Headwater: ``Project.run(once=True)`` of a project with one Kafka connection and one
      ingestion job into ``bronze.orders``, timed whole (parse, plan, deploy, read, decode and
-     type every value, write Parquet, commit rows and offsets together).
+     type every value, write Parquet, commit rows and offsets together);
+  c. the bare consumer of (a) with librdkafka's default prefetch settings, for reference.
 
-It checks that both saw N messages (and that the table holds N rows), prints rows/s, each
-process's peak RSS, the ratio b/a, and where Headwater's time went (timers around the steps of
+It checks that all saw N messages (and that the table holds N rows), prints rows/s, each
+process's peak RSS, the ratio b/a (the target's), b/c, and where Headwater's time went (timers around the steps of
 its Kafka path). With ``--repeat R`` each measurement runs R times, alternating; the median
 counts. ``--profile`` also runs (b) under cProfile and prints the profile to stderr; ``--trace`` times
 each SQL statement of (b) and prints the slowest to stderr.
@@ -99,8 +101,11 @@ def fill_topic(broker: Any, n: int, partitions: int) -> int:
 
 
 # -- the two measurements, each run in its own process ----------------------------------------
-def measure_consumer(bootstrap: str, n: int) -> dict[str, Any]:
+def measure_consumer(bootstrap: str, n: int, fetch: bool = True) -> dict[str, Any]:
+    """``fetch``: with Headwater's prefetch settings (else librdkafka's defaults)."""
     from confluent_kafka import Consumer, TopicPartition
+
+    from headwater.sources.kafka import FETCH
 
     started = time.perf_counter()
     consumer = Consumer(
@@ -110,6 +115,7 @@ def measure_consumer(bootstrap: str, n: int) -> dict[str, Any]:
             "isolation.level": "read_committed",
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
+            **(FETCH if fetch else {}),
         }
     )
     parts = sorted(consumer.list_topics(TOPIC, timeout=10).topics[TOPIC].partitions)
@@ -160,16 +166,18 @@ def main() -> None:
     parser.add_argument(
         "--keep", action="store_true", help="keep the temporary folder (and the broker's data)"
     )
-    parser.add_argument("--worker", choices=["consumer", "headwater"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--worker", choices=["consumer", "consumer-defaults", "headwater"], help=argparse.SUPPRESS
+    )
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--bootstrap", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.worker:
         result = (
-            measure_consumer(args.bootstrap, args.messages)
-            if args.worker == "consumer"
-            else measure_headwater(args.work, args.bootstrap, args.profile, args.trace)
+            measure_headwater(args.work, args.bootstrap, args.profile, args.trace)
+            if args.worker == "headwater"
+            else measure_consumer(args.bootstrap, args.messages, fetch=args.worker == "consumer")
         )
         print(json.dumps(result))
         return
@@ -191,9 +199,10 @@ def main() -> None:
         )
         load_before = os.getloadavg()[0]
         common = ["--bootstrap", broker.bootstrap, "--messages", str(args.messages)]
-        bare, head = [], []
+        bare, plain, head = [], [], []
         for _ in range(args.repeat):
             bare.append(run_child(__file__, "consumer", work, common))
+            plain.append(run_child(__file__, "consumer-defaults", work, common))
             head.append(
                 run_child(
                     __file__,
@@ -211,7 +220,11 @@ def main() -> None:
         else:
             shutil.rmtree(work, ignore_errors=True)
 
-    for name, runs in (("the bare consumer", bare), ("Headwater", head)):
+    for name, runs in (
+        ("the bare consumer", bare),
+        ("the bare consumer (defaults)", plain),
+        ("Headwater", head),
+    ):
         for res, _ in runs:
             if res["rows"] != args.messages:
                 raise SystemExit(f"{name} got {res['rows']:,} rows, expected {args.messages:,}")
@@ -222,7 +235,11 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     medians = {}
-    for label, runs in (("a. bare confluent-kafka consumer", bare), ("b. Headwater run --once", head)):
+    for label, runs in (
+        ("a. bare confluent-kafka consumer", bare),
+        ("b. Headwater run --once", head),
+        ("c. (a) with librdkafka's defaults", plain),
+    ):
         seconds = statistics.median(res["seconds"] for res, _ in runs)
         rss = max(r for _, r in runs)
         medians[label[0]] = seconds
@@ -235,6 +252,9 @@ def main() -> None:
             print(f"{'':<4}each run: {each} s")
     commits = head[0][0]["batches"]
     print(f"\nratio b/a (rows/s): {medians['a'] / medians['b']:.2f}x   (Headwater made {commits} commit(s))")
+    print(
+        f"ratio b/c (rows/s): {medians['c'] / medians['b']:.2f}x   (against a bare loop with librdkafka's defaults)"
+    )
     median_run = sorted((res for res, _ in head), key=lambda r: r["seconds"])[len(head) // 2]
     print_steps(median_run, STEPS)
 

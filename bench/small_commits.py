@@ -52,7 +52,7 @@ CREATE JOB load AS COPY FROM landing PATTERN = '*.jsonl' INTO bronze.events;
 
 def previous_maintain(lake: Any, retention_hours: float, **_: Any) -> None:
     """Headwater's ``maintain`` before this version (``headwater/lake/maintenance.py`` at 006c358)."""
-    from headwater.lake.engine import INTERNAL_SCHEMA, LAKE
+    from headwater.lake.names import INTERNAL_SCHEMA, LAKE
 
     interval = f"INTERVAL '{float(retention_hours) * 3600:.0f} seconds'"
     row = lake.fetchone(

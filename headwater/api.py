@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import shutil
 import tempfile
 import time
 import weakref
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import pyarrow as pa
 from sqlglot import exp
 
-from headwater import overview
 from headwater.catalog import Catalog, build_catalog
 from headwater.catalog.columns import check_job_columns, names_columns
 from headwater.catalog.model import Entry
@@ -36,23 +36,26 @@ from headwater.dialect.nodes import (
 )
 from headwater.dialect.readonly import explained
 from headwater.errors import UserError
-from headwater.lake import LAKE, SYSTEM_SCHEMA, Lake
-from headwater.lake.errors import LakeBusy
-from headwater.lake.system_tables import ensure_system_tables
-from headwater.lake.tables import lake_columns
+from headwater.lake import LAKE, SYSTEM_SCHEMA, LakeBusy, LakeError
+from headwater.lake.names import literal
 from headwater.observe.events import Console, NullConsole
-from headwater.overview import sql_str
-from headwater.plan import Plan, make_plan
 from headwater.plan.plan import run_order
-from headwater.runner import control, interactive
-from headwater.runner.backfill import BackfillResult
-from headwater.runner.deploy import load_deployed
 from headwater.runner.lease import BORROW_TIMEOUT_S, ask_query, borrow, live_status
-from headwater.runner.loop import Runner, RunResult
-from headwater.runner.replay import ReplayResult, replay
-from headwater.state import store
+
+# Only what ``validate`` needs is imported here: the lake (duckdb), pyarrow and the runner are
+# imported by the methods that use them, so that the CLI's commands start fast (cli/app.py;
+# tests/unit/cli/test_lazy_imports.py).
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from headwater.lake import Lake
+    from headwater.plan import Plan
+    from headwater.runner.backfill import BackfillResult
+    from headwater.runner.loop import RunResult
+    from headwater.runner.replay import ReplayResult
 
 STATE_DIR = ".headwater"
+T = TypeVar("T")
 
 
 @dataclass
@@ -138,25 +141,36 @@ class Project:
         data = self._local(self.settings.lake.data_path or str(self.state_dir / "data"))
         return data if data.endswith("/") else data + "/"
 
-    def _lake(self, busy_timeout: float = BORROW_TIMEOUT_S) -> Lake:
+    def _lake(
+        self, busy_timeout: float = BORROW_TIMEOUT_S, *, read_only: bool = False, reading: bool = False
+    ) -> Lake:
         """The lake, opened by this process (a run's own: it does not borrow)."""
+        from headwater.lake import Lake
+
         self.state_dir.mkdir(parents=True, exist_ok=True)
         return Lake(
             self._catalog_target(),
             self._data_path(),
             follow_data_path=not self.settings.lake.data_path,
             busy_timeout=busy_timeout,
+            read_only=read_only,
+            warm_pandas=not reading,
         )
 
-    def open_lake(self) -> Lake:
+    def open_lake(self, *, read_only: bool = False, reading: bool = False) -> Lake:
         """The project's lake; borrowed from a continuous ``run`` of the project when one holds
-        it (``runner.lease``), given back when closed."""
+        it (``runner.lease``), given back when closed. ``read_only``: attached READ_ONLY;
+        ``reading``: for a few queries without parameters (``Lake``'s ``warm_pandas`` off)."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + BORROW_TIMEOUT_S
         while True:
             lease = borrow(self.state_dir)
             try:
-                lake = self._lake(busy_timeout=1.0 if lease is None else BORROW_TIMEOUT_S)
+                lake = self._lake(
+                    busy_timeout=1.0 if lease is None else BORROW_TIMEOUT_S,
+                    read_only=read_only,
+                    reading=reading,
+                )
             except LakeBusy:
                 if lease is not None:
                     lease.close()
@@ -170,6 +184,38 @@ class Project:
             if lease is not None:
                 lake.on_close(lease.close)
             return lake
+
+    @contextlib.contextmanager
+    def _reading(self, *, read_only: bool = True) -> Iterator[Lake]:
+        """The lake for what only reads (``status``, ``plan``, ``query``'s reads, quarantine
+        listings). When its system tables are current (one query) nothing is written: a local
+        catalog is attached READ_ONLY (``read_only=False``: for ``query``, whose reading
+        statements run in a transaction that is rolled back, side effects and all). Else (a
+        new lake, one an older version wrote) it is opened for writing and made current."""
+        from headwater.lake.system_tables import system_tables_current
+
+        if self._lake_exists():
+            try:
+                lake = self.open_lake(read_only=read_only and self._local_catalog(), reading=True)
+            except LakeError:
+                pass  # (e.g. a catalog that DuckLake must upgrade first: the write open below does)
+            else:
+                if system_tables_current(lake):
+                    with lake:
+                        yield lake
+                    return
+                lake.close()
+        with self._writing() as lake:
+            yield lake
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[Lake]:
+        """The lake, opened for writing, with its system tables made current."""
+        from headwater.lake.system_tables import ensure_system_tables
+
+        with self.open_lake() as lake:
+            ensure_system_tables(lake)
+            yield lake
 
     # -- the stages ------------------------------------------------------------------------
     def sql_files(self) -> list[Path]:
@@ -195,14 +241,20 @@ class Project:
         opened if it is there); raises a UserError naming file:line:col."""
         catalog = self.validate_files()
         if lake is not None:
+            from headwater.lake.tables import lake_columns
+
             check_job_columns(catalog, lake_columns(lake))
         elif self._lake_exists() and names_columns(catalog):
+            from headwater.lake import Lake
+            from headwater.lake.tables import lake_columns
+
             try:
                 with Lake(
                     self._catalog_target(),
                     self._data_path(),
                     busy_timeout=2.0,
                     follow_data_path=not self.settings.lake.data_path,
+                    warm_pandas=False,
                 ) as opened:
                     check_job_columns(catalog, lake_columns(opened))
             except LakeBusy:
@@ -231,11 +283,13 @@ class Project:
         self._check_data_path()
         return catalog
 
-    def _lake_exists(self) -> bool:
+    def _local_catalog(self) -> bool:
+        """The catalog is a DuckDB file (the default), not PostgreSQL or another DuckLake URI."""
         target = self._catalog_target()
-        if "://" in target or target.startswith(("ducklake:", "postgres")):
-            return True
-        return Path(target).exists()
+        return not ("://" in target or target.startswith(("ducklake:", "postgres")))
+
+    def _lake_exists(self) -> bool:
+        return not self._local_catalog() or Path(self._catalog_target()).exists()
 
     def _check_data_path(self) -> None:
         data = self._data_path()
@@ -251,17 +305,25 @@ class Project:
             )
 
     def plan(self) -> Plan:
+        from headwater.lake.tables import lake_columns
+        from headwater.plan import make_plan
+        from headwater.runner import control
+        from headwater.runner.deploy import load_deployed
+        from headwater.runner.views import describe_refresh
+
         catalog = self.validate_files()
-        with self.open_lake() as lake:
-            ensure_system_tables(lake)
+        with self._reading() as lake:
             check_job_columns(catalog, lake_columns(lake))
-            return control.annotate(lake, catalog, make_plan(catalog, load_deployed(lake)))
+            refresh = {str(v.writes): describe_refresh(lake, v) for v in catalog.views}
+            return control.annotate(lake, catalog, make_plan(catalog, load_deployed(lake), refresh))
 
     def run(
         self, *, once: bool = False, max_passes: int | None = None, allow_drop: bool = False
     ) -> RunResult:
         """Deploy the plan, then run. A plan that drops a table (its rows) or a job (its
         positions) is refused, before anything changes, unless ``allow_drop``."""
+        from headwater.runner.loop import Runner
+
         catalog = self.validate_files()  # (each job checks its columns as it starts)
         runner = Runner(catalog, self.path, self.settings, self._lake, self.console, allow_drop=allow_drop)
         return runner.run(once=once, state_dir=self.state_dir, max_passes=max_passes)
@@ -280,8 +342,8 @@ class Project:
             if served is not None:
                 return Result(served)
         result: Result | None = None
-        with self.open_lake() as lake:
-            ensure_system_tables(lake)
+        reads = all(isinstance(s, Query) for s in statements) and not any(writes)
+        with self._reading(read_only=False) if reads else self._writing() as lake:
             for stmt, write in zip(statements, writes, strict=True):
                 result = self._execute(lake, stmt, write)
         assert result is not None
@@ -289,6 +351,8 @@ class Project:
 
     def _check(self, stmt: AnyStatement, allow_writes: bool) -> bool:
         """Whether ``stmt`` writes; a UserError for what ``query`` must not run."""
+        from headwater.runner import control, interactive
+
         _reject_unknown(stmt)
         if isinstance(stmt, Drop):
             control.check_drop(stmt, self.validate(), allow_writes=allow_writes)
@@ -303,6 +367,10 @@ class Project:
         return interactive.check_query(stmt, allow_writes=allow_writes)
 
     def _execute(self, lake: Lake, stmt: AnyStatement, writes: bool) -> Result:
+        import pyarrow as pa
+
+        from headwater.runner import control, interactive
+
         if isinstance(stmt, PauseJob | ResumeJob):
             self._set_paused(lake, stmt.name, isinstance(stmt, PauseJob))
             word = "paused" if isinstance(stmt, PauseJob) else "resumed"
@@ -321,6 +389,10 @@ class Project:
 
     def _alter_expectations(self, lake: Lake, stmt: AlterJob) -> Result:
         """ALTER JOB ... ADD/DROP EXPECTATION on the deployed job; counts already recorded stay."""
+        import pyarrow as pa
+
+        from headwater.state import store
+
         entry = self.validate_files().job(stmt.name)
         if entry is None:
             raise UserError(f"{stmt.pos}: no job named {stmt.name!r}")
@@ -348,7 +420,7 @@ class Project:
         """Quarantined records (sealed ones show a placeholder instead of their text)."""
         where = "true" if include_replayed else "replayed_at IS NULL"
         if job:
-            where += f" AND job = {sql_str(job)}"
+            where += f" AND job = {literal(job)}"
         (found,) = self.read(
             f'SELECT id, job, "$source", reason, raw, "at", run_id, sealed IS NOT NULL AS sealed, replayed_at '
             f"FROM system.quarantine WHERE {where} ORDER BY id"
@@ -359,10 +431,11 @@ class Project:
         self, record_id: int, *, decrypt: bool = False, actor: str | None = None
     ) -> dict[str, Any]:
         """One quarantined record. ``decrypt`` opens a sealed record and is written to system.audit."""
-        with self.open_lake() as lake:
-            ensure_system_tables(lake)
+        from headwater.state import store
+
+        with self._writing() if decrypt else self._reading() as lake:
             rel = lake.con.execute(
-                f"SELECT * FROM {LAKE}.{SYSTEM_SCHEMA}.quarantine WHERE id = ?", [record_id]
+                f"SELECT * FROM {LAKE}.{SYSTEM_SCHEMA}.quarantine WHERE id = {int(record_id)}"
             ).to_arrow_table()
             if not rel.num_rows:
                 raise UserError(
@@ -398,9 +471,9 @@ class Project:
             raise UserError(f"no job named {job!r} (jobs: {known})")
         from headwater.runner.context import RunContext
         from headwater.runner.loop import project_lock
+        from headwater.runner.replay import replay
 
-        with project_lock(self.state_dir), self.open_lake() as lake:
-            ensure_system_tables(lake)
+        with project_lock(self.state_dir), self._writing() as lake:
             ctx = RunContext(lake, catalog, self.path, self.settings, self.console, drain=True)
             return replay(ctx, entry, ids)
 
@@ -410,7 +483,7 @@ class Project:
         transaction (``runner.backfill``). Applies the plan first, as ``run`` does."""
         from headwater.runner.backfill import check_replayable, parse_when, replay_job
         from headwater.runner.context import RunContext
-        from headwater.runner.loop import project_lock
+        from headwater.runner.loop import Runner, project_lock
 
         since = parse_when(start, "--from") if isinstance(start, str) else start
         until = parse_when(end, "--to") if isinstance(end, str) else end
@@ -423,6 +496,8 @@ class Project:
             return replay_job(ctx, runner.dag, job, since, until)
 
     def _set_paused(self, lake: Lake, job: str, paused: bool) -> None:
+        from headwater.state import store
+
         catalog = self.validate_files()
         if catalog.job(job) is None:
             known = ", ".join(e.name for e in catalog.jobs) or "none"
@@ -439,38 +514,62 @@ class Project:
             )
 
     def pause(self, job: str) -> None:
-        with self.open_lake() as lake:
-            ensure_system_tables(lake)
+        with self._writing() as lake:
             self._set_paused(lake, job, True)
 
     def resume(self, job: str) -> None:
-        with self.open_lake() as lake:
-            ensure_system_tables(lake)
+        with self._writing() as lake:
             self._set_paused(lake, job, False)
 
     def read(self, *sqls: str) -> list[pa.Table]:
         """Answers to read-only queries (system.* names allowed): from the running ``run`` when
         one runs (it reads alongside its commits, the lake is not borrowed), else from the lake
         opened once for all of them."""
+        from headwater.runner import interactive
+
+        def local(lake: Lake, stmt: Query) -> pa.Table:
+            return interactive.run_query(lake, stmt, writes=False)
+
+        return self._answers(sqls, lambda t: t, local)
+
+    def _read_rows(self, *sqls: str) -> list[list[tuple[Any, ...]]]:
+        """``read``'s answers as rows: without a running ``run``, neither pyarrow nor pandas is
+        imported (``status`` answers fast: tests/unit/cli/test_lazy_imports.py)."""
+        from headwater.dialect import to_duckdb
+        from headwater.runner.windows import qualify_system_tables
+
+        def local(lake: Lake, stmt: Query) -> list[tuple[Any, ...]]:
+            return lake.fetchall(to_duckdb(qualify_system_tables(stmt.expression)))
+
+        return self._answers(sqls, _tuples, local)
+
+    def _answers(
+        self, sqls: tuple[str, ...], served: Callable[[pa.Table], T], local: Callable[[Lake, Query], T]
+    ) -> list[T]:
+        out = [served(t) for t in self._served(sqls)]
+        if len(out) < len(sqls):
+            with self._reading() as lake:
+                for sql in sqls[len(out) :]:
+                    stmt = parse(sql)[0]
+                    assert isinstance(stmt, Query)
+                    out.append(local(lake, stmt))
+        return out
+
+    def _served(self, sqls: tuple[str, ...]) -> list[pa.Table]:
+        """The answers a running ``run`` gives, in order, up to the first it does not."""
         out: list[pa.Table] = []
         for sql in sqls:
-            served = ask_query(self.state_dir, sql)
-            if served is None:
+            answer = ask_query(self.state_dir, sql)
+            if answer is None:
                 break
-            out.append(served)
-        if len(out) == len(sqls):
-            return out
-        with self.open_lake() as lake:
-            ensure_system_tables(lake)
-            for sql in sqls[len(out) :]:
-                stmt = parse(sql)[0]
-                assert isinstance(stmt, Query)
-                out.append(interactive.run_query(lake, stmt, writes=False))
+            out.append(answer)
         return out
 
     # -- what the web console shows ------------------------------------------------------------
     def graph(self) -> dict[str, Any]:
         """The pipeline as nodes and edges, each job and view with its status, rows/s and lag."""
+        from headwater import overview
+
         catalog = self.validate_files()
         status, (recent,) = self._status(
             catalog,
@@ -483,6 +582,8 @@ class Project:
     def job_detail(self, name: str, *, runs: int = 200) -> dict[str, Any]:
         """A job's (or view's) definition, status, recent runs, and the chart series of its
         throughput, lag and expectations."""
+        from headwater import overview
+
         catalog = self.validate_files()
         entry = catalog.job(name) or next(
             (v for v in catalog.views if v.name.removeprefix("main.") == name), None
@@ -508,6 +609,8 @@ class Project:
 
     def table_detail(self, name: str) -> dict[str, Any]:
         """A table's columns, rows, size, preview, writers, readers and snapshots."""
+        from headwater import overview
+
         catalog = self.validate_files()
         schema, dot, table = name.partition(".")
         if not dot or not schema.isidentifier() or not table.isidentifier():
@@ -537,6 +640,8 @@ class Project:
 
     def metrics(self) -> str:
         """Per job: rows by outcome, lag, run durations, failures; Prometheus text format."""
+        from headwater import overview
+
         status, (totals,) = self._status(self.validate_files(), overview.METRICS_SQL)
         return overview.prometheus(status, totals.to_pylist())
 
@@ -547,8 +652,10 @@ class Project:
     def _status(self, catalog: Catalog, *more: str) -> tuple[list[dict[str, Any]], list[pa.Table]]:
         """``status``, and the answers to ``more`` queries read at the same time."""
         streams = [e.name for e in catalog.jobs if _streamed(catalog, e)]
-        listed = f"CAST([{', '.join(sql_str(s) for s in streams)}] AS VARCHAR[])"
-        jobs_t, totals_t, marks_t, paused_t, stopped_t, offsets_t, *extra = self.read(
+        listed = f"CAST([{', '.join(literal(s) for s in streams)}] AS VARCHAR[])"
+        # (``more``, for the console, as Arrow tables; ``status`` alone reads rows: faster)
+        read = self.read if more else self._read_rows
+        jobs_t, totals_t, marks_t, paused_t, stopped_t, offsets_t, *extra = read(
             "SELECT name, status, last_run, lag_seconds, error FROM system.jobs",
             # (a run whose output a later one replaced is not counted: its rows are not there)
             "SELECT job, count(*), sum(rows_read), sum(rows_written), sum(rows_late) FROM system.runs "
@@ -561,12 +668,15 @@ class Project:
             'AND NOT starts_with("partition", \'__\') ORDER BY job, "partition"',
             *more,
         )
-        jobs = {r[0]: r for r in _tuples(jobs_t)}
-        totals = {r[0]: r[1:] for r in _tuples(totals_t)}
-        marks = dict(_tuples(marks_t))
-        paused = {r[0] for r in _tuples(paused_t)}
-        stopped = {r[0] for r in _tuples(stopped_t)}
-        offsets = _tuples(offsets_t)
+        rows = [
+            t if isinstance(t, list) else _tuples(t) for t in (jobs_t, totals_t, marks_t, paused_t, stopped_t)
+        ]
+        jobs = {r[0]: r for r in rows[0]}
+        totals = {r[0]: r[1:] for r in rows[1]}
+        marks = dict(rows[2])
+        paused = {r[0] for r in rows[3]}
+        stopped = {r[0] for r in rows[4]}
+        offsets = offsets_t if isinstance(offsets_t, list) else _tuples(offsets_t)
         live = live_status(self.state_dir)
         partitions = _partitions(offsets, live)
         out = []

@@ -2,6 +2,14 @@
 
 Exit codes: 0 success, 1 a job or the pipeline failed, 2 a user error (bad SQL, bad option,
 missing file). Every command goes through ``handled``, the one place errors become exit codes.
+
+Imports are lazy, so that the CLI answers at once (docs/benchmarks.md, "CLI latency"): at module
+level this file imports only the standard library, Typer, Rich's ``Text``, ``headwater.errors``
+and the CLI's own console and render modules (Rich only). A command imports what it needs inside its
+function -- ``from headwater.api import Project`` first thing in the body, anything heavier
+(``pyarrow``, ``headwater.runner``, a source, the web app) where it is used -- so that
+``headwater --help`` and every other command pay only for their own.
+``tests/unit/cli/test_lazy_imports.py`` fails when ``--help`` imports a heavy module.
 """
 
 from __future__ import annotations
@@ -15,14 +23,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.panel import Panel
 from rich.text import Text
 
 from headwater import __version__
-from headwater.api import Project
 from headwater.cli.console import TerminalConsole, report_error, stderr_console, stdout_console
 from headwater.cli.render import (
     partitions_table,
@@ -34,9 +40,10 @@ from headwater.cli.render import (
     to_csv,
     to_json,
 )
-from headwater.cli.scaffold import init_project
 from headwater.errors import HeadwaterError, UserError
-from headwater.plan.errors import DropNotAllowed
+
+if TYPE_CHECKING:
+    from headwater.plan.errors import DropNotAllowed
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -130,6 +137,10 @@ def init(
     data/landing/orders.jsonl, plus a .gitignore when the folder has none. Never overwrites
     a file: `headwater run --once` works right away in the new folder.
     """
+    from rich.panel import Panel
+
+    from headwater.cli.scaffold import init_project
+
     made = init_project(directory)
     out = stdout_console()
     out.print(Text(f"created a Headwater project in {directory}", style="bold green"))
@@ -160,6 +171,8 @@ def validate(project: ProjectDir = Path(".")) -> None:
     Prints `ok: N statements, J jobs, T tables`, or the first error with its place and the
     offending line. Changes nothing.
     """
+    from headwater.api import Project
+
     catalog = Project(project).validate()
     statements = len(catalog.entries) + len(catalog.queries)
     summary = f"ok: {plural(statements, 'statement')}, {plural(len(catalog.jobs), 'job')}, "
@@ -170,7 +183,7 @@ def validate(project: ProjectDir = Path(".")) -> None:
 @app.command()
 @handled
 def plan(project: ProjectDir = Path(".")) -> None:
-    """Show what `run` would change in the deployed pipeline, and the run order.
+    """Show what `run` would change in the deployed pipeline, how each view refreshes, and the run order.
 
     `+` creates, `~` updates (the statement changed), `-` drops (the statement was
     removed; dropping a table or a job needs `run --allow-drop`), `=` keeps a table whose
@@ -178,8 +191,12 @@ def plan(project: ProjectDir = Path(".")) -> None:
     to its data (an edited transformation job's new SQL applies from its next window; the
     rows already written change only with `headwater replay`). `*` lines are options set
     with ALTER JOB ... SET, `!` lines the jobs and views that failed or are blocked by a
-    failed job upstream. Changes nothing: `run` applies the plan.
+    failed job upstream. Then one line per materialized view: `incremental` (refreshed
+    from its inputs' changes) or `full recompute: <why>`. Changes nothing: `run` applies
+    the plan.
     """
+    from headwater.api import Project
+
     stdout_console().print(plan_text(Project(project).plan()))
 
 
@@ -208,6 +225,9 @@ def run(
     anything changes, unless --allow-drop is given or, in a terminal, the drops are confirmed
     at the prompt; `plan` shows what it would drop.
     """
+    from headwater.api import Project
+    from headwater.plan.errors import DropNotAllowed
+
     err = stderr_console()
     started = time.monotonic()
     console = TerminalConsole(err)
@@ -285,6 +305,8 @@ def query(
     writes, and DROP JOB|TABLE|MATERIALIZED VIEW|CONNECTION only drops what no statement of
     the project declares or uses (it names them otherwise).
     """
+    from headwater.api import Project
+
     result = Project(project).query(sql, allow_writes=allow_writes)
     table = result.arrow()
     if format is QueryFormat.json:
@@ -313,6 +335,8 @@ def status(
     transient error: tried again with backoff), failed, or blocked (waits for a failed job
     upstream, named in its error).
     """
+    from headwater.api import Project
+
     rows = Project(project).status()
     if format is StatusFormat.json:
         typer.echo(to_json(rows))
@@ -339,6 +363,8 @@ def pause(
 
     Same as `headwater query "PAUSE JOB <job>"`. Jobs downstream of it get no new rows from it meanwhile.
     """
+    from headwater.api import Project
+
     Project(project).pause(job)
     stdout_console().print(Text(f"paused {job}", style="yellow"))
 
@@ -353,6 +379,8 @@ def resume(
 
     Same as `headwater query "RESUME JOB <job>"`. The next `run` picks it up.
     """
+    from headwater.api import Project
+
     Project(project).resume(job)
     stdout_console().print(Text(f"resumed {job}", style="green"))
 
@@ -387,6 +415,8 @@ def replay(
     first, as `run` does; cannot run while a `run` of the project is running. MERGE jobs
     cannot be replayed. See docs/replay.md.
     """
+    from headwater.api import Project
+
     with TerminalConsole(stderr_console()) as console:
         result = Project(project, console=console).replay(job, since, until)
     out = stdout_console()
@@ -420,6 +450,8 @@ def demo(
     answers. Running it again reads
     nothing new and prints the same answers.
     """
+    from rich.panel import Panel
+
     from headwater.demo import run_demo
 
     err = stderr_console()
@@ -473,6 +505,7 @@ def ui(
     The worksheet is read-only unless --allow-writes is given; a non-loopback --host needs
     --allow-remote.
     """
+    from headwater.api import Project
     from headwater.web.app import serve  # (starlette and jinja2 load only for this command)
 
     opened = Project(project)

@@ -195,7 +195,13 @@ class TerminalConsole:
                 f"{plural(event.rows_read, 'row')} in, {plural(event.rows_written, 'row')} out"
             )
         if isinstance(event, ViewRefreshed):
-            return Text(f"{event.view}: refreshed, {plural(event.rows, 'row')}")
+            if event.how == "incremental":
+                return Text(
+                    f"{event.view}: refreshed from its inputs' changes, {plural(event.rows, 'row')} written"
+                )
+            why = event.how.removeprefix("full recompute").removeprefix(": ")
+            done = f"recomputed ({why})" if why else "refreshed"
+            return Text(f"{event.view}: {done}, {plural(event.rows, 'row')}")
         if isinstance(event, PassFinished) and (event.rows_written or event.failed_jobs):
             text = Text(
                 f"pass {self.passes} finished: {plural(event.rows_written, 'row')} written "

@@ -12,7 +12,6 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from headwater.api import Project
 from headwater.cli.console import stderr_console, stdout_console
 from headwater.cli.render import plural, to_json
 
@@ -75,6 +74,8 @@ def list_(
     their text (sealed records show a placeholder). `quarantine show <id>` prints one whole;
     --json prints every field of every record."""
     with _handled():
+        from headwater.api import Project
+
         result = Project(project).quarantine(job, include_replayed=all_)
         if json_:
             typer.echo(to_json(result.rows()))
@@ -95,6 +96,8 @@ def show(
 ) -> None:
     """Show one quarantined record, all its fields."""
     with _handled():
+        from headwater.api import Project
+
         record = Project(project).quarantine_record(record_id, decrypt=decrypt)
         typer.echo(to_json([record]))
 
@@ -111,6 +114,8 @@ def replay(
     fail are quarantined again; the replayed ones are marked with the run that replayed them.
     """
     with _handled():
+        from headwater.api import Project
+
         result = Project(project).replay_quarantine(job, ids or None)
         if not result.replayed:
             stdout_console().print(Text(f"nothing to replay for {job}", style="dim"))

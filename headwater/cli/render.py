@@ -17,12 +17,13 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 from rich.text import Text
 
-from headwater.plan import Plan
+if TYPE_CHECKING:
+    from headwater.plan import Plan
 
 _ACTION_STYLE = {"+": "green", "~": "yellow", "-": "red", "!": "red", "*": "yellow"}
 _STATUS_STYLE = {
@@ -250,6 +251,10 @@ def plan_text(plan: Plan) -> Text:
     out = Text()
     for line in plan.explain():
         out.append_text(plan_line(line)).append("\n")
+    if plan.refresh:
+        out.append("\n")
+        for line in plan.explain_refresh():
+            out.append(line, style="dim" if ": full recompute" in line else "").append("\n")
     if plan.order:
         out.append("\nrun order: ", style="bold").append(" → ".join(plan.order))
     else:

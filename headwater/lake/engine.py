@@ -21,10 +21,9 @@ from typing import Any
 import duckdb
 
 from headwater.lake.errors import LakeBusy, LakeError, QueryError
-
-LAKE = "lake"
-INTERNAL_SCHEMA = "headwater"
-SYSTEM_SCHEMA = "system"
+from headwater.lake.names import INTERNAL_SCHEMA as INTERNAL_SCHEMA  # (still importable from here)
+from headwater.lake.names import LAKE, literal
+from headwater.lake.names import SYSTEM_SCHEMA as SYSTEM_SCHEMA
 
 
 def _load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
@@ -64,12 +63,19 @@ class Lake:
         busy_timeout: float = 30.0,
         threads: int | None = None,
         follow_data_path: bool = False,
+        read_only: bool = False,
+        warm_pandas: bool = True,
     ) -> None:
         """``follow_data_path``: the data lives where the project is (the default, inside
-        ``.headwater/``), so a project folder that was moved or copied keeps working."""
+        ``.headwater/``), so a project folder that was moved or copied keeps working.
+        ``read_only``: the catalog is attached READ_ONLY (for commands that only read; a
+        DuckDB-file catalog lets several such readers in at once). ``warm_pandas``: start
+        importing pandas in the background (``_warm_pandas``); a command that only reads
+        sends no parameters nor Arrow data, never needs it, and does not start it."""
         self.catalog = catalog
         self.data_path = data_path
         self.follow_data_path = follow_data_path
+        self.read_only = read_only
         if "://" not in data_path:
             Path(data_path).mkdir(parents=True, exist_ok=True)
         os.environ.setdefault("HOME", str(Path(data_path).resolve().parent))
@@ -79,7 +85,8 @@ class Lake:
         }
         if threads:
             config["threads"] = threads
-        _warm_pandas()
+        if warm_pandas:
+            _warm_pandas()
         self.con = duckdb.connect(config=config)
         try:
             _load_extension(self.con, "ducklake")
@@ -101,6 +108,7 @@ class Lake:
         while True:
             try:
                 override = ", OVERRIDE_DATA_PATH true" if self.follow_data_path else ""
+                override += ", READ_ONLY" if self.read_only else ""
                 self.con.execute(
                     f"ATTACH '{_sql_str(target)}' AS {LAKE} (DATA_PATH '{_sql_str(self.data_path)}'{override})"
                 )
@@ -161,31 +169,38 @@ class Lake:
             self._depth = 0
         self.con.execute("COMMIT")
 
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a ``transaction()`` block is open (what runs now commits with it)."""
+        return self._depth > 0
+
     def snapshot_id(self) -> int:
         row = self.fetchone(f"SELECT max(snapshot_id) FROM {LAKE}.snapshots()")
         return int(row[0]) if row and row[0] is not None else 0
 
     # -- catalog inspection ------------------------------------------------------------------
+    # (duckdb_columns() answers in a few ms; duckdb_tables() takes ~60 ms on a DuckLake catalog,
+    # as it estimates every table's size. Literals, not parameters: ``plan`` and ``validate``
+    # look tables up, and a query with parameters makes DuckDB import pandas, ~0.2 s.)
     def table_exists(self, schema: str, name: str) -> bool:
         row = self.fetchone(
-            "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? AND table_name = ?",
-            [LAKE, schema, name],
+            f"SELECT count(*) FROM duckdb_columns() WHERE database_name = '{LAKE}' "
+            f"AND schema_name = {literal(schema)} AND table_name = {literal(name)}"
         )
         return bool(row and row[0])
 
     def columns(self, schema: str, name: str) -> dict[str, str]:
         rows = self.fetchall(
             "SELECT column_name, data_type FROM duckdb_columns() "
-            "WHERE database_name = ? AND schema_name = ? AND table_name = ? ORDER BY column_index",
-            [LAKE, schema, name],
+            f"WHERE database_name = '{LAKE}' AND schema_name = {literal(schema)} "
+            f"AND table_name = {literal(name)} ORDER BY column_index"
         )
         return {r[0]: r[1] for r in rows}
 
     def tables(self) -> list[tuple[str, str]]:
         rows = self.fetchall(
-            "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ? "
-            "ORDER BY schema_name, table_name",
-            [LAKE],
+            f"SELECT DISTINCT schema_name, table_name FROM duckdb_columns() WHERE database_name = '{LAKE}' "
+            "ORDER BY schema_name, table_name"
         )
         return [(r[0], r[1]) for r in rows]
 
@@ -202,10 +217,11 @@ class Lake:
     def cursor(self) -> Lake:
         """Another connection to the same open lake (its own transactions), for a thread."""
         other = Lake.__new__(Lake)
-        other.catalog, other.data_path, other.follow_data_path = (
+        other.catalog, other.data_path, other.follow_data_path, other.read_only = (
             self.catalog,
             self.data_path,
             self.follow_data_path,
+            self.read_only,
         )
         other._target, other.busy_timeout, other._on_close = self._target, self.busy_timeout, []
         other._depth = 0

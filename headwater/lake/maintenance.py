@@ -23,8 +23,9 @@ from typing import Any
 
 import duckdb
 
-from headwater.lake.engine import INTERNAL_SCHEMA, LAKE, Lake, quote
+from headwater.lake.engine import Lake, quote
 from headwater.lake.errors import LakeError
+from headwater.lake.names import INTERNAL_SCHEMA, LAKE
 
 # A commit of at most this many rows into a table is written into the catalog, not a file.
 # Measured (docs/operations.md#small-commits): an inlined commit costs about as much as a
@@ -141,7 +142,13 @@ def _tables_to_flush(lake: Lake, flush_rows: int) -> list[tuple[str, str]]:
 
 def _snapshots_to_expire(lake: Lake, retention: float, keep_all: float) -> list[int]:
     """Snapshot ids to expire: none of the last ``keep_all`` seconds, the last of each hour
-    within ``retention``, the newest, and those of provisional windows not replaced yet."""
+    within ``retention``, the newest, those of provisional windows not replaced yet, and those
+    incremental views last read (their change feed starts there)."""
+    views = (
+        f"UNION ALL SELECT snapshot_id FROM {LAKE}.{INTERNAL_SCHEMA}.view_inputs"
+        if lake.table_exists(INTERNAL_SCHEMA, "view_inputs")
+        else ""
+    )
     rows = lake.fetchall(
         f"""
         WITH s AS (SELECT snapshot_id, snapshot_time, commit_message, commit_extra_info FROM {LAKE}.snapshots()),
@@ -157,6 +164,7 @@ def _snapshots_to_expire(lake: Lake, retention: float, keep_all: float) -> list[
               ON s.commit_message = ?
              AND json_extract_string(s.commit_extra_info, '$.job') = p.job
              AND CAST(json_extract(s.commit_extra_info, '$.run_id') AS BIGINT) = p.run_id
+{views}
         )
         SELECT snapshot_id FROM s WHERE snapshot_id NOT IN (SELECT id FROM keep WHERE id IS NOT NULL)
         ORDER BY snapshot_id

@@ -3,13 +3,20 @@
 All of them live in the lake, so state commits in the same transaction as the rows it
 describes. ``STATE_VERSION`` is recorded in ``headwater.meta``; bump it with a migration
 whenever a table below changes shape. A new table needs neither: ``ensure_system_tables``
-creates the tables a lake does not have yet, at every `run`.
+creates the tables a lake does not have yet, at every `run`. It also records
+``TABLES_FINGERPRINT`` (of the version and every table's DDL), so that a command that only
+reads can tell with one query that the lake needs no DDL (``system_tables_current``).
 """
 
 from __future__ import annotations
 
-from headwater.lake.engine import INTERNAL_SCHEMA, LAKE, SYSTEM_SCHEMA, Lake
+import hashlib
+
+import duckdb
+
+from headwater.lake.engine import Lake
 from headwater.lake.maintenance import configure
+from headwater.lake.names import INTERNAL_SCHEMA, LAKE, SYSTEM_SCHEMA
 
 STATE_VERSION = 3  # 2: dedupe keys are two BIGINTs (key_hi, key_lo) instead of a BLOB
 # 3: system.offsets has the progress of stream partitions (end_position ... connection)
@@ -55,7 +62,28 @@ INTERNAL_TABLES: dict[str, str] = {
     "job_overrides": 'job VARCHAR, action VARCHAR, name VARCHAR, sql VARCHAR, "at" TIMESTAMPTZ',
     # Fingerprint of the inputs each materialized view was last computed from.
     "views": "view_name VARCHAR, fingerprint VARCHAR, inputs_snapshot BIGINT, refreshed_at TIMESTAMPTZ",
+    # Per incremental view and input table: the snapshot the view last read, the table's
+    # id and columns then (a re-created or altered input means a full recompute).
+    "view_inputs": "view_name VARCHAR, table_name VARCHAR, table_id BIGINT, snapshot_id BIGINT, columns VARCHAR",
 }
+
+
+TABLES_FINGERPRINT = hashlib.sha256(
+    repr((STATE_VERSION, sorted(SYSTEM_TABLES.items()), sorted(INTERNAL_TABLES.items()))).encode()
+).hexdigest()[:16]
+_FINGERPRINT_KEY = "tables_fingerprint"
+
+
+def system_tables_current(lake: Lake) -> bool:
+    """Whether ``ensure_system_tables`` has nothing to do on this lake: it recorded the
+    fingerprint of this version's tables (one query; False on a lake without them)."""
+    try:
+        row = lake.fetchone(
+            f"SELECT max(value) FROM {LAKE}.{INTERNAL_SCHEMA}.meta WHERE key = '{_FINGERPRINT_KEY}'"
+        )
+    except duckdb.CatalogException:
+        return False  # (no meta table: a new lake)
+    return bool(row) and row[0] == TABLES_FINGERPRINT  # type: ignore[index]
 
 
 def ensure_system_tables(lake: Lake) -> None:
@@ -98,8 +126,12 @@ def ensure_system_tables(lake: Lake) -> None:
         statements.append(
             f"UPDATE {LAKE}.{INTERNAL_SCHEMA}.meta SET value = '{STATE_VERSION}' WHERE key = 'state_version'"
         )
-    if not statements:
+    if not statements and system_tables_current(lake):
         return
+    statements += [
+        f"DELETE FROM {LAKE}.{INTERNAL_SCHEMA}.meta WHERE key = '{_FINGERPRINT_KEY}'",
+        f"INSERT INTO {LAKE}.{INTERNAL_SCHEMA}.meta VALUES ('{_FINGERPRINT_KEY}', '{TABLES_FINGERPRINT}')",
+    ]
     with lake.transaction():
         for sql in statements:
             lake.execute(sql)

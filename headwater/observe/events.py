@@ -43,7 +43,8 @@ class WindowCommitted(Event):
 @dataclass(frozen=True)
 class ViewRefreshed(Event):
     view: str
-    rows: int
+    rows: int  # rows written: all of them (full recompute), those of the changed groups (incremental)
+    how: str = "full recompute"  # "incremental" or "full recompute: <why>"
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from headwater.catalog.model import Catalog, Entry, EntryKind
 from headwater.dialect.nodes import TableName
 from headwater.plan.dag import DAG
 from headwater.plan.errors import CycleError, DropNotAllowed
+from headwater.plan.incremental import analyse
 
 Action = Literal["create", "update", "drop"]
 _ORDER: dict[str, int] = {
@@ -58,6 +59,8 @@ class Plan:
     changes: list[Change] = field(default_factory=list)
     order: list[str] = field(default_factory=list)  # job and view names, in run order
     kept: list[str] = field(default_factory=list)  # tables no longer declared but still used
+    # view name -> "incremental" or "full recompute: <why>" (how `run` refreshes it)
+    refresh: dict[str, str] = field(default_factory=dict)
     # What a change does to the data already there, by the changed entry's name (filled in
     # from the deployed state: ``runner.control.annotate``), and the jobs failed or blocked.
     notes: dict[str, list[str]] = field(default_factory=dict)
@@ -86,6 +89,10 @@ class Plan:
             lines.append(c.explain())
             lines.extend(f"    {note}" for note in self.notes.get(c.name, []))
         return lines + kept + self.health
+
+    def explain_refresh(self) -> list[str]:
+        """How each view refreshes: ``view <name>: incremental`` or ``... full recompute: <why>``."""
+        return [f"view {name}: {how}" for name, how in sorted(self.refresh.items())]
 
 
 _RUNNABLE: tuple[EntryKind, ...] = ("ingest_job", "transform_job", "materialized_view")
@@ -149,5 +156,11 @@ def diff(catalog: Catalog, deployed: list[Deployed]) -> list[Change]:
     return ups + drops
 
 
-def make_plan(catalog: Catalog, deployed: list[Deployed]) -> Plan:
-    return Plan(diff(catalog, deployed), run_order(catalog), kept_tables(catalog, deployed))
+def make_plan(catalog: Catalog, deployed: list[Deployed], refresh: dict[str, str] | None = None) -> Plan:
+    """``refresh``: how each view refreshes (default: from its query alone, see
+    ``plan.incremental``; `run` knows more, from the lake)."""
+    if refresh is None:
+        refresh = {}
+        for entry in catalog.views:
+            refresh[str(entry.writes)] = analyse(entry.statement.query).describe()  # type: ignore[attr-defined]
+    return Plan(diff(catalog, deployed), run_order(catalog), kept_tables(catalog, deployed), refresh)

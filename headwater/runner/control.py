@@ -31,6 +31,7 @@ from headwater.errors import UserError
 from headwater.lake import INTERNAL_SCHEMA, LAKE, SYSTEM_SCHEMA, Lake, qualified
 from headwater.plan.plan import Plan
 from headwater.runner.deploy import DEPLOYED, OVERRIDES, load_deployed, source_changed
+from headwater.runner.incremental import drop_state
 from headwater.state import store
 
 SET = "set_option"
@@ -184,6 +185,7 @@ def drop(lake: Lake, stmt: Drop) -> None:
             lake.execute(f"DELETE FROM {LAKE}.{INTERNAL_SCHEMA}.clocks WHERE table_name = ?", [stmt.name])
             lake.execute(f"DELETE FROM {LAKE}.{INTERNAL_SCHEMA}.provisional WHERE target = ?", [stmt.name])
             lake.execute(f"DELETE FROM {LAKE}.{INTERNAL_SCHEMA}.views WHERE view_name = ?", [stmt.name])
+            drop_state(lake, stmt.name)  # an incremental view's state tables and snapshots
         lake.execute(
             f"DELETE FROM {DEPLOYED} WHERE list_contains(?, kind) AND name = ?", [list(kinds), stmt.name]
         )

@@ -7,6 +7,7 @@ from headwater.dialect.nodes import CreateIngestJob, CreateTable
 from headwater.lake import INTERNAL_SCHEMA, LAKE, SYSTEM_SCHEMA, Lake, qualified
 from headwater.lake.tables import create_declared
 from headwater.plan.plan import Change, Deployed, Plan
+from headwater.runner.incremental import drop_state
 from headwater.state import store
 
 DEPLOYED = f"{LAKE}.{INTERNAL_SCHEMA}.deployed"
@@ -57,6 +58,7 @@ def _apply(lake: Lake, catalog: Catalog, change: Change) -> None:
         lake.execute(f"DELETE FROM {LAKE}.{INTERNAL_SCHEMA}.provisional WHERE target = ?", [change.name])
         if change.kind == "materialized_view":
             lake.execute(f"DELETE FROM {LAKE}.{INTERNAL_SCHEMA}.views WHERE view_name = ?", [change.name])
+            drop_state(lake, change.name)
     elif change.kind in ("ingest_job", "transform_job") and change.action == "drop":
         store.clear_job(lake, change.name)
     elif change.kind in ("ingest_job", "transform_job") and change.action == "update":

@@ -20,12 +20,13 @@ import socket
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from headwater.errors import HeadwaterError
 from headwater.lake.errors import LakeBusy, QueryError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 BORROW_TIMEOUT_S = 30.0
 
@@ -84,6 +85,8 @@ def ask_query(state_dir: Path, sql: str) -> pa.Table | None:
             return None
     head, _, rest = data.partition(b"\n")
     if head == b"ok":
+        import pyarrow as pa  # (here: without a run, a command need not load it)
+
         return pa.ipc.open_stream(rest).read_all()
     if head == b"error":
         found = json.loads(rest)
@@ -188,6 +191,8 @@ class LeaseServer:
                 except HeadwaterError as e:
                     conn.sendall(b"error\n" + json.dumps({"message": e.message, "hint": e.hint}).encode())
                     return
+                import pyarrow as pa
+
                 sink = pa.BufferOutputStream()
                 with pa.ipc.new_stream(sink, table.schema) as writer:
                     writer.write_table(table)

@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 
 from headwater.lake import quote
 from headwater.sources.errors import NoColumns
-from headwater.sources.exact import INTEGERS, canonical, lossless
+from headwater.sources.exact import INTEGERS, canonical, lossless, try_cast
 from headwater.sources.files import LINE_COLUMN, RAW_COLUMN, FileChunk, int64_array
 from headwater.sources.keys import clash_reason, group, key_sources, merged_type, nested_clash
 from headwater.sources.nested import exact_nested, structure_of
@@ -370,7 +370,7 @@ def _json_query(
                 if leaf.upper() == "VARCHAR":
                     fields.append(f"{quote(name)} := {leaf_text}")
                     continue
-                casts.append(f"TRY_CAST({leaf_text} AS {leaf}) AS __hw_y{i}_{j}")
+                casts.append(f"{try_cast(leaf_text, leaf)} AS __hw_y{i}_{j}")
                 typed.append(f"{_exact(leaf_text, leaf, f'__hw_y{i}_{j}')} AS __hw_t{i}_{j}")
                 fields.append(f"{quote(name)} := __hw_t{i}_{j}")
                 checks.append(f"({leaf_text} IS NOT NULL AND __hw_t{i}_{j} IS NULL)")
@@ -414,7 +414,7 @@ def _json_query(
             continue
         c = f"__hw_c{i}"
         texts_sql.append(f"{text} AS {c}")
-        casts.append(f"TRY_CAST({c} AS {typ}) AS __hw_y{i}")
+        casts.append(f"{try_cast(c, typ)} AS __hw_y{i}")
         typed.append(f"{_exact(c, typ, f'__hw_y{i}')} AS __hw_t{i}")
         outputs.append(f"__hw_t{i} AS {quote(key)}")
         fails = f"({c} IS NOT NULL AND __hw_t{i} IS NULL)"

@@ -58,12 +58,25 @@ def exact_float(text: str, value: str, typ: str) -> str:
     )
 
 
+def try_cast(text: str, typ: str) -> str:
+    """SQL: ``TRY_CAST(text AS typ)``. For TIMESTAMPTZ, texts naming a zone
+    (``2026-03-10T05:05:00 Europe/Paris``) are cast by an expression of their own: in DuckDB
+    1.5 such a cast leaves the zone set for the texts without a zone that follow it in the same
+    vector, which would then be read in that zone instead of the session's."""
+    if typ.upper() not in ("TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE"):
+        return f"TRY_CAST({text} AS {typ})"
+    return (
+        f"CASE WHEN regexp_matches({text}, '[A-Za-z]{{2}}') THEN TRY_CAST(({text}) || '' AS {typ}) "
+        f"ELSE TRY_CAST({text} AS {typ}) END"
+    )
+
+
 def lossless(text: str, typ: str, value: str | None = None) -> str:
     """SQL: ``text`` cast to ``typ``, NULL if it does not convert or the value would differ.
     ``value``: SQL for ``TRY_CAST(text AS typ)`` already computed (a column of a lower
     projection: DuckDB does not share a repeated expression inside CASE)."""
     upper = typ.upper()
-    cast = value or f"TRY_CAST({text} AS {typ})"
+    cast = value or try_cast(text, typ)
     if upper in INTEGERS:  # '1.5' is not 2; '2.0' and '007' are 2 and 7
         inexact = " OR ".join(f"contains({text}, '{c}')" for c in ".eExX")
         return (

@@ -60,6 +60,10 @@ class Sources:
 
     prefixes: tuple[str, ...]
 
+    def __post_init__(self) -> None:
+        # A file name that is not UTF-8 (its bytes as surrogates) is shown with \x escapes.
+        object.__setattr__(self, "prefixes", tuple(map(_printable, self.prefixes)))
+
     @property
     def several(self) -> bool:
         return len(self.prefixes) > 1
@@ -94,6 +98,15 @@ class Sources:
 
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+def _printable(text: str) -> str:
+    """``text`` as valid UTF-8: bytes a file name carries as surrogates become ``\\xNN``."""
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
 
 
 @dataclass
@@ -233,7 +246,8 @@ class FilesSource:
         return sorted(found)
 
     def partition_of(self, path: Path) -> str:
-        return f"{self.display_root}/{path.relative_to(self.root).as_posix()}"
+        """The file's name in positions and ``$source`` (bytes that are not UTF-8 as ``\\xNN``)."""
+        return _printable(f"{self.display_root}/{path.relative_to(self.root).as_posix()}")
 
     def poll(self, positions: dict[str, FilePosition], *, drain: bool) -> Iterator[FileChunk]:
         """Yield chunks of new records, file by file in path order, each at most ``max_bytes``."""

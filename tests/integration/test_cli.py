@@ -81,6 +81,7 @@ def test_init_validate_plan_run_query_status(project: Path, cli: Invoke) -> None
     for line in ["+ connection landing", "+ table bronze.orders", "+ ingest job load_orders"]:
         assert line in planned.stdout
     assert "run order: load_orders → clean_orders → gold.revenue_by_customer" in planned.stdout
+    assert "view gold.revenue_by_customer: incremental" in planned.stdout
 
     ran = cli("run", "-p", project, "--once")
     assert ran.exit_code == 0, ran.output

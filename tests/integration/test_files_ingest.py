@@ -186,3 +186,20 @@ def test_second_run_is_refused_while_one_holds_the_lock(
     with project_lock(project.state_dir), pytest.raises(AlreadyRunning, match="already running"):
         project.run(once=True)
     assert project.run(once=True).ok
+
+
+def test_a_file_name_that_is_not_utf8_is_read_once(make_project: Callable[..., hw.Project]) -> None:
+    """Its bytes show as \\xNN in $source and positions; a second run finds nothing new."""
+    project = make_project(
+        """
+        CREATE FILES CONNECTION landing PATH = 'landing';
+        CREATE JOB load AS COPY FROM landing PATTERN = '*.jsonl' INTO bronze.t;
+        """
+    )
+    raw_name = bytes(project.path / "landing") + b"/caf\xe9.jsonl"
+    with open(raw_name, "wb") as f:
+        f.write(b'{"a": 1}\n{"a": 2}\n')
+    assert project.run(once=True).ok
+    stored = project.query('SELECT a, "$source" FROM bronze.t ORDER BY a').fetchall()
+    assert stored == [(1, "file:landing/caf\\xe9.jsonl:1"), (2, "file:landing/caf\\xe9.jsonl:2")]
+    assert project.run(once=True).rows_written == 0

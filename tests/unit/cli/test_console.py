@@ -120,3 +120,16 @@ def test_a_provisional_window_says_so() -> None:
     assert err.file.getvalue().splitlines() == [  # type: ignore[attr-defined]
         "daily: window 2026-01-05 (the whole day) committed provisionally (not final yet), 3 rows in, 3 rows out"
     ]
+
+
+def test_a_view_says_how_it_was_refreshed() -> None:
+    err = console()
+    with TerminalConsole(err) as terminal:
+        terminal.emit(ViewRefreshed("gold.v", 3, "incremental"))
+        terminal.emit(
+            ViewRefreshed("gold.w", 9, "full recompute: the dimension table silver.customers changed")
+        )
+    assert err.file.getvalue().splitlines() == [  # type: ignore[attr-defined]
+        "gold.v: refreshed from its inputs' changes, 3 rows written",
+        "gold.w: recomputed (the dimension table silver.customers changed), 9 rows",
+    ]

@@ -111,6 +111,16 @@ def test_plan_text_lists_changes_then_order() -> None:
     assert "nothing to run" in plan_text(Plan()).plain
 
 
+def test_plan_text_says_how_each_view_refreshes() -> None:
+    plan = Plan(
+        [], ["v", "w"], [], {"gold.w": "full recompute: the query uses LIMIT", "gold.v": "incremental"}
+    )
+    assert plan_text(plan).plain == (
+        "no changes: the deployed pipeline matches the project\n\n"
+        "view gold.v: incremental\nview gold.w: full recompute: the query uses LIMIT\n\nrun order: v → w"
+    )
+
+
 def test_tables() -> None:
     out = render(result_table(["a", "b"], [(1, None), (Decimal("2.50"), "x")], title="answer"))
     assert "answer" in out and "NULL" in out and "2.50" in out

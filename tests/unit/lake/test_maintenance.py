@@ -93,3 +93,19 @@ def test_old_snapshots_are_thinned_but_the_newest_and_provisional_ones_stay(lake
     }
     with pytest.raises(duckdb.Error, match="No snapshot found"):
         lake.fetchall(f"SELECT count(*) FROM lake.main.t AT (VERSION => {labelled + 1})")
+
+
+def test_the_snapshot_an_incremental_view_last_read_stays(lake: Lake) -> None:
+    """A view refreshes from the change feed after the snapshot it last read: that one stays."""
+    lake.execute(
+        "CREATE TABLE lake.headwater.view_inputs (view_name VARCHAR, table_name VARCHAR, table_id BIGINT, "
+        "snapshot_id BIGINT, columns VARCHAR)"
+    )
+    for i in range(10):
+        lake.execute(f"INSERT INTO lake.main.t VALUES ({i}, 'x')")
+        if i == 3:
+            read = lake.snapshot_id()
+    lake.execute("INSERT INTO lake.headwater.view_inputs VALUES ('gold.v', 'main.t', 1, ?, '')", [read])
+    maintain(lake, 168.0, keep_all_minutes=0.0)
+    kept = {s for (s,) in lake.fetchall("SELECT snapshot_id FROM lake.snapshots()")}
+    assert read in kept and read - 1 not in kept and read + 1 not in kept

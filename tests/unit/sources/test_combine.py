@@ -60,6 +60,14 @@ def test_small_files_are_combined_within_the_limits(tmp_path: Path) -> None:
 )
 def test_sources_sql_arrow_and_text_agree(prefixes: list[str], picks: list[tuple[int, int]]) -> None:
     sources = Sources(tuple(prefixes))
+    # (a name that is not valid text, such as a file name's bytes as surrogates, is shown escaped)
+    prefixes = [
+        p.encode("utf-8", "surrogateescape" if p == _escapable(p) else "backslashreplace").decode(
+            "utf-8", "backslashreplace"
+        )
+        for p in prefixes
+    ]
+    assert list(sources.prefixes) == prefixes
     if sources.several:
         lines = [(i % len(prefixes)) << FILE_BITS | n for i, n in picks]
         expected = [f"{prefixes[i % len(prefixes)]}{n}" for i, n in picks]
@@ -71,3 +79,18 @@ def test_sources_sql_arrow_and_text_agree(prefixes: list[str], picks: list[tuple
     con = duckdb.connect()
     con.register("t", pa.table({"line": pa.array(lines, pa.int64()), "i": pa.array(range(len(lines)))}))
     assert [r[0] for r in con.sql(f"SELECT {sources.sql('line')} FROM t ORDER BY i").fetchall()] == expected
+
+
+def _escapable(text: str) -> str:
+    try:
+        text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return ""
+    return text
+
+
+def test_a_file_name_that_is_not_utf8_is_shown_with_escapes() -> None:
+    name = b"in/caf\xe9.jsonl".decode("utf-8", "surrogateescape")  # as os.listdir gives it
+    sources = Sources((f"file:{name}:",))
+    assert sources.text(3) == "file:in/caf\\xe9.jsonl:3"
+    assert sources.arrow(pa.array([3], pa.int64())).to_pylist() == ["file:in/caf\\xe9.jsonl:3"]

@@ -283,3 +283,25 @@ def test_fields_of_nested_objects_are_stored_as_they_are_or_rejected(
                 ftype = typ.split("f ", 1)[1].split(",")[0].rstrip(")")
                 ftype = "TIMESTAMP WITH TIME ZONE" if ftype == "TIMESTAMP WITH TIME ZONE" else ftype
                 assert got is not None and reproduces(plain, got, ftype), (text, got, ftype)
+
+
+def test_a_zone_name_does_not_shift_the_timestamps_after_it() -> None:
+    """DuckDB 1.5 reads a text without a zone in the zone another text of the same vector
+    named, unless the cast is split (``exact.try_cast``)."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    raw = [
+        '{"v": "2026-03-10T05:05:00 Europe/Paris"}',
+        '{"v": "2000-01-01 00:00"}',
+        '{"v": "2000-06-01 12:00"}',
+    ]
+    table = pa.table(
+        {LINE_COLUMN: pa.array([1, 2, 3], pa.int64()), RAW_COLUMN: pa.array(raw, pa.large_string())}
+    )
+    chunk = FileChunk("t.jsonl", "JSON", table, FilePosition(0, 1), FilePosition(1, 1), 1)
+    decoded = decode(con, chunk, {"v": "TIMESTAMP WITH TIME ZONE"}, evolve=False, lazy=False)
+    stored = dict(con.sql(f"SELECT {LINE_COLUMN}, v FROM {decoded.table}").fetchall())
+    utc = ZoneInfo("UTC")
+    assert stored[1] == datetime(2026, 3, 10, 4, 5, tzinfo=utc)
+    assert stored[2] == datetime(2000, 1, 1, 0, 0, tzinfo=utc)  # (session time zone: UTC)
+    assert stored[3] == datetime(2000, 6, 1, 12, 0, tzinfo=utc)

@@ -1,0 +1,81 @@
+"""DuckLake's change feed and table identities, for what refreshes from changes (views)."""
+
+from __future__ import annotations
+
+from headwater.dialect.nodes import TableName
+from headwater.lake.engine import LAKE, Lake, quote
+from headwater.lake.maintenance import META
+
+
+def current_snapshot(lake: Lake) -> int:
+    """The snapshot the current transaction reads."""
+    row = lake.fetchone(f"SELECT id FROM {LAKE}.current_snapshot()")
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def table_ids(lake: Lake) -> dict[str, int]:
+    """``schema.table`` -> DuckLake table id of every table now (a re-created table gets a new id)."""
+    rows = lake.fetchall(
+        f"SELECT s.schema_name || '.' || t.table_name, t.table_id FROM {META}.ducklake_table t "
+        f"JOIN {META}.ducklake_schema s ON s.schema_id = t.schema_id AND s.end_snapshot IS NULL "
+        "WHERE t.end_snapshot IS NULL"
+    )
+    return {str(r[0]): int(r[1]) for r in rows}
+
+
+def table_columns(lake: Lake) -> dict[str, dict[str, str]]:
+    """``schema.table`` -> its columns and their types, of every table now, in one query."""
+    out: dict[str, dict[str, str]] = {}
+    for table, column, typ in lake.fetchall(
+        "SELECT schema_name || '.' || table_name, column_name, data_type FROM duckdb_columns() "
+        "WHERE database_name = ? ORDER BY schema_name, table_name, column_index",
+        [LAKE],
+    ):
+        out.setdefault(str(table), {})[str(column)] = str(typ)
+    return out
+
+
+def signature(columns: dict[str, str]) -> str:
+    """Columns and types in one text: a table whose text changed changed its columns."""
+    return ", ".join(f"{quote(n)} {t}" for n, t in columns.items())
+
+
+def changed_tables(lake: Lake, since: int, until: int) -> set[int] | None:
+    """Ids of the tables that the snapshots after ``since`` up to ``until`` changed; None
+    when some of those snapshots (or ``since`` itself) were expired: the list is then
+    incomplete, and only the change feed can tell."""
+    rows = lake.fetchall(
+        f"SELECT snapshot_id, changes FROM {LAKE}.snapshots() WHERE snapshot_id BETWEEN ? AND ?",
+        [since, until],
+    )
+    if len(rows) != until - since + 1:
+        return None
+    changed: set[int] = set()
+    for snapshot, changes in rows:
+        if snapshot == since:
+            continue
+        for key, values in (changes or {}).items():
+            if key not in ("tables_created", "schemas_created"):
+                changed |= {int(v) for v in values or [] if str(v).isdigit()}
+    return changed
+
+
+def changes_sql(table: TableName, after: int, until: int, sign: str = "__hw_sign") -> str:
+    """The rows of ``table`` inserted (``sign`` 1) and deleted (-1) by the snapshots after
+    ``after`` up to ``until``; an update is its old row deleted and its new row inserted."""
+    return (
+        f"SELECT * EXCLUDE (snapshot_id, rowid, change_type), "
+        f"CASE WHEN change_type IN ('insert', 'update_postimage') THEN 1 ELSE -1 END AS {sign} "
+        f"FROM ducklake_table_changes('{LAKE}', '{_str(table.schema)}', '{_str(table.name)}', "
+        f"{int(after) + 1}, {int(until)})"
+    )
+
+
+def has_changes(lake: Lake, table: TableName, after: int, until: int) -> bool:
+    if until <= after:
+        return False
+    return lake.fetchone(f"SELECT 1 FROM ({changes_sql(table, after, until)}) LIMIT 1") is not None
+
+
+def _str(value: str) -> str:
+    return value.replace("'", "''")

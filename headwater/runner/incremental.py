@@ -1,0 +1,233 @@
+"""Refreshing an incremental materialized view from its fact table's changes.
+
+At each refresh the view remembers, per input table, the DuckLake snapshot it read, the
+table's id and its columns (``headwater.view_inputs``), in the same transaction as its rows
+and its state tables. The next refresh reads the fact table's change feed from there on and
+folds it into the state, then rewrites the view's rows of the groups that changed. It
+recomputes everything instead (and says why) when it cannot be sure of the answer: the
+first time, after an edit of the query, when a dimension table changed, an input was
+re-created or changed columns, the snapshot it remembers has expired, or rows of the fact
+table were updated or deleted while the view has an aggregate that cannot take a row back
+(``min``, ``max``, ``count(DISTINCT)``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from headwater.catalog.model import Entry
+from headwater.dialect import to_duckdb
+from headwater.dialect.nodes import CreateMaterializedView, TableName
+from headwater.lake import INTERNAL_SCHEMA, LAKE, Lake, qualified, quote
+from headwater.lake.changes import (
+    changed_tables,
+    changes_sql,
+    current_snapshot,
+    has_changes,
+    signature,
+    table_ids,
+)
+from headwater.plan.incremental import Shape
+from headwater.runner.view_sql import ROW_COUNT, SIGN, ViewSQL
+
+VIEW_INPUTS = f"{LAKE}.{INTERNAL_SCHEMA}.view_inputs"
+_EXACT_NUMBERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+                  "UBIGINT", "UHUGEINT", "DECIMAL")  # fmt: skip
+
+
+@dataclass
+class Refresh:
+    """What one refresh did: ``how`` is "incremental" or "full recompute: <why>"."""
+
+    how: str
+    rows: int  # rows the refresh (re)wrote in the view
+
+
+def state_table(view: str, part: str = "") -> str:
+    return f"view_state__{view.replace('.', '__')}{'__' + part if part else ''}"
+
+
+def drop_state(lake: Lake, view: str) -> None:
+    """Forget an incremental view's state tables and snapshots (the view went or changed)."""
+    prefix = state_table(view)
+    tables = lake.tables()
+    for schema, name in tables:
+        if schema == INTERNAL_SCHEMA and re.fullmatch(re.escape(prefix) + r"(__d[0-9]+)?", name):
+            lake.execute(f"DROP TABLE {qualified(schema, name)}")
+    if (INTERNAL_SCHEMA, "view_inputs") in tables:
+        lake.execute(f"DELETE FROM {VIEW_INPUTS} WHERE view_name = ?", [view])
+
+
+def prepare(lake: Lake, entry: Entry, shape: Shape) -> ViewSQL | str:
+    """The view's refresh SQL, or why it must be recomputed in full after all (what only the
+    lake can say: its output names and the types of its aggregates' arguments)."""
+    stmt: CreateMaterializedView = entry.statement  # type: ignore[assignment]
+    names = list(lake.con.sql(f"SELECT * FROM ({to_duckdb(stmt.query)}) LIMIT 0").columns)
+    if len({n.lower() for n in names}) < len(names):
+        return "two columns of the select list have the same name"
+    if any(n.startswith(("$", "__hw_")) for n in names):
+        return "a column of the select list is a system column"
+    sql = ViewSQL(shape, names)
+    rel = lake.con.sql(f"SELECT * FROM ({sql.rows()}) LIMIT 0")
+    types = dict(zip(rel.columns, (str(t).upper() for t in rel.types), strict=True))
+    for j, agg in enumerate(shape.aggregates):
+        typ = types[f"__hw_x{j}"] if agg.arg is not None else ""
+        if agg.kind in ("sum", "avg") and not typ.startswith(_EXACT_NUMBERS):
+            return f"{agg.kind}() of {typ} values (only integers and DECIMAL add up the same in any order)"
+        scale = re.fullmatch(r"DECIMAL\(\d+,\s*(\d+)\)", typ)
+        if scale:
+            sql.scales[j] = int(scale.group(1))
+    return sql
+
+
+@dataclass
+class Decision:
+    how: str  # "incremental", or "full recompute: <why>"
+    snapshot: int  # the snapshot this refresh reads
+    since: int = 0  # incremental: the snapshot the last refresh read
+
+
+def plan_refresh(
+    lake: Lake, entry: Entry, shape: Shape, fingerprint_changed: bool, columns: dict[str, dict[str, str]]
+) -> Decision | None:
+    """Decide, inside the refresh's transaction, how to refresh: None when no input changed.
+    ``columns``: the lake's tables and their columns (``changes.table_columns``)."""
+    view = str(entry.writes)
+    snapshot = current_snapshot(lake)
+    remembered = {
+        str(r[0]): (int(r[1]), int(r[2]), str(r[3]))
+        for r in lake.fetchall(
+            f"SELECT table_name, table_id, snapshot_id, columns FROM {VIEW_INPUTS} WHERE view_name = ?",
+            [view],
+        )
+    }
+    if not remembered or f"{INTERNAL_SCHEMA}.{state_table(view)}" not in columns:
+        return Decision("full recompute: first computation", snapshot)
+    if fingerprint_changed:
+        return Decision("full recompute: the query changed", snapshot)
+    if view not in columns:
+        return Decision("full recompute: the view's table is missing", snapshot)
+    inputs = [str(t) for t in (shape.fact, *shape.dimensions)]
+    if any(t not in remembered for t in inputs):
+        return Decision("full recompute: the query changed", snapshot)
+    since = min(remembered[t][1] for t in inputs)
+    if since >= snapshot:
+        return None
+    ids = table_ids(lake)
+    for table in inputs:
+        if ids.get(table) != remembered[table][0]:
+            return Decision(f"full recompute: {table} was re-created", snapshot)
+        if signature(columns.get(table, {})) != remembered[table][2]:
+            return Decision(f"full recompute: the columns of {table} changed", snapshot)
+    changed = changed_tables(lake, since, snapshot)
+    if changed is None:  # snapshots expired: ask the change feed (of the dimensions: cheap)
+        if not has_changes(lake, shape.fact, remembered[str(shape.fact)][1], snapshot):
+            changed = set()
+        else:
+            changed = {ids[str(shape.fact)]}
+        changed |= {
+            ids[str(t)] for t in shape.dimensions if has_changes(lake, t, remembered[str(t)][1], snapshot)
+        }
+    for dim in shape.dimensions:
+        if ids[str(dim)] in changed:
+            return Decision(f"full recompute: the dimension table {dim} changed", snapshot)
+    if ids[str(shape.fact)] not in changed:
+        return None
+    return Decision("incremental", snapshot, remembered[str(shape.fact)][1])
+
+
+def recompute(lake: Lake, sql: ViewSQL, view: TableName, system_columns: str) -> int:
+    """Build the state and set tables from all rows, and the view's table from the state."""
+    name = str(view)
+    drop_state(lake, name)
+    rows = sql.rows()
+    state = qualified(INTERNAL_SCHEMA, state_table(name))
+    pairs: dict[int, str] = {}
+    for j, agg in enumerate(sql.shape.aggregates):
+        if agg.kind == "count_distinct":
+            pairs[j] = qualified(INTERNAL_SCHEMA, state_table(name, f"d{j}"))
+            lake.execute(f"CREATE TABLE {pairs[j]} AS {sql.pairs(j, rows)} ORDER BY ALL")
+    lake.execute(f"CREATE TABLE {state} AS {sql.state_of_rows(rows, pairs)}")
+    target = qualified(view.schema, view.name)
+    lake.execute(f"DROP TABLE IF EXISTS {target}")
+    count = lake.fetchone(f"CREATE TABLE {target} AS {sql.finished(state, system_columns)}")
+    return int(count[0]) if count else 0
+
+
+def apply_changes(
+    lake: Lake, sql: ViewSQL, view: TableName, decided: Decision, system_columns: str
+) -> int | str:
+    """Fold the fact table's changes since ``decided.since`` into the state and the view's
+    changed groups. Returns the view rows written, or why a full recompute is needed after all."""
+    name = str(view)
+    changes = changes_sql(sql.shape.fact, decided.since, decided.snapshot)
+    lake.execute(f"CREATE OR REPLACE TEMP TABLE __hw_rows AS {sql.rows(changes)}")
+    new_pairs: dict[int, str] = {}
+    try:
+        deleted = lake.fetchone(f"SELECT count(*) FROM __hw_rows WHERE {SIGN} < 0")
+        if deleted and deleted[0] and not all(a.invertible for a in sql.shape.aggregates):
+            return (
+                f"full recompute: rows of {sql.shape.fact} were updated or deleted, and min(), max() "
+                "and count(DISTINCT) cannot take a row back"
+            )
+        state = qualified(INTERNAL_SCHEMA, state_table(name))
+        for j, agg in enumerate(sql.shape.aggregates):
+            if agg.kind == "count_distinct":
+                new_pairs[j] = _add_pairs(
+                    lake, sql, j, qualified(INTERNAL_SCHEMA, state_table(name, f"d{j}"))
+                )
+        lake.execute(f"CREATE OR REPLACE TEMP TABLE __hw_delta AS {sql.delta_of_rows('FROM __hw_rows')}")
+        lake.execute(
+            f"CREATE OR REPLACE TEMP TABLE __hw_merged AS {sql.merged('__hw_delta', state, new_pairs)}"
+        )
+        lake.execute(f"DELETE FROM {state} USING __hw_merged m WHERE {sql.key_match(state, 'm')}")
+        lake.execute(f"INSERT INTO {state} BY NAME SELECT * FROM __hw_merged WHERE {ROW_COUNT} > 0")
+        target = qualified(view.schema, view.name)
+        lake.execute(f"DELETE FROM {target} USING __hw_merged m WHERE {sql.key_match(target, 'm')}")
+        written = lake.fetchone(f"INSERT INTO {target} BY NAME {sql.finished('__hw_merged', system_columns)}")
+        return int(written[0]) if written else 0
+    finally:
+        temps = ["__hw_rows", "__hw_delta", "__hw_merged", *(f"__hw_pairs{j}" for j in new_pairs)]
+        for temp in temps:
+            lake.execute(f"DROP TABLE IF EXISTS temp.{temp}")
+
+
+def _add_pairs(lake: Lake, sql: ViewSQL, j: int, pairs: str) -> str:
+    """Insert the (key, value) pairs of count(DISTINCT) ``j`` that the changes bring and the
+    set table lacks; returns the temporary table of those new pairs. The set table is read
+    only within the range of the changed rows' keys: it is sorted by them, so that its row
+    groups outside are skipped (new rows of a time series fall on its last groups)."""
+    temp = f"__hw_pairs{j}"
+    keys = [quote(k) for k in sql.keys]
+    ranges = ", ".join(f"min({k}), max({k}), count(*) FILTER (WHERE {k} IS NULL)" for k in keys)
+    row = lake.fetchone(f"SELECT {ranges} FROM __hw_rows") or ()
+    bounds: list[str] = []
+    params: list[object] = []
+    for i, k in enumerate(keys):
+        low, high, nulls = row[3 * i : 3 * i + 3]
+        if low is not None and not nulls:
+            bounds.append(f"{k} BETWEEN ? AND ?")
+            params += [low, high]
+    where = f" WHERE {' AND '.join(bounds)}" if bounds else ""
+    lake.execute(
+        f"CREATE OR REPLACE TEMP TABLE {temp} AS {sql.pairs(j, f'SELECT * FROM __hw_rows WHERE {SIGN} > 0')} "
+        f"EXCEPT SELECT {sql.key_list()}, __hw_v FROM {pairs}{where}",
+        params,
+    )
+    lake.execute(f"INSERT INTO {pairs} SELECT * FROM {temp} ORDER BY ALL")
+    return temp
+
+
+def remember_inputs(
+    lake: Lake, view: str, shape: Shape, snapshot: int, columns: dict[str, dict[str, str]]
+) -> None:
+    ids = table_ids(lake)
+    lake.execute(f"DELETE FROM {VIEW_INPUTS} WHERE view_name = ?", [view])
+    lake.con.executemany(
+        f"INSERT INTO {VIEW_INPUTS} VALUES (?, ?, ?, ?, ?)",
+        [
+            [view, str(t), ids.get(str(t), -1), snapshot, signature(columns.get(str(t), {}))]
+            for t in (shape.fact, *shape.dimensions)
+        ],
+    )

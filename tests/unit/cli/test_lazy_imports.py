@@ -1,0 +1,105 @@
+"""The CLI answers at once because a command imports only what it uses (cli/app.py): a guard
+against a module-level import that brings the engine back into ``headwater --help``.
+
+Each command runs in a fresh interpreter, which then lists the heavy modules it imported.
+Typer coerces every option that is not a flag with pydantic, so a command that has options
+imports pydantic whatever Headwater does: only ``--help`` and ``--version`` are without it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from headwater.cli.scaffold import init_project
+
+# Each costs from ~0.05 s (duckdb) to ~0.25 s (pandas) to import.
+HEAVY = (
+    "pyarrow",
+    "numpy",
+    "pandas",
+    "polars",
+    "duckdb",
+    "sqlglot",
+    "sqlglot.generators.duckdb",
+    "pydantic",
+    "confluent_kafka",
+    "psycopg",
+    "psycopg2",
+    "cryptography",
+    "headwater.api",
+    "headwater.runner.loop",
+    "headwater.sources",
+    "headwater.quality",
+    # the web console's (``headwater ui``), should one be imported at the top of cli/app.py
+    "headwater.web",
+    "starlette",
+    "fastapi",
+    "uvicorn",
+    "jinja2",
+)
+
+_PROBE = """
+import json, sys
+out, sys.argv = sys.argv[1], ["headwater", *sys.argv[2:]]
+from headwater.cli.app import main
+try:
+    main()
+except SystemExit as e:
+    code = e.code
+else:
+    code = 0
+with open(out, "w") as f:
+    json.dump({"code": code, "modules": sorted(sys.modules)}, f)
+"""
+
+
+def imported(tmp_path: Path, *args: str, cwd: Path | None = None) -> set[str]:
+    """The heavy modules that ``headwater *args`` imported (it must succeed)."""
+    out = tmp_path / "modules.json"
+    subprocess.run([sys.executable, "-c", _PROBE, str(out), *args], cwd=cwd, check=True, capture_output=True)
+    found = json.loads(out.read_text())
+    assert found["code"] in (0, None), found["code"]
+    return {m for m in HEAVY if m in found["modules"]}
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"]])
+def test_help_and_version_import_nothing_heavy(tmp_path: Path, args: list[str]) -> None:
+    assert imported(tmp_path, *args) == set()
+
+
+@pytest.mark.parametrize("command", ["query", "status", "run", "quarantine", "quarantine list"])
+def test_a_command_s_help_imports_only_what_typer_needs(tmp_path: Path, command: str) -> None:
+    assert imported(tmp_path, *command.split(), "--help") == {"pydantic"}
+
+
+def test_validate_needs_neither_duckdb_nor_pyarrow(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    init_project(project)
+    assert imported(tmp_path, "validate", "-p", str(project)) == {
+        "pydantic",  # (Typer's, for -p)
+        "sqlglot",
+        "sqlglot.generators.duckdb",
+        "headwater.api",
+    }
+
+
+def test_status_reads_the_lake_without_pyarrow_pandas_or_the_runner(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    init_project(project)
+    subprocess.run(
+        [sys.executable, "-m", "headwater", "run", "--once", "-p", str(project)],
+        check=True,
+        capture_output=True,
+    )
+    assert imported(tmp_path, "status", "-p", str(project)) == {
+        "pydantic",  # (Typer's, for -p)
+        "duckdb",
+        "sqlglot",
+        "sqlglot.generators.duckdb",
+        "headwater.api",
+    }
