@@ -55,6 +55,12 @@ def run_source(ctx: RunContext, entry: Entry, source: Source) -> int:
         batch: Batch | None = None
         try:
             for chunk in source.poll(drain=ctx.drain):
+                if batch is not None and batch.nbytes + chunk.nbytes > ctx.settings.run.batch_bytes:
+                    written += batch.commit(gaps=source.gaps)  # (never past batch_bytes)
+                    source.committed(batch.positions)
+                    batch = None
+                    if ctx.stop.is_set():
+                        return written
                 if batch is None:
                     batch = Batch(ctx, entry, schema)
                 batch.add(chunk)

@@ -150,6 +150,12 @@ def run_ingest(ctx: RunContext, entry: Entry) -> int:
         limit = min(COMBINE_BYTES, ctx.settings.run.batch_bytes)  # (a commit is never larger)
         chunks = combine(source.poll(positions, drain=ctx.drain), limit)
         for chunk in prefetch(chunks):
+            if batch is not None and batch.nbytes + chunk.nbytes > ctx.settings.run.batch_bytes:
+                # (a batch never grows past batch_bytes: its chunks are held until it commits)
+                written += batch.commit()
+                batch = None
+                if ctx.stop.is_set():  # stopping: the rest (this chunk too) waits for the next run
+                    return written
             if batch is None:
                 batch = Batch(ctx, entry, schema)
             batch.add(chunk)

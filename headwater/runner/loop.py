@@ -35,6 +35,7 @@ from headwater.runner.ingest import run_ingest
 from headwater.runner.retry import DELAYS_S, Backoff, is_transient
 from headwater.runner.transform import run_transform
 from headwater.runner.views import refresh_view
+from headwater.sources.collector import frozen
 from headwater.state import store
 
 
@@ -97,7 +98,7 @@ class Runner:
 
     def run(self, *, once: bool, state_dir: Path, max_passes: int | None = None) -> RunResult:
         result = RunResult()
-        with project_lock(state_dir), self._signals():
+        with project_lock(state_dir), self._signals(), frozen():
             if not once:
                 from headwater.runner.stream import Stream
 

@@ -380,9 +380,11 @@ def _json_query(
             names = ", ".join(_literal(k.lower()) for k in flat[key])
             exact = ", ".join(_literal(k) for k in flat[key])
             checks.append(f"NOT __hw_o{i}")
+            # (the usual record has the fields' own names, in order: the lambda runs for the others)
             checks.append(
+                f"CASE WHEN {keys} = [{exact}] THEN false ELSE "
                 f"coalesce(list_bool_or(list_transform({keys}, lambda __hw_q: "
-                f"list_contains([{names}], lower(__hw_q)) AND NOT list_contains([{exact}], __hw_q))), false)"
+                f"list_contains([{names}], lower(__hw_q)) AND NOT list_contains([{exact}], __hw_q))), false) END"
             )
             extra.append(  # (CASE: json_type only ever sees valid JSON)
                 f", CASE WHEN __hw_k IS NOT NULL AND len({keys}) = 0 THEN json_type({RAW_COLUMN}, "
@@ -430,28 +432,42 @@ def _json_query(
     transform = (
         f"CASE WHEN len(__hw_k) > 0 THEN json_transform({RAW_COLUMN}, '{spec}') END" if structure else "NULL"
     )
-    # The shape: the record's keys, and those of the objects in its STRUCT columns.
-    nested_keys = "".join(
-        f", CASE WHEN __hw_k IS NOT NULL THEN json_keys({RAW_COLUMN}, {json_path(keys_of[k][0])}) END AS {s}"
-        for k, s in struct_keys.items()
-    )
+    # The shape: the record's keys, and those of the objects in its STRUCT columns, all from
+    # one parse of the record (NULL: not valid JSON).
+    paths = ", ".join(["'$'", *(json_path(keys_of[k][0]) for k in struct_keys)])
+    nested_keys = "".join(f", __hw_ks[{j + 2}] AS {s}" for j, s in enumerate(struct_keys.values()))
     shape = ", ".join(["__hw_k", *struct_keys.values()])
+    # The usual record has the planned keys in the planned order: its shape is a constant.
+    planned = [[keys_of[c][0] for c in columns], *([*structure_of(columns[c])] for c in struct_keys)]
+    if all(isinstance(structure_of(columns[c]), dict) for c in struct_keys):
+        same = " AND ".join(
+            f"{v} = {_list(ks)}" for v, ks in zip(["__hw_k", *struct_keys.values()], planned, strict=True)
+        )
+        constant = ", ".join(_list(ks) for ks in planned)
+        shape_sql = f"CASE WHEN {same} THEN hash({constant}) WHEN __hw_k IS NOT NULL THEN hash({shape}) END"
+    else:
+        shape_sql = f"CASE WHEN __hw_k IS NOT NULL THEN hash({shape}) END"
     return f"""(SELECT {LINE_COLUMN}, {SHAPE}, {reject} AS {REJECT}{"".join(", " + c for c in outputs)}{through} FROM (
      SELECT *{"".join(", " + c for c in typed)} FROM (
       SELECT *{"".join(", " + c for c in casts)} FROM (
        SELECT *{"".join(", " + c for c in texts_sql)} FROM (
-        SELECT {LINE_COLUMN}{through}, CASE WHEN __hw_k IS NOT NULL THEN hash({shape}) END AS {SHAPE}, {transform} AS __hw_r{"".join(", " + s for s in struct_keys.values())}{"".join(extra)},
+        SELECT {LINE_COLUMN}{through}, {shape_sql} AS {SHAPE}, {transform} AS __hw_r{"".join(", " + s for s in struct_keys.values())}{"".join(extra)},
             CASE WHEN __hw_k IS NOT NULL THEN
                     CASE WHEN len(__hw_k) = 0 AND json_type({RAW_COLUMN}) <> 'OBJECT' THEN 'not a JSON object'
                          {" ".join(clashes)} END
                  WHEN trim({RAW_COLUMN}, ' \t\r\n') = '' THEN '{BLANK}'
                  ELSE 'malformed JSON' END AS __hw_kind
-        FROM (SELECT {LINE_COLUMN}, {RAW_COLUMN}{through}, __hw_k{nested_keys} FROM (SELECT {LINE_COLUMN}, {RAW_COLUMN}{through},
-                CASE WHEN json_valid({RAW_COLUMN}) THEN json_keys({RAW_COLUMN}) END AS __hw_k FROM {chunk})))))))"""
+        FROM (SELECT {LINE_COLUMN}, {RAW_COLUMN}{through}, __hw_ks[1] AS __hw_k{nested_keys} FROM (SELECT {LINE_COLUMN}, {RAW_COLUMN}{through},
+                try(json_keys({RAW_COLUMN}, [{paths}])) AS __hw_ks FROM {chunk})))))))"""
 
 
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+def _list(texts: list[str]) -> str:
+    """A VARCHAR[] literal (typed: ``[]`` alone would be an INTEGER[])."""
+    return f"[{', '.join(_literal(t) for t in texts)}]::VARCHAR[]"
 
 
 def _materialise(
@@ -618,6 +634,36 @@ def _detect_types(
     numbers = [k for k, v in structure.items() if isinstance(v, str) and v in _WIDE]  # (widening too)
     if not texts and not numbers:
         return
+    # First over a few records: a key one of them rules out (a word is no date, 1.5 no
+    # integer) is settled there, and only the others are looked at in the whole sample.
+    probe_texts, probe_numbers = _type_counts(con, f"(FROM {objects} LIMIT {_PROBE_ROWS})", texts, numbers)
+    texts = [k for k in texts if not probe_texts[k][0] or probe_texts[k][0] in probe_texts[k][1:]]
+    for key in numbers:
+        n, integers, _ = probe_numbers[key]
+        if n and integers < n:
+            structure[key] = "DOUBLE"
+    numbers = [k for k in numbers if structure[k] != "DOUBLE"]
+    counts_texts, counts_numbers = _type_counts(con, objects, texts, numbers)
+    for key, (n, d, t, z) in counts_texts.items():
+        if not n:
+            continue
+        for typ, count in (("DATE", d), ("TIMESTAMP", t), ("TIMESTAMPTZ", z)):
+            if count == n:
+                structure[key] = typ
+    for key, (n, integers, bigints) in counts_numbers.items():
+        structure[key] = "DOUBLE" if not n or integers < n else "BIGINT" if bigints == n else "HUGEINT"
+
+
+_PROBE_ROWS = 200
+
+
+def _type_counts(
+    con: duckdb.DuckDBPyConnection, objects: str, texts: list[str], numbers: list[str]
+) -> tuple[dict[str, tuple[int, int, int, int]], dict[str, tuple[int, int, int]]]:
+    """Per text key: its values, and how many are canonical DATE, TIMESTAMP, TIMESTAMPTZ texts;
+    per number key: its values, how many are integers, and how many of those fit a BIGINT."""
+    if not texts and not numbers:
+        return {}, {}
     checks = []
     for i, key in enumerate(texts):
         v = f"({RAW_COLUMN} ->> {json_path(key)})"
@@ -631,17 +677,13 @@ def _detect_types(
         integer = f"regexp_full_match({v}, '-?[0-9]+')"
         checks.append(
             f"count({v}) AS m{i}, count(*) FILTER (WHERE {integer}) AS i{i}, "
-            f"count(*) FILTER (WHERE {integer} AND TRY_CAST({v} AS BIGINT) IS NOT NULL) AS b{i}, 0"
+            f"count(*) FILTER (WHERE {integer} AND TRY_CAST({v} AS BIGINT) IS NOT NULL) AS b{i}"
         )
     row = con.sql(f"SELECT {', '.join(checks)} FROM {objects}").fetchone()
     assert row is not None
-    for i, key in enumerate(texts):
-        n, d, t, z = row[4 * i : 4 * i + 4]
-        if not n:
-            continue
-        for typ, count in (("DATE", d), ("TIMESTAMP", t), ("TIMESTAMPTZ", z)):
-            if count == n:
-                structure[key] = typ
-    for i, key in enumerate(numbers):
-        n, integers, bigints = row[4 * (len(texts) + i) : 4 * (len(texts) + i) + 3]
-        structure[key] = "DOUBLE" if not n or integers < n else "BIGINT" if bigints == n else "HUGEINT"
+    at = 4 * len(texts)
+    by_text = {key: tuple(int(x) for x in row[4 * i : 4 * i + 4]) for i, key in enumerate(texts)}
+    by_number = {
+        key: tuple(int(x) for x in row[at + 3 * i : at + 3 * i + 3]) for i, key in enumerate(numbers)
+    }
+    return by_text, by_number  # type: ignore[return-value]

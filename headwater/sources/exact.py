@@ -30,8 +30,10 @@ _FLOATS = {"DOUBLE": (15, "2.2250738585072014e-308"), "FLOAT": (6, "1.1754943508
 _FLOATS["REAL"] = _FLOATS["FLOAT"]
 # Time of day followed by a zone: a TIMESTAMP (no zone) would silently drop it.
 _ZONE = r":\d\d(:\d\d(\.\d*)?)?\s*([zZ]|[+-]\d\d(:?\d\d)?|[A-Za-z].*)$"
-_SPECIAL = "('nan', '-nan', '+nan', 'inf', '-inf', '+inf', 'infinity', '-infinity', '+infinity')"
-_BOOLEANS = "('true', 'false', 't', 'f', 'yes', 'no', 'y', 'n', '1', '0')"
+# Lists, not IN (...): DuckDB plans an IN of many constants as a join, which computes its left
+# side for every row, also where a CASE would not need it.
+_SPECIAL = "['nan', '-nan', '+nan', 'inf', '-inf', '+inf', 'infinity', '-infinity', '+infinity']"
+_BOOLEANS = "['true', 'false', 't', 'f', 'yes', 'no', 'y', 'n', '1', '0']"
 JSON_NUMBER = r"-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?"
 _TIME = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?"
 ZONED = _TIME + r"(Z|[+-]\d{2}(:?\d{2})?)"
@@ -52,9 +54,9 @@ def exact_float(text: str, value: str, typ: str) -> str:
     short test (measured on a million prices)."""
     digits, smallest = _FLOATS[typ.upper()]
     return (
-        f"(isfinite({value}) AND CASE WHEN length({text}) <= {digits} AND abs({value}) >= {smallest} THEN true "
-        f"ELSE {significant(text)} = {significant(f'CAST({value} AS VARCHAR)')} END "
-        f"OR (NOT isfinite({value}) AND lower(trim({text})) IN {_SPECIAL}))"
+        f"CASE WHEN isfinite({value}) THEN (CASE WHEN length({text}) <= {digits} AND abs({value}) >= {smallest} "
+        f"THEN true ELSE {significant(text)} = {significant(f'CAST({value} AS VARCHAR)')} END) "
+        f"WHEN {value} IS NOT NULL THEN list_contains({_SPECIAL}, lower(trim({text}))) END"
     )
 
 
@@ -86,7 +88,7 @@ def lossless(text: str, typ: str, value: str | None = None) -> str:
     if upper in _FLOATS:
         return f"CASE WHEN {exact_float(text, cast, upper)} THEN {cast} END"
     if upper in ("BOOLEAN", "BOOL"):  # not 2 as true
-        return f"CASE WHEN lower({text}) IN {_BOOLEANS} THEN {cast} END"
+        return f"CASE WHEN list_contains({_BOOLEANS}, lower({text})) THEN {cast} END"
     # (infinity, which DuckDB reads from the text 'infinity', is no time: not taken)
     if upper in ("TIMESTAMP", "TIMESTAMP_US", "DATETIME"):
         return f"CASE WHEN isfinite({cast}) AND NOT regexp_matches({text}, '\\.\\d{{7}}|{_ZONE}') THEN {cast} END"

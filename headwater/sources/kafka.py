@@ -26,6 +26,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 
 from headwater.dialect.nodes import RetentionGap, StartFrom
 from headwater.sources.base import Positions
+from headwater.sources.collector import paused
 from headwater.sources.csv_lines import REASON, split_csv
 from headwater.sources.errors import SourceError
 from headwater.sources.files import FILE_BITS, LINE_COLUMN, RAW_COLUMN, FileChunk, FilePosition, int64_array
@@ -35,6 +36,7 @@ TIMEOUT_S = 5.0  # a broker that has not answered by then is unreachable
 BATCH_MESSAGES = 10_000  # messages taken from the consumer at once
 IDLE_S = 10.0  # draining: a partition that gives nothing for this long has no more to give
 PROBE_S = 5.0  # following: how often the end offsets and the topic's partitions are asked for
+_NUMBERED_PARTITIONS = 256  # see KafkaSource._numbered
 FOLLOW_WAIT_S = 0.05  # following: longest wait in one read (a record waits at most this long to be handed on)
 # Prefetching, overridable in CONSUMER_PROPERTIES: librdkafka's defaults keep at most 100,000
 # messages queued and fetch 1 MiB a partition at a time, so a consumer busy with a batch finds
@@ -44,6 +46,7 @@ FETCH = {
     "queued.min.messages": 1_000_000,
     "max.partition.fetch.bytes": 16 * 1024 * 1024,
     "fetch.max.bytes": 64 * 1024 * 1024,
+    "fetch.queue.backoff.ms": 10,
 }
 # Errors after which librdkafka reconnects by itself: the job waits, it does not fail.
 TRANSIENT = {
@@ -124,6 +127,7 @@ class KafkaSource:
         self.connected = True  # following: whether the broker answers (else librdkafka retries)
         self.since = time.time()  # when ``connected`` last changed
         self.checked = 0.0  # following: when the end offsets were last asked for (epoch seconds)
+        self._all = np.empty(0, np.int64)  # see _numbered
 
     def _on_error(self, err: KafkaError) -> None:
         self.errors.append(err.str())
@@ -271,7 +275,8 @@ class KafkaSource:
         moved: dict[int, int] = {}  # positions not handed out with a chunk yet
         while pending:
             try:
-                messages = self.consumer.consume(num_messages=BATCH_MESSAGES, timeout=0.5)
+                with paused():
+                    messages = self.consumer.consume(num_messages=BATCH_MESSAGES, timeout=0.5)
             except KafkaException as e:
                 raise self._unreachable("while reading", e) from None
             good = _good(messages, self)
@@ -302,7 +307,8 @@ class KafkaSource:
                 probed = time.monotonic()
             try:
                 # (a short wait: what arrived is handed on at once, and read again in the next call)
-                messages = self.consumer.consume(num_messages=BATCH_MESSAGES, timeout=FOLLOW_WAIT_S)
+                with paused():
+                    messages = self.consumer.consume(num_messages=BATCH_MESSAGES, timeout=FOLLOW_WAIT_S)
             except KafkaException:
                 self._connection(False)
                 yield None
@@ -382,6 +388,11 @@ class KafkaSource:
         """The messages of one consume() as chunks of about ``batch_bytes``. A chunk's position
         in a partition is the offset of the partition's next message in a later chunk, else
         the consumer's position (past aborted messages and transaction markers)."""
+        with paused():
+            arrays = self._arrays(messages)
+        yield from self._cut(messages, moved, *arrays)
+
+    def _arrays(self, messages: list[Message]) -> tuple[Any, ...]:
         n = len(messages)
         # Each field taken once, message by message (confluent-kafka gives nothing else; map
         # over the C methods: no Python frame per message), then everything as arrays.
@@ -403,6 +414,21 @@ class KafkaSource:
             pa.array([_headers(h) for h in found], headers_type) if any(found) else pa.nulls(n, headers_type),
         ]
         raw = None if self.header is not None else pa.array(values, pa.large_binary()).view(pa.large_string())
+        return parts, offsets, values, sizes, times, columns, raw
+
+    def _cut(
+        self,
+        messages: list[Message],
+        moved: dict[int, int],
+        parts: np.ndarray,
+        offsets: np.ndarray,
+        values: list[bytes],
+        sizes: np.ndarray,
+        times: np.ndarray,
+        columns: list[pa.Array],
+        raw: pa.Array | None,
+    ) -> Iterator[FileChunk]:
+        n = len(messages)
         step = max(1, self.batch_bytes)
         cuts = [0, *(np.flatnonzero(np.diff(sizes // step)) + 1).tolist(), n]
         where = {int(p): np.flatnonzero(parts == p) for p in np.unique(parts)}
@@ -414,7 +440,10 @@ class KafkaSource:
             for p in present.tolist():
                 later = where[p][np.searchsorted(where[p], end) :]
                 ends[p] = int(offsets[later[0]]) if len(later) else moved.get(p, self.positions[p])
-            number = np.searchsorted(present, parts[start:end])
+            numbered = self._numbered(present)
+            number = (
+                parts[start:end] if numbered is not present else np.searchsorted(present, parts[start:end])
+            )
             lines = int64_array((number << FILE_BITS) | offsets[start:end])
             rejected = None
             if raw is None:
@@ -437,10 +466,22 @@ class KafkaSource:
                 int(sizes[end - 1] - (sizes[start - 1] if start else 0)),
                 rejected,
                 parts=positions,
-                source_prefixes=tuple(f"kafka:{self.name(p)}/" for p in present.tolist()),
+                source_prefixes=tuple(f"kafka:{self.name(p)}/" for p in numbered.tolist()),
                 system=system,
                 stamps=latest,
             )
+
+    def _numbered(self, present: np.ndarray) -> np.ndarray:
+        """The partitions a chunk's lines are numbered by (``__hw_line >> FILE_BITS`` indexes
+        them): all of the topic's, 0 to the highest, so that consecutive chunks share them and
+        are merged without renumbering (``sources.merge``); for a topic with very many
+        partitions, only those in the chunk (``present`` itself)."""
+        top = max(self.positions, default=0)
+        if top >= _NUMBERED_PARTITIONS or int(present.max(initial=0)) > top:
+            return present
+        if len(self._all) != top + 1:
+            self._all = np.arange(top + 1, dtype=np.int64)
+        return self._all
 
     def committed(self, positions: Positions) -> None:
         """Also commit the offsets to the consumer group, for Kafka's lag tools (the lake's

@@ -24,21 +24,26 @@ def merge_chunks(chunks: list[FileChunk]) -> FileChunk:
     (in order: a partition's position is that of the last chunk that has it)."""
     if len(chunks) == 1:
         return chunks[0]
+    first = chunks[0]
     index: dict[str, int] = {}
     for chunk in chunks:
         for prefix in chunk.source_prefixes:
             index.setdefault(prefix, len(index))
+    alike = all(c.source_prefixes == first.source_prefixes for c in chunks)
+
+    def lines(table: pa.Table, chunk: FileChunk) -> pa.Table:
+        return table if alike else _renumbered(table, chunk, index)  # (alike: numbered the same)
+
     positions: dict[str, FilePosition] = {}
     for chunk in chunks:
         positions.update(chunk.parts)
     parts = tuple(positions.items())
-    rejected = [_renumbered(c.rejected, c, index) for c in chunks if c.rejected is not None]
-    systems = [_renumbered(c.system, c, index) for c in chunks if c.system is not None]
-    first = chunks[0]
+    rejected = [lines(c.rejected, c) for c in chunks if c.rejected is not None]
+    systems = [lines(c.system, c) for c in chunks if c.system is not None]
     return FileChunk(
         first.partition,
         first.format,
-        pa.concat_tables([_renumbered(c.table, c, index) for c in chunks]),
+        pa.concat_tables([lines(c.table, c) for c in chunks]),
         parts[0][1],
         parts[0][1],
         sum(c.nbytes for c in chunks),

@@ -203,3 +203,25 @@ def test_a_file_name_that_is_not_utf8_is_read_once(make_project: Callable[..., h
     stored = project.query('SELECT a, "$source" FROM bronze.t ORDER BY a').fetchall()
     assert stored == [(1, "file:landing/caf\\xe9.jsonl:1"), (2, "file:landing/caf\\xe9.jsonl:2")]
     assert project.run(once=True).rows_written == 0
+
+
+def test_a_batch_never_holds_more_than_batch_bytes(make_project: Callable[..., hw.Project]) -> None:
+    """Each file is 600-odd bytes and batch_bytes 1,000: two files would be a batch past its
+    size (held in memory until it commits), so each is a commit of its own."""
+    project = make_project(ORDERS, toml="[run]\nbatch_bytes = 1000\n")
+    sizes = {}
+    for name in "abc":
+        path = project.path / f"landing/orders/{name}.jsonl"
+        write_jsonl(path, [{"order_id": i, "file": name, "pad": "x" * 20} for i in range(15)])
+        sizes[name] = path.stat().st_size
+    assert all(500 < size < 1000 for size in sizes.values())
+    console = CaptureConsole()
+    assert hw.Project(project.path, console=console).run(once=True).ok
+    commits = [e for e in console.events if isinstance(e, BatchCommitted)]
+    assert [c.rows_written for c in commits] == [15, 15, 15]
+    assert (
+        project.query(
+            "SELECT count(DISTINCT file), count(*) FROM bronze.orders GROUP BY $run_id ORDER BY $run_id"
+        ).fetchall()
+        == [(1, 15)] * 3
+    )

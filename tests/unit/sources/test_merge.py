@@ -13,9 +13,10 @@ from headwater.sources.kafka import SYSTEM_SCHEMA
 from headwater.sources.merge import merge_chunks
 
 
-def chunk(messages: list[tuple[int, int]], ends: dict[int, int]) -> FileChunk:
-    """A chunk as KafkaSource._chunks makes it: (partition, offset) messages of topic t."""
-    present = sorted({p for p, _ in messages})
+def chunk(messages: list[tuple[int, int]], ends: dict[int, int], every: int = 0) -> FileChunk:
+    """A chunk as KafkaSource._chunks makes it: (partition, offset) messages of topic t, its
+    lines numbered by the partitions in it, or (``every``) by all of the topic's 0 to every - 1."""
+    present = list(range(every)) if every else sorted({p for p, _ in messages})
     number = {p: i for i, p in enumerate(present)}
     lines = int64_array(np.array([(number[p] << FILE_BITS) | o for p, o in messages], np.int64))
     raw = pa.array([f'{{"p": {p}, "o": {o}}}' for p, o in messages], pa.large_string())
@@ -44,9 +45,12 @@ def chunk(messages: list[tuple[int, int]], ends: dict[int, int]) -> FileChunk:
 
 
 @settings(max_examples=80, deadline=None)
-@given(st.lists(st.lists(st.integers(0, 5), min_size=1, max_size=12), min_size=1, max_size=6))
+@given(
+    st.lists(st.lists(st.integers(0, 5), min_size=1, max_size=12), min_size=1, max_size=6),
+    st.lists(st.sampled_from([0, 6, 7]), min_size=6, max_size=6),
+)
 def test_merged_chunks_keep_each_records_source_system_columns_and_positions(
-    reads: list[list[int]],
+    reads: list[list[int]], numbering: list[int]
 ) -> None:
     next_offset: dict[int, int] = {}
     chunks = []
@@ -55,7 +59,8 @@ def test_merged_chunks_keep_each_records_source_system_columns_and_positions(
         for p in partitions:
             messages.append((p, next_offset.get(p, 0)))
             next_offset[p] = next_offset.get(p, 0) + 1
-        chunks.append(chunk(messages, {p: next_offset[p] for p in set(partitions)}))
+        every = numbering[len(chunks)]  # (chunks numbered alike, or not)
+        chunks.append(chunk(messages, {p: next_offset[p] for p in set(partitions)}, every))
     merged = merge_chunks(chunks)
     want = [f"kafka:t/{p}/{o}" for c in chunks for p, o in _messages(c)]
     assert merged.sources.arrow(merged.table[LINE_COLUMN]).to_pylist() == want
