@@ -41,12 +41,18 @@ class BatchKeys:
         """In the transaction: the duplicates of the whole batch, counted per chunk. Rows without
         a key (all key columns NULL) are never duplicates."""
         since = now - timedelta(seconds=self.dedupe.window.seconds)
+        # (a join, not ``IN (SELECT ... state)``: DuckDB builds an IN's hash table from all the
+        # window's keys, a join's from the batch's: 117 MB instead of 205 MB for 1,000,000 keys
+        # against 3,000,000, and the IN's grows with the window)
         self.con.execute(
-            f"""CREATE TEMP TABLE {self.duplicates} AS SELECT chunk, line FROM (
-                  SELECT chunk, line, key_hi, key_lo, row_number() OVER
+            f"""CREATE TEMP TABLE {self.duplicates} AS
+                WITH k AS (SELECT chunk, line, key_hi, key_lo, row_number() OVER
                     (PARTITION BY key_hi, key_lo ORDER BY chunk, line) AS n FROM {self.keys})
-                WHERE n > 1 OR (key_hi, key_lo) IN
-                  (SELECT key_hi, key_lo FROM {DEDUPE_STATE} WHERE job = ? AND seen_at >= ?)""",
+                SELECT chunk, line FROM k WHERE n > 1
+                UNION ALL
+                SELECT DISTINCT k.chunk, k.line FROM k JOIN {DEDUPE_STATE} s
+                  ON s.key_hi = k.key_hi AND s.key_lo = k.key_lo
+                WHERE k.n = 1 AND s.job = ? AND s.seen_at >= ?""",
             [self.job, since],
         )
         rows = self.con.execute(f"SELECT chunk, count(*) FROM {self.duplicates} GROUP BY chunk").fetchall()

@@ -149,7 +149,8 @@ def run_ingest(ctx: RunContext, entry: Entry) -> int:
     try:
         limit = min(COMBINE_BYTES, ctx.settings.run.batch_bytes)  # (a commit is never larger)
         chunks = combine(source.poll(positions, drain=ctx.drain), limit)
-        for chunk in prefetch(chunks):
+        # (a large chunk is not read ahead: the next would be held in memory beside it)
+        for chunk in prefetch(chunks, ahead=lambda c: c.nbytes <= COMBINE_BYTES):
             if batch is not None and batch.nbytes + chunk.nbytes > ctx.settings.run.batch_bytes:
                 # (a batch never grows past batch_bytes: its chunks are held until it commits)
                 written += batch.commit()

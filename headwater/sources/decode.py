@@ -638,11 +638,10 @@ def _detect_types(
     # integer) is settled there, and only the others are looked at in the whole sample.
     probe_texts, probe_numbers = _type_counts(con, f"(FROM {objects} LIMIT {_PROBE_ROWS})", texts, numbers)
     texts = [k for k in texts if not probe_texts[k][0] or probe_texts[k][0] in probe_texts[k][1:]]
-    for key in numbers:
-        n, integers, _ = probe_numbers[key]
-        if n and integers < n:
-            structure[key] = "DOUBLE"
-    numbers = [k for k in numbers if structure[k] != "DOUBLE"]
+    settled = {k for k in numbers if probe_numbers[k][0] and probe_numbers[k][1] < probe_numbers[k][0]}
+    for key in settled:
+        structure[key] = "DOUBLE"
+    numbers = [k for k in numbers if k not in settled]
     counts_texts, counts_numbers = _type_counts(con, objects, texts, numbers)
     for key, (n, d, t, z) in counts_texts.items():
         if not n:

@@ -5,18 +5,23 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 T = TypeVar("T")
 _END = object()
 
 
-def prefetch(items: Iterator[T], depth: int = 1) -> Iterator[T]:
+def prefetch(items: Iterator[T], depth: int = 1, *, ahead: Callable[[T], bool] | None = None) -> Iterator[T]:
     """Yield ``items`` in order, producing up to ``depth`` of them ahead in a thread. An error
-    in the producer is raised here; closing the generator early stops the producer."""
+    in the producer is raised here; closing the generator early stops the producer. ``ahead``:
+    whether to read on past an item while it is being used (no, for a large one: the next
+    would be held in memory beside it; the producer then waits until the item after it is
+    asked for)."""
     slots: queue.Queue[object] = queue.Queue(maxsize=depth)
     done = threading.Event()
+    asked = threading.Condition()
+    count = [0]  # items asked for so far
 
     def put(item: object) -> bool:
         while not done.is_set():
@@ -29,9 +34,13 @@ def prefetch(items: Iterator[T], depth: int = 1) -> Iterator[T]:
 
     def produce() -> None:
         try:
-            for item in items:
+            for n, item in enumerate(items, start=1):
                 if not put(item):
                     return
+                if ahead is not None and not ahead(item):
+                    with asked:
+                        while count[0] <= n and not done.is_set():
+                            asked.wait(0.05)
             put(_END)
         except BaseException as e:  # handed to the consumer, which raises it
             put(_Failure(e))
@@ -40,6 +49,9 @@ def prefetch(items: Iterator[T], depth: int = 1) -> Iterator[T]:
     worker.start()
     try:
         while True:
+            with asked:
+                count[0] += 1
+                asked.notify()
             item = slots.get()
             if item is _END:
                 return
