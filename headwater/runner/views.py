@@ -37,15 +37,21 @@ def _inputs_version(ctx: RunContext, entry: Entry) -> int:
     return int(latest[0].timestamp() * 1_000_000) if latest and latest[0] is not None else 0
 
 
-def _inputs_changed(ctx: RunContext, entry: Entry, version: int) -> bool:
+def _known(ctx: RunContext, entry: Entry) -> tuple[str, int] | None:
+    """The view's row in ``headwater.views``: the fingerprint and inputs version it was last
+    refreshed with (None: never)."""
     row = ctx.lake.fetchone(
         f"SELECT fingerprint, inputs_snapshot FROM {VIEWS} WHERE view_name = ?", [entry.name]
     )
-    if row is None or row[0] != entry.fingerprint or version < 0:
+    return None if row is None else (str(row[0]), int(row[1]))
+
+
+def _inputs_changed(ctx: RunContext, entry: Entry, known: tuple[str, int] | None, version: int) -> bool:
+    if known is None or known[0] != entry.fingerprint or version < 0:
         return True
     if not ctx.lake.table_exists(entry.writes.schema, entry.writes.name):  # type: ignore[union-attr]
         return True
-    return bool(row[1] != version)
+    return bool(known[1] != version)
 
 
 _PREPARED: dict[tuple[str, tuple[str, ...]], ViewSQL | str] = {}
@@ -106,21 +112,20 @@ def refresh_view(ctx: RunContext, entry: Entry) -> int | None:
         # holds yet: no snapshot describes what the view would have read. Recompute without state;
         # the next refresh, after the commit, rebuilds it.
         sql = "full recompute: inside a replay's transaction"
-    version = 0
+    version, known = 0, None
     if isinstance(sql, str) and not nested:
-        version = _inputs_version(ctx, entry)
-        if not _inputs_changed(ctx, entry, version):
+        version, known = _inputs_version(ctx, entry), _known(ctx, entry)
+        if not _inputs_changed(ctx, entry, known, version):
             return None
-    known = lake.fetchone(f"SELECT fingerprint FROM {VIEWS} WHERE view_name = ?", [entry.name])
     view = stmt.view
     run = store.RunRecord(view.name if view.schema == "main" else str(view), ctx.new_run_id(), store.utcnow())
     with lake.transaction():
         decided = None
         if isinstance(sql, ViewSQL):
-            fingerprint_changed = known is None or known[0] != entry.fingerprint
-            decided = incremental.plan_refresh(lake, entry, sql.shape, fingerprint_changed, columns)
+            decided = incremental.plan_refresh(lake, entry, sql.shape, columns)
             if decided is None:
                 return None
+            known = decided.known
         commit_time = store.next_commit_time(lake)
         system = (
             f", TIMESTAMPTZ '{commit_time.isoformat()}' AS \"$event_time\", "
@@ -139,7 +144,7 @@ def refresh_view(ctx: RunContext, entry: Entry) -> int | None:
                 if isinstance(rows, str):
                     how = rows
                     rows = incremental.recompute(lake, sql, view, system)
-                incremental.remember_inputs(lake, str(view), sql.shape, decided.snapshot, columns)
+                incremental.remember_inputs(lake, str(view), sql.shape, decided, columns, how)
             else:
                 assert isinstance(sql, str)
                 how = sql
@@ -153,12 +158,14 @@ def refresh_view(ctx: RunContext, entry: Entry) -> int | None:
                 f"materialized view {view} ({stmt.pos}): {str(e).strip()}", hint="fix the view's query"
             ) from None
         run.rows_read = run.rows_written = rows
-        lake.execute(f"DELETE FROM {VIEWS} WHERE view_name = ?", [entry.name])
-        lake.execute(
-            f"INSERT INTO {VIEWS} VALUES (?, ?, ?, ?)", [entry.name, entry.fingerprint, version, commit_time]
-        )
+        if known != (entry.fingerprint, version):  # (its time is the view's clock: clocks.last_commit)
+            lake.execute(f"DELETE FROM {VIEWS} WHERE view_name = ?", [entry.name])
+            lake.execute(
+                f"INSERT INTO {VIEWS} VALUES (?, ?, ?, ?)",
+                [entry.name, entry.fingerprint, version, commit_time],
+            )
         store.record_run(lake, run)
-        store.advance_clock(lake, str(view), commit_time)
+        store.advance_clock(lake, str(view), commit_time, newest=True)
         store.set_job_status(lake, run.job, "materialized_view", str(view), "running", lag=0.0)
     ctx.emit(ViewRefreshed(str(view), rows, how))
     return rows

@@ -284,8 +284,14 @@ def next_commit_time(lake: Lake) -> datetime:
     return t
 
 
-def advance_clock(lake: Lake, table: str, at: datetime) -> None:
-    row = lake.fetchone(f"SELECT last_commit FROM {INT}.clocks WHERE table_name = ?", [table])
+def advance_clock(lake: Lake, table: str, at: datetime, *, newest: bool = False) -> None:
+    """Move the table's clock to ``at`` (never back). ``newest``: ``at`` came from
+    ``next_commit_time`` in this transaction, so it is after every clock: not read again."""
+    row = (
+        None
+        if newest
+        else lake.fetchone(f"SELECT last_commit FROM {INT}.clocks WHERE table_name = ?", [table])
+    )
     last = at if row is None or row[0] is None else max(row[0], at)
     lake.execute(f"DELETE FROM {INT}.clocks WHERE table_name = ?", [table])
     lake.execute(f"INSERT INTO {INT}.clocks VALUES (?, ?, NULL)", [table, last])
