@@ -33,6 +33,7 @@ from headwater.runner.view_sql import ROW_COUNT, SIGN, ViewSQL
 
 VIEW_INPUTS = f"{LAKE}.{INTERNAL_SCHEMA}.view_inputs"
 VIEWS_TABLE = f"{LAKE}.{INTERNAL_SCHEMA}.views"
+ROW_GROUP_ROWS = 122_880  # rows of a Parquet row group as DuckDB writes them
 _EXACT_NUMBERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
                   "UBIGINT", "UHUGEINT", "DECIMAL")  # fmt: skip
 
@@ -225,15 +226,18 @@ def _add_pairs(lake: Lake, sql: ViewSQL, j: int, pairs: str, bounds: list[str], 
     """Insert the (key, value) pairs of count(DISTINCT) ``j`` that the changes bring and the
     set table lacks; returns the temporary table of those new pairs. The set table is read
     only within ``bounds``, the range of the changed rows' keys: it is sorted by them, so that
-    its row groups outside are skipped (new rows of a time series fall on its last groups)."""
+    its row groups outside are skipped (new rows of a time series fall on its last groups).
+    New pairs that fill less than a row group are written unsorted (DuckLake skips a file by
+    its keys' range; within one row group the order would skip nothing), saving the sort."""
     temp = f"__hw_pairs{j}"
     where = f" WHERE {' AND '.join(bounds)}" if bounds else ""
-    lake.execute(
+    added = lake.fetchone(
         f"CREATE OR REPLACE TEMP TABLE {temp} AS {sql.pairs(j, f'SELECT * FROM __hw_rows WHERE {SIGN} > 0')} "
         f"EXCEPT SELECT {sql.key_list()}, __hw_v FROM {pairs}{where}",
         params,
     )
-    lake.execute(f"INSERT INTO {pairs} SELECT * FROM {temp} ORDER BY ALL")
+    order = f" ORDER BY {sql.key_list()}" if added and added[0] > ROW_GROUP_ROWS else ""
+    lake.execute(f"INSERT INTO {pairs} SELECT * FROM {temp}{order}")
     return temp
 
 
