@@ -32,7 +32,6 @@ from headwater.plan.incremental import Shape
 from headwater.runner.view_sql import ROW_COUNT, SIGN, ViewSQL
 
 VIEW_INPUTS = f"{LAKE}.{INTERNAL_SCHEMA}.view_inputs"
-VIEWS_TABLE = f"{LAKE}.{INTERNAL_SCHEMA}.views"
 ROW_GROUP_ROWS = 122_880  # rows of a Parquet row group as DuckDB writes them
 _EXACT_NUMBERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
                   "UBIGINT", "UHUGEINT", "DECIMAL")  # fmt: skip
@@ -94,22 +93,21 @@ class Decision:
 
 
 def plan_refresh(
-    lake: Lake, entry: Entry, shape: Shape, columns: dict[str, dict[str, str]]
+    lake: Lake,
+    entry: Entry,
+    shape: Shape,
+    columns: dict[str, dict[str, str]],
+    snapshot: int,
+    known: tuple[str, int] | None,
+    remembered_rows: list[tuple[str, int, int, str]],
 ) -> Decision | None:
     """Decide, inside the refresh's transaction, how to refresh: None when no input changed.
-    ``columns``: the lake's tables and their columns (``changes.table_columns``). What the
-    view remembers (its inputs, its row in ``headwater.views``) and the snapshot read come in
-    one query: every statement on a lake table costs a few milliseconds of catalog work."""
+    ``columns``: the lake's tables and their columns (``changes.table_columns``); ``snapshot``:
+    the one the transaction reads; ``known``: the view's row in ``headwater.views``
+    (fingerprint, version); ``remembered_rows``: its rows in ``view_inputs`` (table, id,
+    snapshot, columns)."""
     view = str(entry.writes)
-    rows = lake.fetchall(
-        f"SELECT s.id, v.fingerprint, v.inputs_snapshot, i.table_name, i.table_id, i.snapshot_id, i.columns "
-        f"FROM {LAKE}.current_snapshot() s LEFT JOIN {VIEWS_TABLE} v ON v.view_name = ? "
-        f"LEFT JOIN {VIEW_INPUTS} i ON i.view_name = ?",
-        [entry.name, view],
-    )
-    snapshot = int(rows[0][0]) if rows and rows[0][0] is not None else 0
-    known = (str(rows[0][1]), int(rows[0][2])) if rows and rows[0][1] is not None else None
-    remembered = {str(r[3]): (int(r[4]), int(r[5]), str(r[6])) for r in rows if r[3] is not None}
+    remembered = {str(r[0]): (int(r[1]), int(r[2]), str(r[3])) for r in remembered_rows}
     if not remembered or f"{INTERNAL_SCHEMA}.{state_table(view)}" not in columns:
         return Decision("full recompute: first computation", snapshot, known=known)
     if known is None or known[0] != entry.fingerprint:

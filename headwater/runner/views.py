@@ -3,12 +3,15 @@ changes when the query allows it (``runner.incremental``), else recomputed in fu
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 import duckdb
 
 from headwater.catalog.model import Entry
 from headwater.dialect import to_duckdb
 from headwater.dialect.nodes import CreateMaterializedView
-from headwater.lake import INTERNAL_SCHEMA, LAKE, Lake, qualified, quote
+from headwater.lake import INTERNAL_SCHEMA, LAKE, SYSTEM_SCHEMA, Lake, qualified, quote
 from headwater.lake.changes import signature, table_columns
 from headwater.lake.tables import ensure_schema, lake_columns, user_columns
 from headwater.observe.events import JobSkipped, ViewRefreshed
@@ -24,34 +27,58 @@ VIEWS = f"{LAKE}.{INTERNAL_SCHEMA}.views"
 _SYSTEM = ("$event_time", "$commit_time", "$source", "$run_id")
 
 
-def _inputs_version(ctx: RunContext, entry: Entry) -> int:
-    """A number that changes whenever an input commits: the newest input commit clock (µs).
-    Views over system tables change with every run, so they always count as changed."""
+@dataclass
+class Seen:
+    """What the lake knows of a view when its refresh starts, read in one query inside the
+    refresh's transaction (every statement on a lake table costs some milliseconds of catalog
+    work, a statement of its own a transaction too)."""
+
+    snapshot: int  # the snapshot the transaction reads
+    known: tuple[str, int] | None  # its row in headwater.views: fingerprint, inputs version
+    inputs_version: int  # the newest input commit (µs), -1 over system tables (always new)
+    latest_commit: datetime | None  # the newest commit clock of the lake, for the next one
+    has_clock: bool  # the view has a commit clock row
+    has_status: bool  # the view has a row in system.jobs
+    inputs: list[tuple[str, int, int, str]]  # headwater.view_inputs: table, id, snapshot, columns
+
+
+def _seen(lake: Lake, entry: Entry, job: str) -> Seen:
+    view, reads = str(entry.writes), [str(t) for t in entry.reads]
+    row = lake.fetchone(
+        f"SELECT (SELECT id FROM {LAKE}.current_snapshot()), "
+        f"(SELECT first({{'f': fingerprint, 'v': inputs_snapshot}}) FROM {VIEWS} WHERE view_name = ?), "
+        "(SELECT {'inputs': max(last_commit) FILTER (WHERE list_contains(?, table_name)), "
+        "'latest': max(last_commit), 'mine': count(*) FILTER (WHERE table_name = ?)} "
+        f"FROM {LAKE}.{INTERNAL_SCHEMA}.clocks), "
+        f"(SELECT count(*) FROM {LAKE}.{SYSTEM_SCHEMA}.jobs WHERE name = ?), "
+        "(SELECT list((table_name, table_id, snapshot_id, columns)) "
+        f"FROM {incremental.VIEW_INPUTS} WHERE view_name = ?)",
+        [entry.name, reads, view, job, view],
+    )
+    assert row is not None
+    snapshot, known, clocks, status, inputs = row
+    newest = clocks["inputs"]
     if any(t.schema == "system" for t in entry.reads):
-        return -1
-    inputs = [str(t) for t in entry.reads]
-    latest = ctx.lake.fetchone(
-        f"SELECT max(last_commit) FROM {LAKE}.{INTERNAL_SCHEMA}.clocks WHERE list_contains(?, table_name)",
-        [inputs],
+        version = -1
+    else:
+        version = int(newest.timestamp() * 1_000_000) if newest is not None else 0
+    return Seen(
+        int(snapshot or 0),
+        None if known is None else (str(known["f"]), int(known["v"])),
+        version,
+        clocks["latest"],
+        bool(clocks["mine"]),
+        bool(status),
+        [tuple(r) for r in inputs or []],
     )
-    return int(latest[0].timestamp() * 1_000_000) if latest and latest[0] is not None else 0
 
 
-def _known(ctx: RunContext, entry: Entry) -> tuple[str, int] | None:
-    """The view's row in ``headwater.views``: the fingerprint and inputs version it was last
-    refreshed with (None: never)."""
-    row = ctx.lake.fetchone(
-        f"SELECT fingerprint, inputs_snapshot FROM {VIEWS} WHERE view_name = ?", [entry.name]
-    )
-    return None if row is None else (str(row[0]), int(row[1]))
-
-
-def _inputs_changed(ctx: RunContext, entry: Entry, known: tuple[str, int] | None, version: int) -> bool:
-    if known is None or known[0] != entry.fingerprint or version < 0:
+def _inputs_changed(entry: Entry, seen: Seen, columns: dict[str, dict[str, str]]) -> bool:
+    if seen.known is None or seen.known[0] != entry.fingerprint or seen.inputs_version < 0:
         return True
-    if not ctx.lake.table_exists(entry.writes.schema, entry.writes.name):  # type: ignore[union-attr]
+    if str(entry.writes) not in columns:
         return True
-    return bool(known[1] != version)
+    return seen.known[1] != seen.inputs_version
 
 
 _PREPARED: dict[tuple[str, tuple[str, ...]], ViewSQL | str] = {}
@@ -112,21 +139,22 @@ def refresh_view(ctx: RunContext, entry: Entry) -> int | None:
         # holds yet: no snapshot describes what the view would have read. Recompute without state;
         # the next refresh, after the commit, rebuilds it.
         sql = "full recompute: inside a replay's transaction"
-    version, known = 0, None
-    if isinstance(sql, str) and not nested:
-        version, known = _inputs_version(ctx, entry), _known(ctx, entry)
-        if not _inputs_changed(ctx, entry, known, version):
-            return None
     view = stmt.view
     run = store.RunRecord(view.name if view.schema == "main" else str(view), ctx.new_run_id(), store.utcnow())
     with lake.transaction():
-        decided = None
+        seen = _seen(lake, entry, run.job)
+        version, decided = 0, None
         if isinstance(sql, ViewSQL):
-            decided = incremental.plan_refresh(lake, entry, sql.shape, columns)
+            decided = incremental.plan_refresh(
+                lake, entry, sql.shape, columns, seen.snapshot, seen.known, seen.inputs
+            )
             if decided is None:
                 return None
-            known = decided.known
-        commit_time = store.next_commit_time(lake)
+        elif not nested:
+            version = seen.inputs_version
+            if not _inputs_changed(entry, seen, columns):
+                return None
+        commit_time = store.commit_time_after(seen.latest_commit)
         system = (
             f", TIMESTAMPTZ '{commit_time.isoformat()}' AS \"$event_time\", "
             f"TIMESTAMPTZ '{commit_time.isoformat()}' AS \"$commit_time\", "
@@ -158,15 +186,18 @@ def refresh_view(ctx: RunContext, entry: Entry) -> int | None:
                 f"materialized view {view} ({stmt.pos}): {str(e).strip()}", hint="fix the view's query"
             ) from None
         run.rows_read = run.rows_written = rows
-        if known != (entry.fingerprint, version):  # (its time is the view's clock: clocks.last_commit)
-            lake.execute(f"DELETE FROM {VIEWS} WHERE view_name = ?", [entry.name])
+        if seen.known != (entry.fingerprint, version):  # (its time is the view's clock: clocks.last_commit)
+            if seen.known is not None:
+                lake.execute(f"DELETE FROM {VIEWS} WHERE view_name = ?", [entry.name])
             lake.execute(
                 f"INSERT INTO {VIEWS} VALUES (?, ?, ?, ?)",
                 [entry.name, entry.fingerprint, version, commit_time],
             )
         store.record_run(lake, run)
-        store.advance_clock(lake, str(view), commit_time, newest=True)
-        store.set_job_status(lake, run.job, "materialized_view", str(view), "running", lag=0.0)
+        store.advance_clock(lake, str(view), commit_time, newest=True, new=not seen.has_clock)
+        store.set_job_status(
+            lake, run.job, "materialized_view", str(view), "running", lag=0.0, new=not seen.has_status
+        )
     ctx.emit(ViewRefreshed(str(view), rows, how))
     return rows
 
