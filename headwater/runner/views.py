@@ -11,7 +11,7 @@ import duckdb
 from headwater.catalog.model import Entry
 from headwater.dialect import to_duckdb
 from headwater.dialect.nodes import CreateMaterializedView
-from headwater.lake import INTERNAL_SCHEMA, LAKE, SYSTEM_SCHEMA, Lake, qualified, quote
+from headwater.lake import INTERNAL_SCHEMA, LAKE, Lake, qualified, quote
 from headwater.lake.changes import signature, table_columns
 from headwater.lake.tables import ensure_schema, lake_columns, user_columns
 from headwater.observe.events import JobSkipped, ViewRefreshed
@@ -30,33 +30,35 @@ _SYSTEM = ("$event_time", "$commit_time", "$source", "$run_id")
 @dataclass
 class Seen:
     """What the lake knows of a view when its refresh starts, read in one query inside the
-    refresh's transaction (every statement on a lake table costs some milliseconds of catalog
-    work, a statement of its own a transaction too)."""
+    refresh's transaction (each lake table a statement reads or deletes from costs some
+    milliseconds of catalog work, and a statement of its own a transaction too)."""
 
     snapshot: int  # the snapshot the transaction reads
     known: tuple[str, int] | None  # its row in headwater.views: fingerprint, inputs version
     inputs_version: int  # the newest input commit (µs), -1 over system tables (always new)
     latest_commit: datetime | None  # the newest commit clock of the lake, for the next one
     has_clock: bool  # the view has a commit clock row
-    has_status: bool  # the view has a row in system.jobs
     inputs: list[tuple[str, int, int, str]]  # headwater.view_inputs: table, id, snapshot, columns
 
 
-def _seen(lake: Lake, entry: Entry, job: str) -> Seen:
+def _seen(lake: Lake, entry: Entry, incremental_view: bool) -> Seen:
     view, reads = str(entry.writes), [str(t) for t in entry.reads]
+    inputs = (
+        "(SELECT list((table_name, table_id, snapshot_id, columns)) "
+        f"FROM {incremental.VIEW_INPUTS} WHERE view_name = ?)"
+        if incremental_view
+        else "NULL"
+    )
     row = lake.fetchone(
         f"SELECT (SELECT id FROM {LAKE}.current_snapshot()), "
         f"(SELECT first({{'f': fingerprint, 'v': inputs_snapshot}}) FROM {VIEWS} WHERE view_name = ?), "
         "(SELECT {'inputs': max(last_commit) FILTER (WHERE list_contains(?, table_name)), "
         "'latest': max(last_commit), 'mine': count(*) FILTER (WHERE table_name = ?)} "
-        f"FROM {LAKE}.{INTERNAL_SCHEMA}.clocks), "
-        f"(SELECT count(*) FROM {LAKE}.{SYSTEM_SCHEMA}.jobs WHERE name = ?), "
-        "(SELECT list((table_name, table_id, snapshot_id, columns)) "
-        f"FROM {incremental.VIEW_INPUTS} WHERE view_name = ?)",
-        [entry.name, reads, view, job, view],
+        f"FROM {LAKE}.{INTERNAL_SCHEMA}.clocks), {inputs}",
+        [entry.name, reads, view] + ([view] if incremental_view else []),
     )
     assert row is not None
-    snapshot, known, clocks, status, inputs = row
+    snapshot, known, clocks, remembered = row
     newest = clocks["inputs"]
     if any(t.schema == "system" for t in entry.reads):
         version = -1
@@ -68,8 +70,7 @@ def _seen(lake: Lake, entry: Entry, job: str) -> Seen:
         version,
         clocks["latest"],
         bool(clocks["mine"]),
-        bool(status),
-        [tuple(r) for r in inputs or []],
+        [tuple(r) for r in remembered or []],
     )
 
 
@@ -126,23 +127,27 @@ def refresh_view(ctx: RunContext, entry: Entry) -> int | None:
     up to date."""
     stmt: CreateMaterializedView = entry.statement  # type: ignore[assignment]
     lake = ctx.lake
-    columns = table_columns(lake)
-    # (a table declared without columns waits for its first rows, which bring them)
-    missing = [t for t in entry.reads if t.schema != "system" and not user_columns(columns.get(str(t), {}))]
-    if missing:
-        ctx.emit(JobSkipped(str(stmt.view), f"waiting for the first rows of {', '.join(map(str, missing))}"))
-        return None
-    sql = refresh_sql(lake, entry, columns)
-    nested = isinstance(sql, ViewSQL) and lake.in_transaction
-    if nested:
-        # Inside another transaction (a replay), the rows read include changes that no snapshot
-        # holds yet: no snapshot describes what the view would have read. Recompute without state;
-        # the next refresh, after the commit, rebuilds it.
-        sql = "full recompute: inside a replay's transaction"
+    replay = lake.in_transaction
     view = stmt.view
     run = store.RunRecord(view.name if view.schema == "main" else str(view), ctx.new_run_id(), store.utcnow())
+    # (all of it in one transaction: the first statement of each pays for the lake's catalog)
     with lake.transaction():
-        seen = _seen(lake, entry, run.job)
+        columns = table_columns(lake)
+        # (a table declared without columns waits for its first rows, which bring them)
+        missing = [
+            t for t in entry.reads if t.schema != "system" and not user_columns(columns.get(str(t), {}))
+        ]
+        if missing:
+            ctx.emit(JobSkipped(str(view), f"waiting for the first rows of {', '.join(map(str, missing))}"))
+            return None
+        sql = refresh_sql(lake, entry, columns)
+        nested = isinstance(sql, ViewSQL) and replay
+        if nested:
+            # Inside another transaction (a replay), the rows read include changes that no snapshot
+            # holds yet: no snapshot describes what the view would have read. Recompute without
+            # state; the next refresh, after the commit, rebuilds it.
+            sql = "full recompute: inside a replay's transaction"
+        seen = _seen(lake, entry, isinstance(sql, ViewSQL))
         version, decided = 0, None
         if isinstance(sql, ViewSQL):
             decided = incremental.plan_refresh(
@@ -195,9 +200,7 @@ def refresh_view(ctx: RunContext, entry: Entry) -> int | None:
             )
         store.record_run(lake, run)
         store.advance_clock(lake, str(view), commit_time, newest=True, new=not seen.has_clock)
-        store.set_job_status(
-            lake, run.job, "materialized_view", str(view), "running", lag=0.0, new=not seen.has_status
-        )
+        store.set_job_status(lake, run.job, "materialized_view", str(view), "running", lag=0.0)
     ctx.emit(ViewRefreshed(str(view), rows, how))
     return rows
 

@@ -264,11 +264,8 @@ def set_job_status(
     *,
     lag: float | None = None,
     error: str | None = None,
-    new: bool = False,
 ) -> None:
-    """``new``: the job has no row yet (read in this transaction): nothing to delete."""
-    if not new:
-        lake.execute(f"DELETE FROM {SYS}.jobs WHERE name = ?", [name])
+    lake.execute(f"DELETE FROM {SYS}.jobs WHERE name = ?", [name])
     lake.execute(
         f"INSERT INTO {SYS}.jobs VALUES (?, ?, ?, ?, ?, ?, ?)",
         [name, kind, status, target, utcnow(), lag, error],
