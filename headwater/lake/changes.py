@@ -7,12 +7,6 @@ from headwater.lake.engine import LAKE, Lake, quote
 from headwater.lake.maintenance import META
 
 
-def current_snapshot(lake: Lake) -> int:
-    """The snapshot the current transaction reads."""
-    row = lake.fetchone(f"SELECT id FROM {LAKE}.current_snapshot()")
-    return int(row[0]) if row and row[0] is not None else 0
-
-
 def table_ids(lake: Lake) -> dict[str, int]:
     """``schema.table`` -> DuckLake table id of every table now (a re-created table gets a new id)."""
     rows = lake.fetchall(
