@@ -1,6 +1,6 @@
 """Incremental materialized views: a refresh after a 1% append against a full recompute.
 
-    python bench/incremental.py [--rows N] [--append-share S] [--repeat R]
+    python bench/incremental.py [--rows N] [--append-share S] [--repeat R] [--trace]
 
 Fills a silver table of N orders (default 10,000,000, a year of them, in time order) and a
 dimension table of 100,000 customers in a fresh project's lake, then times, in one process:
@@ -15,7 +15,8 @@ dimension table of 100,000 customers in a fresh project's lake, then times, in o
 
 The gold view groups by day and country (a dimension join), with count, sum and
 count(DISTINCT). It checks that the view equals its query after the last (c), and prints the times
-and the ratios c/a (target: at most 3%) and c/b.
+and the ratios c/a (target: at most 3%) and c/b. ``--trace`` also prints each SQL statement of
+the last refresh, in order, with its time.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from _common import machine
 
@@ -59,6 +61,39 @@ def orders_sql(first: int, n: int, total: int) -> str:
     )
 
 
+class StatementLog:
+    """Wraps the lake's DuckDB connection to time each statement while ``on`` (--trace)."""
+
+    def __init__(self, con: Any) -> None:
+        self._con, self.on, self.log = con, False, []  # type: ignore[var-annotated]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+    def _timed(self, method: str, sql: str, *args: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return getattr(self._con, method)(sql, *args)
+        finally:
+            if self.on:
+                self.log.append((time.perf_counter() - started, " ".join(sql.split())))
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        return self._timed("execute", sql, *args)
+
+    def executemany(self, sql: str, *args: Any) -> Any:
+        return self._timed("executemany", sql, *args)
+
+    def sql(self, sql: str, *args: Any) -> Any:
+        return self._timed("sql", sql, *args)
+
+    def report(self) -> None:
+        total = sum(seconds for seconds, _ in self.log)
+        print(f"\nthe last refresh: {len(self.log)} statements, {total:.3f} s", file=sys.stderr)
+        for seconds, sql in self.log:
+            print(f"  {seconds * 1000:7.1f} ms  {sql[:140]}", file=sys.stderr)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -68,6 +103,7 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=3, help="appends (and refreshes) to time; the median is shown"
     )
+    parser.add_argument("--trace", action="store_true", help="time each statement of the last refresh")
     args = parser.parse_args()
     n, extra = args.rows, int(args.rows * args.append_share)
     with tempfile.TemporaryDirectory(prefix="hw-bench-incremental-") as tmp:
@@ -75,6 +111,9 @@ def main() -> None:
         project.run(once=True)  # deploys the tables (the view waits for rows)
         console = CaptureConsole()
         with project.open_lake() as lake:
+            log = StatementLog(lake.con)
+            if args.trace:
+                lake.con = log  # type: ignore[assignment]
             started = time.perf_counter()
             lake.execute(
                 "INSERT INTO silver.customers (customer_id, country, segment) SELECT i, "
@@ -107,7 +146,9 @@ def main() -> None:
             times, hows = [], set()
             for i in range(args.repeat):
                 lake.execute(orders_sql(n + i * extra, extra, n))
+                log.on, log.log = i == args.repeat - 1, []
                 seconds, how, written = refresh()
+                log.on = False
                 times.append(seconds)
                 hows.add(how)
             incremental = statistics.median(times)
@@ -117,6 +158,8 @@ def main() -> None:
             differ = lake.fetchone(
                 f"SELECT count(*) FROM (({QUERY}) EXCEPT ALL ({view_rows}) UNION ALL (({view_rows}) EXCEPT ALL ({QUERY})))"
             )
+    if args.trace:
+        log.report()
     assert full_how.startswith("full recompute") and hows == {"incremental"}, (full_how, hows)
     same = differ is not None and differ[0] == 0
     print(machine())

@@ -60,7 +60,8 @@ INTERNAL_TABLES: dict[str, str] = {
     "dedupe": "job VARCHAR, key_hi BIGINT, key_lo BIGINT, seen_at TIMESTAMPTZ",
     # Interactive ALTER JOB ... ADD/DROP EXPECTATION, applied on top of the project's files.
     "job_overrides": 'job VARCHAR, action VARCHAR, name VARCHAR, sql VARCHAR, "at" TIMESTAMPTZ',
-    # Fingerprint of the inputs each materialized view was last computed from.
+    # The query fingerprint and inputs version each materialized view was last computed from;
+    # refreshed_at: when those last changed (rewritten only then; the view's last commit is its clock).
     "views": "view_name VARCHAR, fingerprint VARCHAR, inputs_snapshot BIGINT, refreshed_at TIMESTAMPTZ",
     # Per incremental view and input table: the snapshot the view last read, the table's
     # id and columns then (a re-created or altered input means a full recompute).

@@ -21,9 +21,9 @@ from headwater.dialect import to_duckdb
 from headwater.dialect.nodes import CreateMaterializedView, TableName
 from headwater.lake import INTERNAL_SCHEMA, LAKE, Lake, qualified, quote
 from headwater.lake.changes import (
+    INSERTS,
     changed_tables,
     changes_sql,
-    current_snapshot,
     has_changes,
     signature,
     table_ids,
@@ -32,6 +32,7 @@ from headwater.plan.incremental import Shape
 from headwater.runner.view_sql import ROW_COUNT, SIGN, ViewSQL
 
 VIEW_INPUTS = f"{LAKE}.{INTERNAL_SCHEMA}.view_inputs"
+ROW_GROUP_ROWS = 122_880  # rows of a Parquet row group as DuckDB writes them
 _EXACT_NUMBERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
                   "UBIGINT", "UHUGEINT", "DECIMAL")  # fmt: skip
 
@@ -86,42 +87,47 @@ class Decision:
     how: str  # "incremental", or "full recompute: <why>"
     snapshot: int  # the snapshot this refresh reads
     since: int = 0  # incremental: the snapshot the last refresh read
+    known: tuple[str, int] | None = None  # the view's row in headwater.views: fingerprint, version
+    same_inputs: bool = False  # the inputs remembered are the same tables, with the same columns
+    inserts_only: bool = False  # the fact table's changes are only insertions
 
 
 def plan_refresh(
-    lake: Lake, entry: Entry, shape: Shape, fingerprint_changed: bool, columns: dict[str, dict[str, str]]
+    lake: Lake,
+    entry: Entry,
+    shape: Shape,
+    columns: dict[str, dict[str, str]],
+    snapshot: int,
+    known: tuple[str, int] | None,
+    remembered_rows: list[tuple[str, int, int, str]],
 ) -> Decision | None:
     """Decide, inside the refresh's transaction, how to refresh: None when no input changed.
-    ``columns``: the lake's tables and their columns (``changes.table_columns``)."""
+    ``columns``: the lake's tables and their columns (``changes.table_columns``); ``snapshot``:
+    the one the transaction reads; ``known``: the view's row in ``headwater.views``
+    (fingerprint, version); ``remembered_rows``: its rows in ``view_inputs`` (table, id,
+    snapshot, columns)."""
     view = str(entry.writes)
-    snapshot = current_snapshot(lake)
-    remembered = {
-        str(r[0]): (int(r[1]), int(r[2]), str(r[3]))
-        for r in lake.fetchall(
-            f"SELECT table_name, table_id, snapshot_id, columns FROM {VIEW_INPUTS} WHERE view_name = ?",
-            [view],
-        )
-    }
+    remembered = {str(r[0]): (int(r[1]), int(r[2]), str(r[3])) for r in remembered_rows}
     if not remembered or f"{INTERNAL_SCHEMA}.{state_table(view)}" not in columns:
-        return Decision("full recompute: first computation", snapshot)
-    if fingerprint_changed:
-        return Decision("full recompute: the query changed", snapshot)
+        return Decision("full recompute: first computation", snapshot, known=known)
+    if known is None or known[0] != entry.fingerprint:
+        return Decision("full recompute: the query changed", snapshot, known=known)
     if view not in columns:
-        return Decision("full recompute: the view's table is missing", snapshot)
+        return Decision("full recompute: the view's table is missing", snapshot, known=known)
     inputs = [str(t) for t in (shape.fact, *shape.dimensions)]
     if any(t not in remembered for t in inputs):
-        return Decision("full recompute: the query changed", snapshot)
+        return Decision("full recompute: the query changed", snapshot, known=known)
     since = min(remembered[t][1] for t in inputs)
     if since >= snapshot:
         return None
     ids = table_ids(lake)
     for table in inputs:
         if ids.get(table) != remembered[table][0]:
-            return Decision(f"full recompute: {table} was re-created", snapshot)
+            return Decision(f"full recompute: {table} was re-created", snapshot, known=known)
         if signature(columns.get(table, {})) != remembered[table][2]:
-            return Decision(f"full recompute: the columns of {table} changed", snapshot)
-    changed = changed_tables(lake, since, snapshot)
-    if changed is None:  # snapshots expired: ask the change feed (of the dimensions: cheap)
+            return Decision(f"full recompute: the columns of {table} changed", snapshot, known=known)
+    kinds = changed_tables(lake, since, snapshot)
+    if kinds is None:  # snapshots expired: ask the change feed (of the dimensions: cheap)
         if not has_changes(lake, shape.fact, remembered[str(shape.fact)][1], snapshot):
             changed = set()
         else:
@@ -129,12 +135,24 @@ def plan_refresh(
         changed |= {
             ids[str(t)] for t in shape.dimensions if has_changes(lake, t, remembered[str(t)][1], snapshot)
         }
+    else:
+        changed = set(kinds)
     for dim in shape.dimensions:
         if ids[str(dim)] in changed:
-            return Decision(f"full recompute: the dimension table {dim} changed", snapshot)
+            return Decision(
+                f"full recompute: the dimension table {dim} changed", snapshot, known=known, same_inputs=True
+            )
     if ids[str(shape.fact)] not in changed:
         return None
-    return Decision("incremental", snapshot, remembered[str(shape.fact)][1])
+    inserts_only = kinds is not None and kinds[ids[str(shape.fact)]] <= INSERTS
+    return Decision(
+        "incremental",
+        snapshot,
+        remembered[str(shape.fact)][1],
+        known,
+        same_inputs=True,
+        inserts_only=inserts_only,
+    )
 
 
 def recompute(lake: Lake, sql: ViewSQL, view: TableName, system_columns: str) -> int:
@@ -161,22 +179,31 @@ def apply_changes(
     """Fold the fact table's changes since ``decided.since`` into the state and the view's
     changed groups. Returns the view rows written, or why a full recompute is needed after all."""
     name = str(view)
-    changes = changes_sql(sql.shape.fact, decided.since, decided.snapshot)
+    changes = changes_sql(sql.shape.fact, decided.since, decided.snapshot, inserts_only=decided.inserts_only)
     lake.execute(f"CREATE OR REPLACE TEMP TABLE __hw_rows AS {sql.rows(changes)}")
     new_pairs: dict[int, str] = {}
     try:
-        deleted = lake.fetchone(f"SELECT count(*) FROM __hw_rows WHERE {SIGN} < 0")
-        if deleted and deleted[0] and not all(a.invertible for a in sql.shape.aggregates):
+        distinct = [j for j, agg in enumerate(sql.shape.aggregates) if agg.kind == "count_distinct"]
+        keys = [quote(k) for k in sql.keys] if distinct else []
+        ranges = "".join(f", min({k}), max({k}), count(*) FILTER (WHERE {k} IS NULL)" for k in keys)
+        found = lake.fetchone(f"SELECT count(*) FILTER (WHERE {SIGN} < 0){ranges} FROM __hw_rows") or (0,)
+        if found[0] and not all(a.invertible for a in sql.shape.aggregates):
             return (
                 f"full recompute: rows of {sql.shape.fact} were updated or deleted, and min(), max() "
                 "and count(DISTINCT) cannot take a row back"
             )
         state = qualified(INTERNAL_SCHEMA, state_table(name))
-        for j, agg in enumerate(sql.shape.aggregates):
-            if agg.kind == "count_distinct":
-                new_pairs[j] = _add_pairs(
-                    lake, sql, j, qualified(INTERNAL_SCHEMA, state_table(name, f"d{j}"))
-                )
+        bounds: list[str] = []
+        params: list[object] = []
+        for i, k in enumerate(keys):
+            low, high, nulls = found[1 + 3 * i : 4 + 3 * i]
+            if low is not None and not nulls:
+                bounds.append(f"{k} BETWEEN ? AND ?")
+                params += [low, high]
+        for j in distinct:
+            new_pairs[j] = _add_pairs(
+                lake, sql, j, qualified(INTERNAL_SCHEMA, state_table(name, f"d{j}")), bounds, params
+            )
         lake.execute(f"CREATE OR REPLACE TEMP TABLE __hw_delta AS {sql.delta_of_rows('FROM __hw_rows')}")
         lake.execute(
             f"CREATE OR REPLACE TEMP TABLE __hw_merged AS {sql.merged('__hw_delta', state, new_pairs)}"
@@ -193,41 +220,42 @@ def apply_changes(
             lake.execute(f"DROP TABLE IF EXISTS temp.{temp}")
 
 
-def _add_pairs(lake: Lake, sql: ViewSQL, j: int, pairs: str) -> str:
+def _add_pairs(lake: Lake, sql: ViewSQL, j: int, pairs: str, bounds: list[str], params: list[object]) -> str:
     """Insert the (key, value) pairs of count(DISTINCT) ``j`` that the changes bring and the
     set table lacks; returns the temporary table of those new pairs. The set table is read
-    only within the range of the changed rows' keys: it is sorted by them, so that its row
-    groups outside are skipped (new rows of a time series fall on its last groups)."""
+    only within ``bounds``, the range of the changed rows' keys: it is sorted by them, so that
+    its row groups outside are skipped (new rows of a time series fall on its last groups).
+    New pairs that fill less than a row group are written unsorted (DuckLake skips a file by
+    its keys' range; within one row group the order would skip nothing), saving the sort."""
     temp = f"__hw_pairs{j}"
-    keys = [quote(k) for k in sql.keys]
-    ranges = ", ".join(f"min({k}), max({k}), count(*) FILTER (WHERE {k} IS NULL)" for k in keys)
-    row = lake.fetchone(f"SELECT {ranges} FROM __hw_rows") or ()
-    bounds: list[str] = []
-    params: list[object] = []
-    for i, k in enumerate(keys):
-        low, high, nulls = row[3 * i : 3 * i + 3]
-        if low is not None and not nulls:
-            bounds.append(f"{k} BETWEEN ? AND ?")
-            params += [low, high]
     where = f" WHERE {' AND '.join(bounds)}" if bounds else ""
-    lake.execute(
+    added = lake.fetchone(
         f"CREATE OR REPLACE TEMP TABLE {temp} AS {sql.pairs(j, f'SELECT * FROM __hw_rows WHERE {SIGN} > 0')} "
         f"EXCEPT SELECT {sql.key_list()}, __hw_v FROM {pairs}{where}",
         params,
     )
-    lake.execute(f"INSERT INTO {pairs} SELECT * FROM {temp} ORDER BY ALL")
+    order = f" ORDER BY {sql.key_list()}" if added and added[0] > ROW_GROUP_ROWS else ""
+    lake.execute(f"INSERT INTO {pairs} SELECT * FROM {temp}{order}")
     return temp
 
 
 def remember_inputs(
-    lake: Lake, view: str, shape: Shape, snapshot: int, columns: dict[str, dict[str, str]]
+    lake: Lake, view: str, shape: Shape, decided: Decision, columns: dict[str, dict[str, str]], how: str
 ) -> None:
+    """Remember the snapshot the refresh read, and its inputs' ids and columns. After an
+    incremental refresh, whose inputs are the ones remembered already, only the snapshot moves
+    (a full recompute forgot them: ``drop_state``)."""
+    if how == "incremental" and decided.same_inputs:
+        lake.execute(
+            f"UPDATE {VIEW_INPUTS} SET snapshot_id = ? WHERE view_name = ?", [decided.snapshot, view]
+        )
+        return
     ids = table_ids(lake)
     lake.execute(f"DELETE FROM {VIEW_INPUTS} WHERE view_name = ?", [view])
     lake.con.executemany(
         f"INSERT INTO {VIEW_INPUTS} VALUES (?, ?, ?, ?, ?)",
         [
-            [view, str(t), ids.get(str(t), -1), snapshot, signature(columns.get(str(t), {}))]
+            [view, str(t), ids.get(str(t), -1), decided.snapshot, signature(columns.get(str(t), {}))]
             for t in (shape.fact, *shape.dimensions)
         ],
     )

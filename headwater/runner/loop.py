@@ -265,8 +265,8 @@ class Runner:
     def _run_job(self, lake: Lake, ctx: RunContext, name: str, entry: Entry | None) -> int:
         if entry is None:
             view = next(v for v in self.catalog.views if v.name == name)
-            refresh_view(ctx, view)
-            _clear_failure(lake, view.kind, name, name)
+            if refresh_view(ctx, view) is None:  # (a refresh commits its status: running)
+                _clear_failure(lake, view.kind, name, name)
             return 0
         state = store.load_job_state(lake, name)
         if state.paused:

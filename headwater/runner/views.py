@@ -3,6 +3,9 @@ changes when the query allows it (``runner.incremental``), else recomputed in fu
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 import duckdb
 
 from headwater.catalog.model import Entry
@@ -24,28 +27,59 @@ VIEWS = f"{LAKE}.{INTERNAL_SCHEMA}.views"
 _SYSTEM = ("$event_time", "$commit_time", "$source", "$run_id")
 
 
-def _inputs_version(ctx: RunContext, entry: Entry) -> int:
-    """A number that changes whenever an input commits: the newest input commit clock (µs).
-    Views over system tables change with every run, so they always count as changed."""
+@dataclass
+class Seen:
+    """What the lake knows of a view when its refresh starts, read in one query inside the
+    refresh's transaction (each lake table a statement reads or deletes from costs some
+    milliseconds of catalog work, and a statement of its own a transaction too)."""
+
+    snapshot: int  # the snapshot the transaction reads
+    known: tuple[str, int] | None  # its row in headwater.views: fingerprint, inputs version
+    inputs_version: int  # the newest input commit (µs), -1 over system tables (always new)
+    latest_commit: datetime | None  # the newest commit clock of the lake, for the next one
+    has_clock: bool  # the view has a commit clock row
+    inputs: list[tuple[str, int, int, str]]  # headwater.view_inputs: table, id, snapshot, columns
+
+
+def _seen(lake: Lake, entry: Entry, incremental_view: bool) -> Seen:
+    view, reads = str(entry.writes), [str(t) for t in entry.reads]
+    inputs = (
+        "(SELECT list((table_name, table_id, snapshot_id, columns)) "
+        f"FROM {incremental.VIEW_INPUTS} WHERE view_name = ?)"
+        if incremental_view
+        else "NULL"
+    )
+    row = lake.fetchone(
+        f"SELECT (SELECT id FROM {LAKE}.current_snapshot()), "
+        f"(SELECT first({{'f': fingerprint, 'v': inputs_snapshot}}) FROM {VIEWS} WHERE view_name = ?), "
+        "(SELECT {'inputs': max(last_commit) FILTER (WHERE list_contains(?, table_name)), "
+        "'latest': max(last_commit), 'mine': count(*) FILTER (WHERE table_name = ?)} "
+        f"FROM {LAKE}.{INTERNAL_SCHEMA}.clocks), {inputs}",
+        [entry.name, reads, view] + ([view] if incremental_view else []),
+    )
+    assert row is not None
+    snapshot, known, clocks, remembered = row
+    newest = clocks["inputs"]
     if any(t.schema == "system" for t in entry.reads):
-        return -1
-    inputs = [str(t) for t in entry.reads]
-    latest = ctx.lake.fetchone(
-        f"SELECT max(last_commit) FROM {LAKE}.{INTERNAL_SCHEMA}.clocks WHERE list_contains(?, table_name)",
-        [inputs],
+        version = -1
+    else:
+        version = int(newest.timestamp() * 1_000_000) if newest is not None else 0
+    return Seen(
+        int(snapshot or 0),
+        None if known is None else (str(known["f"]), int(known["v"])),
+        version,
+        clocks["latest"],
+        bool(clocks["mine"]),
+        [tuple(r) for r in remembered or []],
     )
-    return int(latest[0].timestamp() * 1_000_000) if latest and latest[0] is not None else 0
 
 
-def _inputs_changed(ctx: RunContext, entry: Entry, version: int) -> bool:
-    row = ctx.lake.fetchone(
-        f"SELECT fingerprint, inputs_snapshot FROM {VIEWS} WHERE view_name = ?", [entry.name]
-    )
-    if row is None or row[0] != entry.fingerprint or version < 0:
+def _inputs_changed(entry: Entry, seen: Seen, columns: dict[str, dict[str, str]]) -> bool:
+    if seen.known is None or seen.known[0] != entry.fingerprint or seen.inputs_version < 0:
         return True
-    if not ctx.lake.table_exists(entry.writes.schema, entry.writes.name):  # type: ignore[union-attr]
+    if str(entry.writes) not in columns:
         return True
-    return bool(row[1] != version)
+    return seen.known[1] != seen.inputs_version
 
 
 _PREPARED: dict[tuple[str, tuple[str, ...]], ViewSQL | str] = {}
@@ -93,35 +127,39 @@ def refresh_view(ctx: RunContext, entry: Entry) -> int | None:
     up to date."""
     stmt: CreateMaterializedView = entry.statement  # type: ignore[assignment]
     lake = ctx.lake
-    columns = table_columns(lake)
-    # (a table declared without columns waits for its first rows, which bring them)
-    missing = [t for t in entry.reads if t.schema != "system" and not user_columns(columns.get(str(t), {}))]
-    if missing:
-        ctx.emit(JobSkipped(str(stmt.view), f"waiting for the first rows of {', '.join(map(str, missing))}"))
-        return None
-    sql = refresh_sql(lake, entry, columns)
-    nested = isinstance(sql, ViewSQL) and lake.in_transaction
-    if nested:
-        # Inside another transaction (a replay), the rows read include changes that no snapshot
-        # holds yet: no snapshot describes what the view would have read. Recompute without state;
-        # the next refresh, after the commit, rebuilds it.
-        sql = "full recompute: inside a replay's transaction"
-    version = 0
-    if isinstance(sql, str) and not nested:
-        version = _inputs_version(ctx, entry)
-        if not _inputs_changed(ctx, entry, version):
-            return None
-    known = lake.fetchone(f"SELECT fingerprint FROM {VIEWS} WHERE view_name = ?", [entry.name])
+    replay = lake.in_transaction
     view = stmt.view
     run = store.RunRecord(view.name if view.schema == "main" else str(view), ctx.new_run_id(), store.utcnow())
+    # (all of it in one transaction: the first statement of each pays for the lake's catalog)
     with lake.transaction():
-        decided = None
+        columns = table_columns(lake)
+        # (a table declared without columns waits for its first rows, which bring them)
+        missing = [
+            t for t in entry.reads if t.schema != "system" and not user_columns(columns.get(str(t), {}))
+        ]
+        if missing:
+            ctx.emit(JobSkipped(str(view), f"waiting for the first rows of {', '.join(map(str, missing))}"))
+            return None
+        sql = refresh_sql(lake, entry, columns)
+        nested = isinstance(sql, ViewSQL) and replay
+        if nested:
+            # Inside another transaction (a replay), the rows read include changes that no snapshot
+            # holds yet: no snapshot describes what the view would have read. Recompute without
+            # state; the next refresh, after the commit, rebuilds it.
+            sql = "full recompute: inside a replay's transaction"
+        seen = _seen(lake, entry, isinstance(sql, ViewSQL))
+        version, decided = 0, None
         if isinstance(sql, ViewSQL):
-            fingerprint_changed = known is None or known[0] != entry.fingerprint
-            decided = incremental.plan_refresh(lake, entry, sql.shape, fingerprint_changed, columns)
+            decided = incremental.plan_refresh(
+                lake, entry, sql.shape, columns, seen.snapshot, seen.known, seen.inputs
+            )
             if decided is None:
                 return None
-        commit_time = store.next_commit_time(lake)
+        elif not nested:
+            version = seen.inputs_version
+            if not _inputs_changed(entry, seen, columns):
+                return None
+        commit_time = store.commit_time_after(seen.latest_commit)
         system = (
             f", TIMESTAMPTZ '{commit_time.isoformat()}' AS \"$event_time\", "
             f"TIMESTAMPTZ '{commit_time.isoformat()}' AS \"$commit_time\", "
@@ -139,7 +177,7 @@ def refresh_view(ctx: RunContext, entry: Entry) -> int | None:
                 if isinstance(rows, str):
                     how = rows
                     rows = incremental.recompute(lake, sql, view, system)
-                incremental.remember_inputs(lake, str(view), sql.shape, decided.snapshot, columns)
+                incremental.remember_inputs(lake, str(view), sql.shape, decided, columns, how)
             else:
                 assert isinstance(sql, str)
                 how = sql
@@ -153,12 +191,15 @@ def refresh_view(ctx: RunContext, entry: Entry) -> int | None:
                 f"materialized view {view} ({stmt.pos}): {str(e).strip()}", hint="fix the view's query"
             ) from None
         run.rows_read = run.rows_written = rows
-        lake.execute(f"DELETE FROM {VIEWS} WHERE view_name = ?", [entry.name])
-        lake.execute(
-            f"INSERT INTO {VIEWS} VALUES (?, ?, ?, ?)", [entry.name, entry.fingerprint, version, commit_time]
-        )
+        if seen.known != (entry.fingerprint, version):  # (its time is the view's clock: clocks.last_commit)
+            if seen.known is not None:
+                lake.execute(f"DELETE FROM {VIEWS} WHERE view_name = ?", [entry.name])
+            lake.execute(
+                f"INSERT INTO {VIEWS} VALUES (?, ?, ?, ?)",
+                [entry.name, entry.fingerprint, version, commit_time],
+            )
         store.record_run(lake, run)
-        store.advance_clock(lake, str(view), commit_time)
+        store.advance_clock(lake, str(view), commit_time, newest=True, new=not seen.has_clock)
         store.set_job_status(lake, run.job, "materialized_view", str(view), "running", lag=0.0)
     ctx.emit(ViewRefreshed(str(view), rows, how))
     return rows

@@ -277,17 +277,28 @@ def next_commit_time(lake: Lake) -> datetime:
     """The ``$commit_time`` of a commit about to be made: the clock's time, but never at or
     before an earlier commit to any table of the lake (so it never goes backwards, and two
     commits never share a time). It is never ahead of the clock by more than those steps."""
-    t = utcnow()
     row = lake.fetchone(f"SELECT max(last_commit) FROM {INT}.clocks")
-    if row and row[0] is not None and row[0] + EPSILON > t:
-        t = row[0] + EPSILON
+    return commit_time_after(row[0] if row else None)
+
+
+def commit_time_after(latest: datetime | None) -> datetime:
+    """``next_commit_time`` when the newest clock (``max(last_commit)``) was read already."""
+    t = utcnow()
+    if latest is not None and latest + EPSILON > t:
+        t = latest + EPSILON
     return t
 
 
-def advance_clock(lake: Lake, table: str, at: datetime) -> None:
-    row = lake.fetchone(f"SELECT last_commit FROM {INT}.clocks WHERE table_name = ?", [table])
+def advance_clock(lake: Lake, table: str, at: datetime, *, newest: bool = False, new: bool = False) -> None:
+    """Move the table's clock to ``at`` (never back). ``newest``: ``at`` came from
+    ``next_commit_time`` in this transaction, so it is after every clock: not read again;
+    ``new``: the table has no clock yet (read in this transaction): nothing to delete."""
+    row = None
+    if not newest:
+        row = lake.fetchone(f"SELECT last_commit FROM {INT}.clocks WHERE table_name = ?", [table])
     last = at if row is None or row[0] is None else max(row[0], at)
-    lake.execute(f"DELETE FROM {INT}.clocks WHERE table_name = ?", [table])
+    if not new:
+        lake.execute(f"DELETE FROM {INT}.clocks WHERE table_name = ?", [table])
     lake.execute(f"INSERT INTO {INT}.clocks VALUES (?, ?, NULL)", [table, last])
 
 
