@@ -30,6 +30,7 @@ from rich.text import Text
 
 from headwater import __version__
 from headwater.cli.console import TerminalConsole, report_error, stderr_console, stdout_console
+from headwater.cli.params import PlainGroup
 from headwater.cli.render import (
     partitions_table,
     plan_text,
@@ -54,6 +55,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    cls=PlainGroup,
 )
 
 
