@@ -38,6 +38,7 @@ from headwater.dialect.readonly import explained
 from headwater.errors import UserError
 from headwater.lake import LAKE, SYSTEM_SCHEMA, LakeBusy, LakeError
 from headwater.lake.names import literal
+from headwater.lake.rows import Row, arrow_rows
 from headwater.observe.events import Console, NullConsole
 from headwater.plan.plan import run_order
 from headwater.runner.lease import BORROW_TIMEOUT_S, ask_query, borrow, live_status
@@ -333,19 +334,50 @@ class Project:
         """Run SQL over the lake and system tables ($columns allowed), and PAUSE/RESUME JOB,
         ALTER JOB, DROP (``runner.control``). Read-only unless ``allow_writes``; system and
         internal tables never take writes. Every statement is checked before any runs."""
+        from headwater.runner import interactive
+
+        def run(lake: Lake, stmt: Query, writes: bool) -> Result:
+            return Result(interactive.run_query(lake, stmt, writes=writes))
+
+        return self._query(sql, allow_writes, Result, run, lambda r: r)
+
+    def _query_rows(self, sql: str, *, allow_writes: bool = False) -> tuple[list[str], list[Row]]:
+        """``query``'s answer as column names and rows (the same values as ``Result.fetchall``),
+        without importing pyarrow for the common column types: ``headwater query`` prints
+        them (``headwater.lake.rows``)."""
+        from headwater.runner import interactive
+
+        def run(lake: Lake, stmt: Query, writes: bool) -> tuple[list[str], list[Row]]:
+            return interactive.run_query_rows(lake, stmt, writes=writes)
+
+        return self._query(sql, allow_writes, arrow_rows, run, lambda r: arrow_rows(r.table))
+
+    def _query(
+        self,
+        sql: str,
+        allow_writes: bool,
+        served: Callable[[pa.Table], T],
+        run: Callable[[Lake, Query, bool], T],
+        other: Callable[[Result], T],
+    ) -> T:
+        """``query``: ``served`` makes the answer of a running ``run``, ``run`` that of a
+        query statement, ``other`` that of another statement."""
         statements = parse(sql)
         if not statements:
             raise UserError("nothing to run: the query is empty")
         writes = [self._check(stmt, allow_writes) for stmt in statements]
         if all(isinstance(s, Query) for s in statements) and not any(writes):
-            served = ask_query(self.state_dir, sql)  # a running `run` answers reads itself
-            if served is not None:
-                return Result(served)
-        result: Result | None = None
+            answer = ask_query(self.state_dir, sql)  # a running `run` answers reads itself
+            if answer is not None:
+                return served(answer)
+        result: T | None = None
         reads = all(isinstance(s, Query) for s in statements) and not any(writes)
         with self._reading(read_only=False) if reads else self._writing() as lake:
             for stmt, write in zip(statements, writes, strict=True):
-                result = self._execute(lake, stmt, write)
+                if isinstance(stmt, Query):
+                    result = run(lake, stmt, write)
+                else:
+                    result = other(self._control(lake, stmt))
         assert result is not None
         return result
 
@@ -366,10 +398,11 @@ class Project:
             )
         return interactive.check_query(stmt, allow_writes=allow_writes)
 
-    def _execute(self, lake: Lake, stmt: AnyStatement, writes: bool) -> Result:
+    def _control(self, lake: Lake, stmt: AnyStatement) -> Result:
+        """PAUSE/RESUME JOB, ALTER JOB, DROP typed at ``query``."""
         import pyarrow as pa
 
-        from headwater.runner import control, interactive
+        from headwater.runner import control
 
         if isinstance(stmt, PauseJob | ResumeJob):
             self._set_paused(lake, stmt.name, isinstance(stmt, PauseJob))
@@ -384,8 +417,7 @@ class Project:
             control.drop(lake, stmt)
             word = stmt.kind.lower().replace(" ", "_")
             return Result(pa.table({word: [stmt.name], "status": ["dropped"]}))
-        assert isinstance(stmt, Query)
-        return Result(interactive.run_query(lake, stmt, writes=writes))
+        raise AssertionError(f"not a control statement: {stmt.keywords}")
 
     def _alter_expectations(self, lake: Lake, stmt: AlterJob) -> Result:
         """ALTER JOB ... ADD/DROP EXPECTATION on the deployed job; counts already recorded stay."""

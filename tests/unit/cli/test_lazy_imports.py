@@ -87,17 +87,29 @@ def test_validate_needs_neither_duckdb_nor_pyarrow(tmp_path: Path) -> None:
     }
 
 
-def test_status_reads_the_lake_without_pyarrow_pandas_or_the_runner(tmp_path: Path) -> None:
-    project = tmp_path / "p"
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project that has run once."""
+    project = tmp_path_factory.mktemp("ran") / "p"
     init_project(project)
     subprocess.run(
         [sys.executable, "-m", "headwater", "run", "--once", "-p", str(project)],
         check=True,
         capture_output=True,
     )
-    assert imported(tmp_path, "status", "-p", str(project)) == {
-        "duckdb",
-        "sqlglot",
-        "sqlglot.generators.duckdb",
-        "headwater.api",
-    }
+    return project
+
+
+READING = {"duckdb", "sqlglot", "sqlglot.generators.duckdb", "headwater.api"}
+
+
+def test_status_reads_the_lake_without_pyarrow_pandas_or_the_runner(tmp_path: Path, ran: Path) -> None:
+    assert imported(tmp_path, "status", "-p", str(ran)) == READING
+
+
+@pytest.mark.parametrize(
+    "sql", ["SELECT 1", "SELECT count(*) FROM bronze.orders", "SELECT * FROM system.runs"]
+)
+@pytest.mark.parametrize("form", ["table", "json", "csv"])
+def test_query_prints_rows_without_pyarrow_or_pandas(tmp_path: Path, ran: Path, sql: str, form: str) -> None:
+    assert imported(tmp_path, "query", "-p", str(ran), "-f", form, sql) == READING
