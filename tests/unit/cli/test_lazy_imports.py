@@ -104,7 +104,14 @@ READING = {"duckdb", "sqlglot", "sqlglot.generators.duckdb", "headwater.api"}
 
 
 def test_status_reads_the_lake_without_pyarrow_pandas_or_the_runner(tmp_path: Path, ran: Path) -> None:
-    assert imported(tmp_path, "status", "-p", str(ran)) == READING
+    assert imported(tmp_path, "status", "-p", str(ran)) <= READING
+    # the files unchanged since: their jobs are listed without parsing them (headwater.listing)
+    assert imported(tmp_path, "status", "-p", str(ran)) == {"duckdb", "headwater.api"}
+    (ran / "more.sql").write_text("CREATE JOB copy AS INSERT INTO silver.copy SELECT * FROM bronze.orders;\n")
+    try:
+        assert imported(tmp_path, "status", "-p", str(ran)) == READING  # (a changed file: parsed)
+    finally:
+        (ran / "more.sql").unlink()
 
 
 @pytest.mark.parametrize(
