@@ -381,10 +381,12 @@ class Project:
     def _check(self, stmt: AnyStatement, allow_writes: bool) -> bool:
         """Whether ``stmt`` writes; a UserError for what ``query`` must not run."""
         from headwater.dialect.nodes import AlterJob, Drop, PauseJob, Query, ResumeJob
-        from headwater.runner import control, interactive
+        from headwater.runner import interactive
 
         _reject_unknown(stmt)
         if isinstance(stmt, Drop):
+            from headwater.runner import control  # (the deploy and state code: for DROP only)
+
             control.check_drop(stmt, self.validate(), allow_writes=allow_writes)
             return True
         if isinstance(stmt, PauseJob | ResumeJob | AlterJob):

@@ -33,6 +33,7 @@ HEAVY = (
     "cryptography",
     "headwater.api",
     "headwater.runner.loop",
+    "headwater.runner.control",  # (the deploy and state code: for DROP and ALTER JOB only)
     "headwater.sources",
     "headwater.quality",
     # the web console's (``headwater ui``), should one be imported at the top of cli/app.py
