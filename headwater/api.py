@@ -15,40 +15,26 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlglot import exp
-
-from headwater.catalog import Catalog, build_catalog
-from headwater.catalog.columns import check_job_columns, names_columns
-from headwater.catalog.model import Entry
 from headwater.config import Settings, load_settings, setting_line, unwritable
-from headwater.dialect import ParseError, parse
-from headwater.dialect.nodes import (
-    AddExpectation,
-    AlterJob,
-    AnyStatement,
-    CreateIngestJob,
-    Drop,
-    DropExpectation,
-    PauseJob,
-    Query,
-    ResumeJob,
-    SetOption,
-)
-from headwater.dialect.readonly import explained
 from headwater.errors import UserError
 from headwater.lake import LAKE, SYSTEM_SCHEMA, LakeBusy, LakeError
 from headwater.lake.names import literal
+from headwater.lake.rows import Row, arrow_rows
 from headwater.observe.events import Console, NullConsole
-from headwater.plan.plan import run_order
 from headwater.runner.lease import BORROW_TIMEOUT_S, ask_query, borrow, live_status
 
-# Only what ``validate`` needs is imported here: the lake (duckdb), pyarrow and the runner are
-# imported by the methods that use them, so that the CLI's commands start fast (cli/app.py;
-# tests/unit/cli/test_lazy_imports.py).
+# Nothing heavy is imported here: the SQL dialect and the catalog (sqlglot), the lake
+# (duckdb), pyarrow and the runner are imported by the methods that use them, so that the
+# CLI's commands start fast (cli/app.py; tests/unit/cli/test_lazy_imports.py): ``status`` of
+# a project whose files did not change since they were last checked needs no sqlglot.
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from headwater.catalog import Catalog
+    from headwater.dialect import ParseError
+    from headwater.dialect.nodes import AlterJob, AnyStatement, Query
     from headwater.lake import Lake
+    from headwater.listing import Listed
     from headwater.plan import Plan
     from headwater.runner.backfill import BackfillResult
     from headwater.runner.loop import RunResult
@@ -226,6 +212,8 @@ class Project:
         )
 
     def statements(self) -> list[AnyStatement]:
+        from headwater.dialect import parse
+
         out: list[AnyStatement] = []
         for file in self.sql_files():
             try:
@@ -239,6 +227,8 @@ class Project:
         """Parse and check every file, the settings, and the columns jobs name against the
         tables that have columns (declared, or in the lake when it exists: ``lake``, else
         opened if it is there); raises a UserError naming file:line:col."""
+        from headwater.catalog.columns import check_job_columns, names_columns
+
         catalog = self.validate_files()
         if lake is not None:
             from headwater.lake.tables import lake_columns
@@ -274,6 +264,10 @@ class Project:
         return catalog
 
     def _validate_files(self) -> Catalog:
+        from headwater.catalog import build_catalog
+        from headwater.catalog.columns import check_job_columns
+        from headwater.plan.plan import run_order
+
         statements = self.statements()
         for stmt in statements:
             _reject_unknown(stmt)
@@ -305,6 +299,7 @@ class Project:
             )
 
     def plan(self) -> Plan:
+        from headwater.catalog.columns import check_job_columns
         from headwater.lake.tables import lake_columns
         from headwater.plan import make_plan
         from headwater.runner import control
@@ -333,28 +328,65 @@ class Project:
         """Run SQL over the lake and system tables ($columns allowed), and PAUSE/RESUME JOB,
         ALTER JOB, DROP (``runner.control``). Read-only unless ``allow_writes``; system and
         internal tables never take writes. Every statement is checked before any runs."""
+        from headwater.runner import interactive
+
+        def run(lake: Lake, stmt: Query, writes: bool) -> Result:
+            return Result(interactive.run_query(lake, stmt, writes=writes))
+
+        return self._query(sql, allow_writes, Result, run, lambda r: r)
+
+    def _query_rows(self, sql: str, *, allow_writes: bool = False) -> tuple[list[str], list[Row]]:
+        """``query``'s answer as column names and rows (the same values as ``Result.fetchall``),
+        without importing pyarrow for the common column types: ``headwater query`` prints
+        them (``headwater.lake.rows``)."""
+        from headwater.runner import interactive
+
+        def run(lake: Lake, stmt: Query, writes: bool) -> tuple[list[str], list[Row]]:
+            return interactive.run_query_rows(lake, stmt, writes=writes)
+
+        return self._query(sql, allow_writes, arrow_rows, run, lambda r: arrow_rows(r.table))
+
+    def _query(
+        self,
+        sql: str,
+        allow_writes: bool,
+        served: Callable[[pa.Table], T],
+        run: Callable[[Lake, Query, bool], T],
+        other: Callable[[Result], T],
+    ) -> T:
+        """``query``: ``served`` makes the answer of a running ``run``, ``run`` that of a
+        query statement, ``other`` that of another statement."""
+        from headwater.dialect import parse
+        from headwater.dialect.nodes import Query
+
         statements = parse(sql)
         if not statements:
             raise UserError("nothing to run: the query is empty")
         writes = [self._check(stmt, allow_writes) for stmt in statements]
         if all(isinstance(s, Query) for s in statements) and not any(writes):
-            served = ask_query(self.state_dir, sql)  # a running `run` answers reads itself
-            if served is not None:
-                return Result(served)
-        result: Result | None = None
+            answer = ask_query(self.state_dir, sql)  # a running `run` answers reads itself
+            if answer is not None:
+                return served(answer)
+        result: T | None = None
         reads = all(isinstance(s, Query) for s in statements) and not any(writes)
         with self._reading(read_only=False) if reads else self._writing() as lake:
             for stmt, write in zip(statements, writes, strict=True):
-                result = self._execute(lake, stmt, write)
+                if isinstance(stmt, Query):
+                    result = run(lake, stmt, write)
+                else:
+                    result = other(self._control(lake, stmt))
         assert result is not None
         return result
 
     def _check(self, stmt: AnyStatement, allow_writes: bool) -> bool:
         """Whether ``stmt`` writes; a UserError for what ``query`` must not run."""
-        from headwater.runner import control, interactive
+        from headwater.dialect.nodes import AlterJob, Drop, PauseJob, Query, ResumeJob
+        from headwater.runner import interactive
 
         _reject_unknown(stmt)
         if isinstance(stmt, Drop):
+            from headwater.runner import control  # (the deploy and state code: for DROP only)
+
             control.check_drop(stmt, self.validate(), allow_writes=allow_writes)
             return True
         if isinstance(stmt, PauseJob | ResumeJob | AlterJob):
@@ -366,10 +398,12 @@ class Project:
             )
         return interactive.check_query(stmt, allow_writes=allow_writes)
 
-    def _execute(self, lake: Lake, stmt: AnyStatement, writes: bool) -> Result:
+    def _control(self, lake: Lake, stmt: AnyStatement) -> Result:
+        """PAUSE/RESUME JOB, ALTER JOB, DROP typed at ``query``."""
         import pyarrow as pa
 
-        from headwater.runner import control, interactive
+        from headwater.dialect.nodes import AlterJob, Drop, PauseJob, ResumeJob, SetOption
+        from headwater.runner import control
 
         if isinstance(stmt, PauseJob | ResumeJob):
             self._set_paused(lake, stmt.name, isinstance(stmt, PauseJob))
@@ -384,13 +418,13 @@ class Project:
             control.drop(lake, stmt)
             word = stmt.kind.lower().replace(" ", "_")
             return Result(pa.table({word: [stmt.name], "status": ["dropped"]}))
-        assert isinstance(stmt, Query)
-        return Result(interactive.run_query(lake, stmt, writes=writes))
+        raise AssertionError(f"not a control statement: {stmt.keywords}")
 
     def _alter_expectations(self, lake: Lake, stmt: AlterJob) -> Result:
         """ALTER JOB ... ADD/DROP EXPECTATION on the deployed job; counts already recorded stay."""
         import pyarrow as pa
 
+        from headwater.dialect.nodes import AddExpectation, DropExpectation
         from headwater.state import store
 
         entry = self.validate_files().job(stmt.name)
@@ -525,34 +559,36 @@ class Project:
         """Answers to read-only queries (system.* names allowed): from the running ``run`` when
         one runs (it reads alongside its commits, the lake is not borrowed), else from the lake
         opened once for all of them."""
+        from headwater.dialect import parse
+        from headwater.dialect.nodes import Query
         from headwater.runner import interactive
 
-        def local(lake: Lake, stmt: Query) -> pa.Table:
+        def local(lake: Lake, i: int) -> pa.Table:
+            stmt = parse(sqls[i])[0]
+            assert isinstance(stmt, Query)
             return interactive.run_query(lake, stmt, writes=False)
 
         return self._answers(sqls, lambda t: t, local)
 
-    def _read_rows(self, *sqls: str) -> list[list[tuple[Any, ...]]]:
-        """``read``'s answers as rows: without a running ``run``, neither pyarrow nor pandas is
-        imported (``status`` answers fast: tests/unit/cli/test_lazy_imports.py)."""
-        from headwater.dialect import to_duckdb
-        from headwater.runner.windows import qualify_system_tables
+    def _read_rows(self, *queries: tuple[str, str]) -> list[list[tuple[Any, ...]]]:
+        """``read``'s answers as rows, each query given as Headwater SQL (for a running ``run``)
+        and the DuckDB SQL the dialect makes of it: without a running ``run``, neither
+        sqlglot, pyarrow nor pandas is imported (``status`` answers fast:
+        tests/unit/cli/test_lazy_imports.py)."""
 
-        def local(lake: Lake, stmt: Query) -> list[tuple[Any, ...]]:
-            return lake.fetchall(to_duckdb(qualify_system_tables(stmt.expression)))
+        def local(lake: Lake, i: int) -> list[tuple[Any, ...]]:
+            return lake.fetchall(queries[i][1])
 
-        return self._answers(sqls, _tuples, local)
+        return self._answers(tuple(q[0] for q in queries), _tuples, local)
 
     def _answers(
-        self, sqls: tuple[str, ...], served: Callable[[pa.Table], T], local: Callable[[Lake, Query], T]
+        self, sqls: tuple[str, ...], served: Callable[[pa.Table], T], local: Callable[[Lake, int], T]
     ) -> list[T]:
         out = [served(t) for t in self._served(sqls)]
         if len(out) < len(sqls):
             with self._reading() as lake:
-                for sql in sqls[len(out) :]:
-                    stmt = parse(sql)[0]
-                    assert isinstance(stmt, Query)
-                    out.append(local(lake, stmt))
+                for i in range(len(out), len(sqls)):
+                    out.append(local(lake, i))
         return out
 
     def _served(self, sqls: tuple[str, ...]) -> list[pa.Table]:
@@ -569,10 +605,11 @@ class Project:
     def graph(self) -> dict[str, Any]:
         """The pipeline as nodes and edges, each job and view with its status, rows/s and lag."""
         from headwater import overview
+        from headwater.listing import listing
 
         catalog = self.validate_files()
         status, (recent,) = self._status(
-            catalog,
+            listing(catalog),
             "SELECT job, sum(rows_written) AS n FROM system.runs "
             f"WHERE finished > now() - INTERVAL {overview.RATE_WINDOW_S} SECOND GROUP BY job",
         )
@@ -583,6 +620,7 @@ class Project:
         """A job's (or view's) definition, status, recent runs, and the chart series of its
         throughput, lag and expectations."""
         from headwater import overview
+        from headwater.listing import listing
 
         catalog = self.validate_files()
         entry = catalog.job(name) or next(
@@ -592,7 +630,7 @@ class Project:
             known = ", ".join(e.name for e in [*catalog.jobs, *catalog.views]) or "none"
             raise UserError(f"no job or view named {name!r} (known: {known})")
         rows, (runs_t, checks_t) = self._status(
-            catalog, overview.runs_sql(name, runs), overview.expectations_sql(name)
+            listing(catalog), overview.runs_sql(name, runs), overview.expectations_sql(name)
         )
         status = next((r for r in rows if r["name"] == name), None)
         history = runs_t.to_pylist()
@@ -641,33 +679,39 @@ class Project:
     def metrics(self) -> str:
         """Per job: rows by outcome, lag, run durations, failures; Prometheus text format."""
         from headwater import overview
+        from headwater.listing import listing
 
-        status, (totals,) = self._status(self.validate_files(), overview.METRICS_SQL)
+        status, (totals,) = self._status(listing(self.validate_files()), overview.METRICS_SQL)
         return overview.prometheus(status, totals.to_pylist())
 
     def status(self) -> list[dict[str, Any]]:
         """One row per job and view of the project, with its deployed status and counters."""
-        return self._status(self.validate_files())[0]
+        from headwater import listing
 
-    def _status(self, catalog: Catalog, *more: str) -> tuple[list[dict[str, Any]], list[pa.Table]]:
-        """``status``, and the answers to ``more`` queries read at the same time."""
-        streams = [e.name for e in catalog.jobs if _streamed(catalog, e)]
-        listed = f"CAST([{', '.join(literal(s) for s in streams)}] AS VARCHAR[])"
-        # (``more``, for the console, as Arrow tables; ``status`` alone reads rows: faster)
-        read = self.read if more else self._read_rows
-        jobs_t, totals_t, marks_t, paused_t, stopped_t, offsets_t, *extra = read(
-            "SELECT name, status, last_run, lag_seconds, error FROM system.jobs",
-            # (a run whose output a later one replaced is not counted: its rows are not there)
-            "SELECT job, count(*), sum(rows_read), sum(rows_written), sum(rows_late) FROM system.runs "
-            "WHERE status IS DISTINCT FROM 'replaced' GROUP BY job",
-            "SELECT job, watermark FROM system.watermarks",
-            "SELECT job FROM headwater.job_state WHERE paused",
-            "SELECT job FROM headwater.job_state WHERE failed",
-            'SELECT job, "partition", position, committed_at, end_position, behind, seconds_behind, '
-            f"connection FROM system.offsets WHERE list_contains({listed}, job) "
-            'AND NOT starts_with("partition", \'__\') ORDER BY job, "partition"',
-            *more,
-        )
+        files = self.sql_files()
+        key = listing.files_key(self.path, files)
+        listed = listing.load(self.state_dir, key)
+        if listed is None:  # (the files changed since they were last checked: check them)
+            listed = listing.listing(self.validate_files())
+        else:
+            self._check_data_path()  # (as validate_files does every time)
+        rows = self._status(listed)[0]
+        listing.save(self.state_dir, key, listed)
+        return rows
+
+    def _status(self, listed: list[Listed], *more: str) -> tuple[list[dict[str, Any]], list[pa.Table]]:
+        """``status`` of the ``listed`` jobs and views, and the answers to ``more`` queries read
+        at the same time."""
+        from headwater.listing import status_queries
+
+        queries = status_queries(listed)
+        if more:  # (for the console, as Arrow tables; ``status`` alone reads rows: faster)
+            jobs_t, totals_t, marks_t, paused_t, stopped_t, offsets_t, *extra = self.read(
+                *(q[0] for q in queries), *more
+            )
+        else:
+            jobs_t, totals_t, marks_t, paused_t, stopped_t, offsets_t = self._read_rows(*queries)
+            extra = []
         rows = [
             t if isinstance(t, list) else _tuples(t) for t in (jobs_t, totals_t, marks_t, paused_t, stopped_t)
         ]
@@ -680,8 +724,8 @@ class Project:
         live = live_status(self.state_dir)
         partitions = _partitions(offsets, live)
         out = []
-        for entry in [*catalog.jobs, *catalog.views]:
-            name = entry.name if entry.kind != "materialized_view" else entry.name.removeprefix("main.")
+        for entry in listed:
+            name = entry.name
             row = jobs.get(name)
             runs, read, written, late = totals.get(name, (0, 0, 0, 0))
             mark = marks.get(name)
@@ -694,8 +738,8 @@ class Project:
             out.append(
                 {
                     "name": name,
-                    "kind": entry.kind.replace("_job", "").replace("_", " "),
-                    "target": str(entry.writes),
+                    "kind": entry.kind,
+                    "target": entry.target,
                     "status": status,
                     "runs": int(runs or 0),
                     "rows_read": int(read or 0),
@@ -705,7 +749,7 @@ class Project:
                     "lag_seconds": row[3] if row else None,
                     "watermark": mark.isoformat() if mark is not None else None,
                     "error": (feed or {}).get("error") or (row[4] if row else None),
-                    **({"partitions": partitions.get(name, [])} if name in streams else {}),
+                    **({"partitions": partitions.get(name, [])} if entry.streamed else {}),
                 }
             )
         return out, extra
@@ -714,11 +758,6 @@ class Project:
 def _tuples(table: pa.Table) -> list[tuple[Any, ...]]:
     columns = [c.to_pylist() for c in table.columns]
     return list(zip(*columns, strict=True)) if columns else []
-
-
-def _streamed(catalog: Catalog, entry: Entry) -> bool:
-    stmt = entry.statement
-    return isinstance(stmt, CreateIngestJob) and catalog.connections[stmt.source.connection].kind != "FILES"
 
 
 def _partitions(
@@ -775,6 +814,11 @@ def current_user() -> str:
 def _reject_unknown(stmt: AnyStatement) -> None:
     """SQL that neither Headwater nor sqlglot understands (e.g. a misspelled CREATE JOB) is an
     error, not a statement that silently does nothing."""
+    from sqlglot import exp
+
+    from headwater.dialect.nodes import Query
+    from headwater.dialect.readonly import explained
+
     if (
         isinstance(stmt, Query)
         and isinstance(stmt.expression, exp.Command)
@@ -788,3 +832,12 @@ def _reject_unknown(stmt: AnyStatement) -> None:
 
 
 __all__ = ["ParseError", "Project", "Result"]
+
+
+def __getattr__(name: str) -> Any:
+    """``ParseError`` is imported on first use (with the SQL dialect, which needs sqlglot)."""
+    if name == "ParseError":
+        from headwater.dialect import ParseError
+
+        return ParseError
+    raise AttributeError(f"module 'headwater.api' has no attribute {name!r}")

@@ -30,6 +30,7 @@ from rich.text import Text
 
 from headwater import __version__
 from headwater.cli.console import TerminalConsole, report_error, stderr_console, stdout_console
+from headwater.cli.params import PlainGroup
 from headwater.cli.render import (
     partitions_table,
     plan_text,
@@ -54,6 +55,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    cls=PlainGroup,
 )
 
 
@@ -307,16 +309,15 @@ def query(
     """
     from headwater.api import Project
 
-    result = Project(project).query(sql, allow_writes=allow_writes)
-    table = result.arrow()
+    columns, rows = Project(project)._query_rows(sql, allow_writes=allow_writes)
     if format is QueryFormat.json:
-        typer.echo(to_json(result.rows()))
+        typer.echo(to_json(dict(zip(columns, row, strict=True)) for row in rows))
     elif format is QueryFormat.csv:
-        typer.echo(to_csv(result.columns, result.fetchall()), nl=False)
+        typer.echo(to_csv(columns, rows), nl=False)
     else:
         out = stdout_console()
-        out.print(result_table(result.columns, result.fetchall()))
-        stderr_console().print(Text(plural(table.num_rows, "row"), style="dim"))
+        out.print(result_table(columns, rows))
+        stderr_console().print(Text(plural(len(rows), "row"), style="dim"))
 
 
 @app.command()

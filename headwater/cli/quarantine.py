@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from headwater.cli.console import stderr_console, stdout_console
+from headwater.cli.params import PlainGroup
 from headwater.cli.render import plural, to_json
 
 quarantine_app = typer.Typer(
@@ -20,6 +21,7 @@ quarantine_app = typer.Typer(
     help="List, show and replay quarantined records.",
     no_args_is_help=True,
     rich_markup_mode=None,
+    cls=PlainGroup,
 )
 
 ProjectDir = Annotated[

@@ -10,9 +10,10 @@ schemas, and a table still used by the project cannot be dropped.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 import duckdb
-import pyarrow as pa
 
 from headwater.dialect import parse
 from headwater.dialect.nodes import Query
@@ -20,8 +21,13 @@ from headwater.dialect.readonly import explained, is_read_only, rescopes, writte
 from headwater.errors import UserError
 from headwater.lake import INTERNAL_SCHEMA, SYSTEM_SCHEMA, Lake, QueryError
 from headwater.lake.engine import clean_error
+from headwater.lake.rows import Row, relation_rows
 from headwater.runner.windows import qualify_system_tables
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+T = TypeVar("T")
 PROTECTED_SCHEMAS = frozenset({SYSTEM_SCHEMA, INTERNAL_SCHEMA})
 ALLOW_WRITES = "--allow-writes"
 
@@ -65,6 +71,30 @@ def check_query(stmt: Query, *, allow_writes: bool) -> bool:
 
 def run_query(lake: Lake, stmt: Query, *, writes: bool) -> pa.Table:
     """Run one checked statement. A reading one runs in a transaction that is rolled back."""
+    import pyarrow as pa
+
+    def answer(rel: duckdb.DuckDBPyRelation | None) -> pa.Table:
+        return pa.table({"status": ["ok"]}) if rel is None else rel.to_arrow_table()
+
+    return _run(lake, stmt, writes, answer)
+
+
+def run_query_rows(lake: Lake, stmt: Query, *, writes: bool) -> tuple[list[str], list[Row]]:
+    """``run_query``'s answer as column names and rows (``headwater query``): the same
+    values, without pyarrow for the common column types (``headwater.lake.rows``)."""
+
+    def answer(rel: duckdb.DuckDBPyRelation | None) -> tuple[list[str], list[Row]]:
+        return (["status"], [("ok",)]) if rel is None else relation_rows(rel, lambda: time_zone(lake))
+
+    return _run(lake, stmt, writes, answer)
+
+
+def time_zone(lake: Lake) -> str:
+    row = lake.fetchone("SELECT current_setting('TimeZone')")
+    return str(row[0]) if row else "UTC"
+
+
+def _run(lake: Lake, stmt: Query, writes: bool, answer: Callable[[duckdb.DuckDBPyRelation | None], T]) -> T:
     from headwater.dialect import to_duckdb
 
     inner = explained(stmt.expression)
@@ -79,8 +109,7 @@ def run_query(lake: Lake, stmt: Query, *, writes: bool) -> pa.Table:
     if not writes:
         lake.execute("BEGIN TRANSACTION")
     try:
-        rel = lake.con.sql(text)
-        return pa.table({"status": ["ok"]}) if rel is None else rel.to_arrow_table()
+        return answer(lake.con.sql(text))
     except duckdb.Error as e:
         raise QueryError(clean_error(str(e))) from None
     finally:

@@ -161,6 +161,30 @@ def test_query_json_is_one_document_of_typed_values(project: Path, cli: Invoke) 
     assert json.loads(empty.stdout) == []
 
 
+def test_query_prints_what_the_python_api_answers(project: Path, cli: Invoke) -> None:
+    """``headwater query`` reads rows without pyarrow where it can (``headwater.lake.rows``):
+    what it prints must be what ``Project.query``'s Arrow answer renders to."""
+    import headwater as hw
+    from headwater.cli.render import to_csv, to_json
+
+    assert cli("run", "--once", "-p", project).exit_code == 0
+    queries = [
+        "SELECT * FROM bronze.orders ORDER BY order_id",
+        "SELECT * FROM system.runs ORDER BY run_id",
+        "SELECT 170141183460469231731687303715884105727::HUGEINT AS h, 1::UHUGEINT AS u, "
+        "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::UUID AS id, TIME '24:00:00' AS midnight, "
+        "TIMESTAMP_NS '2024-01-02 03:04:05.123456789' AS ns, INTERVAL 90 MINUTE AS i, "
+        "TIMESTAMPTZ '1900-01-01 00:00:00+00' AS old, 'NaN'::DOUBLE AS nan, 1 AS a, 2 AS a",
+    ]
+    for sql in queries:
+        answer = hw.Project(project).query(sql)
+        json_out = cli("query", "-p", project, "-f", "json", sql)
+        assert json_out.exit_code == 0, json_out.output
+        assert json_out.stdout == to_json(answer.rows()) + "\n"
+        csv_out = cli("query", "-p", project, "-f", "csv", sql)
+        assert csv_out.stdout == to_csv(answer.columns, answer.fetchall())
+
+
 def test_run_once_with_a_failing_job_exits_1(project: Path, cli: Invoke) -> None:
     with open(project / "pipeline.sql", "a") as f:
         f.write(
