@@ -433,7 +433,10 @@ def _json_query(
         f"CASE WHEN len(__hw_k) > 0 THEN json_transform({RAW_COLUMN}, '{spec}') END" if structure else "NULL"
     )
     # The shape: the record's keys, and those of the objects in its STRUCT columns, all from
-    # one parse of the record (NULL: not valid JSON).
+    # one parse of the record (NULL: not valid JSON). (json_valid first, not try(json_keys):
+    # try() evaluates a whole vector again row by row when one of its rows fails, and with one
+    # malformed line in a thousand nearly every vector has one: 1.8 s instead of 0.8 s for a
+    # million lines.)
     paths = ", ".join(["'$'", *(json_path(keys_of[k][0]) for k in struct_keys)])
     nested_keys = "".join(f", __hw_ks[{j + 2}] AS {s}" for j, s in enumerate(struct_keys.values()))
     shape = ", ".join(["__hw_k", *struct_keys.values()])
@@ -458,7 +461,7 @@ def _json_query(
                  WHEN trim({RAW_COLUMN}, ' \t\r\n') = '' THEN '{BLANK}'
                  ELSE 'malformed JSON' END AS __hw_kind
         FROM (SELECT {LINE_COLUMN}, {RAW_COLUMN}{through}, __hw_ks[1] AS __hw_k{nested_keys} FROM (SELECT {LINE_COLUMN}, {RAW_COLUMN}{through},
-                try(json_keys({RAW_COLUMN}, [{paths}])) AS __hw_ks FROM {chunk})))))))"""
+                CASE WHEN json_valid({RAW_COLUMN}) THEN json_keys({RAW_COLUMN}, [{paths}]) END AS __hw_ks FROM {chunk})))))))"""
 
 
 def _literal(text: str) -> str:
