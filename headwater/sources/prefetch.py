@@ -17,24 +17,33 @@ def prefetch(items: Iterator[T], depth: int = 1, *, ahead: Callable[[T], bool] |
     in the producer is raised here; closing the generator early stops the producer. ``ahead``:
     whether to read on past an item while it is being used (no, for a large one: the next
     would be held in memory beside it; the producer then waits until the item after it is
-    asked for)."""
-    slots: queue.Queue[object] = queue.Queue(maxsize=depth)
+    asked for). An item is read only when there is room for it: at most ``depth`` items are
+    ever read and not yet taken."""
+    slots: queue.Queue[object] = queue.Queue()
+    room = threading.Semaphore(depth)  # taken before an item is read: at most depth ahead
     done = threading.Event()
     asked = threading.Condition()
     count = [0]  # items asked for so far
 
-    def put(item: object) -> bool:
+    def wait_room() -> bool:
         while not done.is_set():
-            try:
-                slots.put(item, timeout=0.05)
+            if room.acquire(timeout=0.05):
                 return True
-            except queue.Full:
-                continue
         return False
+
+    def put(item: object) -> bool:
+        slots.put(item)
+        return not done.is_set()
 
     def produce() -> None:
         try:
-            for n, item in enumerate(items, start=1):
+            n = 0
+            while wait_room():
+                try:
+                    item = next(items)
+                except StopIteration:
+                    break
+                n += 1
                 if not put(item):
                     return
                 if ahead is not None and not ahead(item):
@@ -53,6 +62,7 @@ def prefetch(items: Iterator[T], depth: int = 1, *, ahead: Callable[[T], bool] |
                 count[0] += 1
                 asked.notify()
             item = slots.get()
+            room.release()
             if item is _END:
                 return
             if isinstance(item, _Failure):
