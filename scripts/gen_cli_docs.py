@@ -32,7 +32,10 @@ Data goes to stdout and everything else (progress, notices, errors) to stderr, s
 `headwater query "SELECT ..." --format json | jq` and `headwater status --format json` can be
 piped. `--format json` prints one JSON document: a list of row objects. In JSON and CSV,
 timestamps, dates and times are ISO 8601 strings, decimals are exact numbers, intervals are
-seconds, binary values are base64 and nested values are JSON objects and arrays. A `DOUBLE`'s
+DuckDB's text (`01:30:00`, `1 month 2 days`), binary values are base64 and nested values are JSON
+objects and arrays. A date or time that Python's types cannot hold (`infinity`, `TIME
+'24:00:00'`, years past 9999) is printed as DuckDB writes it, and so are the other dates and
+times of the same result; a `UHUGEINT` is exact (a string in JSON, as `HUGEINT` is). A `DOUBLE`'s
 `NaN`, `Infinity` and `-Infinity` (which JSON has no numbers for) are the strings `"NaN"`,
 `"Infinity"` and `"-Infinity"` in JSON, and that text in CSV and tables; `NULL` is `null` in
 JSON, an empty field in CSV.

@@ -2,7 +2,7 @@
 
 JSON and CSV share one set of value rules, so a value reads the same in both:
 timestamps, dates and times are ISO 8601 strings; decimals are exact numbers (JSON) or their
-exact text (CSV); intervals are seconds; binary values are base64; NULL is ``null`` (JSON)
+exact text (CSV); intervals are DuckDB's text; binary values are base64; NULL is ``null`` (JSON)
 or an empty field (CSV); nested STRUCT and LIST values are JSON objects and arrays.
 """
 

@@ -47,8 +47,10 @@ _AS_IS = frozenset(
 )
 # What Arrow gives in Python for the types whose fetchall() value differs only in its class.
 _CONVERT: dict[str, Callable[[Any], Any]] = {
-    "hugeint": Decimal,  # (Arrow: decimal128(38, 0); UHUGEINT too, where values past 2**127
-    # come out negative: it is read from Arrow, which keeps what ``query`` printed)
+    "hugeint": Decimal,  # (Arrow: decimal128(38, 0))
+    # (Arrow gives UHUGEINT as decimal128(38, 0) too, where a value past 2**127 wraps to a
+    # negative one: it is read with fetchall(), exactly, and printed as such)
+    "uhugeint": Decimal,
     "uuid": str,
 }
 # Dates and times: fetchall() clamps infinities to the extremes of Python's types and gives
@@ -73,13 +75,55 @@ def relation_rows(rel: duckdb.DuckDBPyRelation, zone: Callable[[], str]) -> tupl
     ``zone``: the connection's ``TimeZone`` setting, in which Arrow gives times with a zone."""
     columns = list(rel.columns)
     kinds: list[str] = [t.id for t in rel.types]
+    if "interval" in kinds:  # (Arrow gives (months, days, nanoseconds): printed as DuckDB writes it)
+        clock = [i for i, k in enumerate(kinds) if k.startswith(("timestamp", "time", "date"))]
+        odd = bool(clock) and any(
+            type(r[i]) is str or r[i] in _EXTREMES for r in rel.fetchall() for i in clock
+        )
+        try:
+            return _as_text(rel, kinds, dates=odd)
+        except (OverflowError, ValueError):
+            return _as_text(rel, kinds, dates=True)
     if not all(k in _AS_IS or k in _CONVERT or k in _WHEN or k == _ZONED for k in kinds):
-        return arrow_rows(rel.to_arrow_table())
+        return _arrow_or_text(rel, kinds)
     rows = rel.fetchall()
     try:
         return columns, _as_arrow_gives(rows, kinds, zone)
+    except _OutOfRange:
+        return _as_text(rel, kinds, dates=True)
     except _NotAsArrow:
-        return arrow_rows(rel.to_arrow_table())  # (the query runs again, in the same transaction)
+        return _arrow_or_text(rel, kinds)  # (the query runs again, in the same transaction)
+
+
+def _arrow_or_text(rel: duckdb.DuckDBPyRelation, kinds: list[str]) -> tuple[list[str], list[Row]]:
+    try:
+        return arrow_rows(rel.to_arrow_table())
+    except (OverflowError, ValueError):  # (an infinity, or a date Python's types cannot hold)
+        return _as_text(rel, kinds, dates=True)
+
+
+def _as_text(rel: duckdb.DuckDBPyRelation, kinds: list[str], *, dates: bool) -> tuple[list[str], list[Row]]:
+    """The rows with intervals, and with ``dates`` every date and time, as DuckDB writes them:
+    for values Python's types cannot hold (``infinity``, ``TIME '24:00:00'``, years past 9999),
+    which Arrow refuses or changes. UHUGEINTs exact (Arrow wraps those past 2**127)."""
+    names = ['"' + c.replace('"', '""') + '"' for c in rel.columns]
+
+    def text(kind: str) -> bool:
+        return kind in ("interval", "uhugeint") or (dates and kind.startswith(("timestamp", "time", "date")))
+
+    exprs = [
+        f"CAST(#{i} AS VARCHAR) AS {n}" if text(k) else f"#{i} AS {n}"
+        for i, (k, n) in enumerate(zip(kinds, names, strict=True), start=1)
+    ]
+    columns, rows = arrow_rows(rel.project(", ".join(exprs)).to_arrow_table())
+    exact: list[tuple[int, Callable[[Any], Any]]] = [
+        (i, Decimal) for i, k in enumerate(kinds) if k == "uhugeint"
+    ]
+    return columns, [_converted(r, exact) for r in rows] if exact else rows
+
+
+class _OutOfRange(Exception):
+    """A date or time fetchall() gives as text: one Python's types cannot hold."""
 
 
 class _NotAsArrow(Exception):
@@ -89,6 +133,8 @@ class _NotAsArrow(Exception):
 def _as_arrow_gives(rows: list[Row], kinds: list[str], zone: Callable[[], str]) -> list[Row]:
     for i, kind in enumerate(kinds):
         when = _WHEN.get(kind)
+        if when is not None and any(type(r[i]) is str for r in rows):
+            raise _OutOfRange(kind)
         if when is not None and not all(
             v is None or (type(v) is when and v not in _EXTREMES) for v in (r[i] for r in rows)
         ):

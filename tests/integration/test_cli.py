@@ -172,8 +172,8 @@ def test_query_prints_what_the_python_api_answers(project: Path, cli: Invoke) ->
         "SELECT * FROM bronze.orders ORDER BY order_id",
         "SELECT * FROM system.runs ORDER BY run_id",
         "SELECT 170141183460469231731687303715884105727::HUGEINT AS h, 1::UHUGEINT AS u, "
-        "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::UUID AS id, TIME '24:00:00' AS midnight, "
-        "TIMESTAMP_NS '2024-01-02 03:04:05.123456789' AS ns, INTERVAL 90 MINUTE AS i, "
+        "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::UUID AS id, "
+        "TIMESTAMP_NS '2024-01-02 03:04:05.123456789' AS ns, "
         "TIMESTAMPTZ '1900-01-01 00:00:00+00' AS old, 'NaN'::DOUBLE AS nan, 1 AS a, 2 AS a",
     ]
     for sql in queries:
@@ -183,6 +183,10 @@ def test_query_prints_what_the_python_api_answers(project: Path, cli: Invoke) ->
         assert json_out.stdout == to_json(answer.rows()) + "\n"
         csv_out = cli("query", "-p", project, "-f", "csv", sql)
         assert csv_out.stdout == to_csv(answer.columns, answer.fetchall())
+    # Where Arrow's answer is not the value, DuckDB's text is printed (docs/cli.md)
+    sql = "SELECT TIME '24:00:00' AS midnight, INTERVAL 90 MINUTE AS i, (2::UHUGEINT ** 127)::UHUGEINT AS u"
+    out = cli("query", "-p", project, "-f", "csv", sql)
+    assert out.stdout == "midnight,i,u\n24:00:00,01:30:00,170141183460469231731687303715884105728\n"
 
 
 def test_run_once_with_a_failing_job_exits_1(project: Path, cli: Invoke) -> None:
