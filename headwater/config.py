@@ -40,7 +40,7 @@ class RunSettings:
     # how often `run` looks for new data
     poll_interval_seconds: float = _bound(1.0, gt=0)
     # most raw bytes read into one commit
-    batch_bytes: int = _bound(256 * 1024 * 1024, gt=0)
+    batch_bytes: int = _bound(128 * 1024 * 1024, gt=0)
     # how often a continuous run maintains the lake (snapshots, small files)
     maintenance_interval_seconds: float = _bound(300.0, gt=0)
 

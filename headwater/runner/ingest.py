@@ -41,6 +41,7 @@ from headwater.sources.files import (
     RAW_COLUMN,
     FileChunk,
     FilePosition,
+    READ_BYTES,
     FilesSource,
     Sources,
     combine,
@@ -149,8 +150,9 @@ def run_ingest(ctx: RunContext, entry: Entry) -> int:
     try:
         limit = min(COMBINE_BYTES, ctx.settings.run.batch_bytes)  # (a commit is never larger)
         chunks = combine(source.poll(positions, drain=ctx.drain), limit)
-        # (a large chunk is not read ahead: the next would be held in memory beside it)
-        for chunk in prefetch(chunks, ahead=lambda c: c.nbytes <= COMBINE_BYTES):
+        # (a chunk larger than a read, a long line's, is not read ahead: the next would be held
+        # in memory beside it)
+        for chunk in prefetch(chunks, ahead=lambda c: c.nbytes <= READ_BYTES):
             if batch is not None and batch.nbytes + chunk.nbytes > ctx.settings.run.batch_bytes:
                 # (a batch never grows past batch_bytes: its chunks are held until it commits)
                 written += batch.commit()

@@ -41,6 +41,13 @@ _EXTENSIONS: dict[str, Format] = {
 # A file whose tail has no newline yet is read to its end once it has been quiet this long
 # (or always, when draining with `run --once`).
 SETTLE_SECONDS = 2.0
+# A large file is read this much at a time (whole lines; a longer line is read whole, up to
+# batch_bytes). A chunk's classification holds a few times its size in memory, so chunks of a
+# fixed size keep a run's memory the same for a 50-MB file and a 5-GB one.
+READ_BYTES = 32 * 1024 * 1024
+# Rows of an Arrow record batch of lines: DuckDB scans an Arrow table a record batch per thread,
+# so a chunk is cut in several to keep both cores busy.
+ARROW_BATCH_ROWS = 30_720
 
 
 @dataclass(frozen=True)
@@ -279,11 +286,17 @@ class FilesSource:
             if offset < header_end:
                 offset, line = header_end, 2
         settled = drain or (time.time() - path.stat().st_mtime) >= SETTLE_SECONDS
+        step = min(READ_BYTES, self.max_bytes)
         with open(path, "rb") as f:
             while offset < size:
                 f.seek(offset)
-                data = f.read(min(self.max_bytes, size - offset))
+                data = f.read(min(step, size - offset))
                 end = data.rfind(b"\n") + 1
+                if end == 0 and len(data) == step < self.max_bytes:
+                    # a line longer than a read: read on, up to batch_bytes
+                    f.seek(offset)
+                    data = f.read(min(self.max_bytes, size - offset))
+                    end = data.rfind(b"\n") + 1
                 if end == 0:
                     if len(data) < self.max_bytes and not settled:
                         return  # an incomplete last line: wait for its newline
@@ -415,7 +428,7 @@ def _split(
         raw = pa.LargeStringArray.from_buffers(nlines, pa.py_buffer(offsets), pa.py_buffer(body))
         lines = line_numbers(first_line, nlines)
         table = pa.table({LINE_COLUMN: lines, RAW_COLUMN: raw})
-        return pa.Table.from_batches(table.to_batches(max_chunksize=122_880), table.schema), nlines, None
+        return pa.Table.from_batches(table.to_batches(max_chunksize=ARROW_BATCH_ROWS), table.schema), nlines, None
     if not header:
         raise SourceError(f"{partition}:1: the CSV file has no header line")
     delimiter = "\t" if partition.lower().endswith(".tsv") else ","

@@ -59,3 +59,25 @@ def test_csv_header_is_kept_across_chunks(tmp_path: Path) -> None:
     assert all(c.table.column_names[:2] == ["a", "b"] for c in chunks)
     assert sum(c.table.num_rows for c in chunks) == 100
     assert chunks[0].table.column(LINE_COLUMN).to_pylist()[0] == 2
+
+
+def test_a_large_file_is_read_a_read_at_a_time_and_a_long_line_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunks are at most READ_BYTES (whole lines), however large batch_bytes is; a line longer
+    than a read but within batch_bytes is read whole, not cut nor quarantined."""
+    import headwater.sources.files as files
+
+    monkeypatch.setattr(files, "READ_BYTES", 100)
+    long = '{"t": "' + "x" * 250 + '"}\n'
+    lines = [f'{{"i": {i}}}\n' for i in range(40)] + [long] + [f'{{"i": {i}}}\n' for i in range(40, 80)]
+    (tmp_path / "a.jsonl").write_text("".join(lines))
+    chunks = list(source(tmp_path, max_bytes=10_000).poll({}, drain=True))
+    assert all(c.nbytes <= 100 for c in chunks if long not in c.table.column(RAW_COLUMN).to_pylist())
+    assert max(c.nbytes for c in chunks) >= len(long)
+    raw = [r for c in chunks for r in c.table.column(RAW_COLUMN).to_pylist()]
+    assert raw == lines
+    assert all(c.rejected is None for c in chunks)
+    for a, b in itertools.pairwise(chunks):
+        assert a.end == b.start
+    assert chunks[-1].end == FilePosition(sum(len(x) for x in lines), len(lines) + 1)
