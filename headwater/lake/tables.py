@@ -62,11 +62,7 @@ def ensure_table(lake: Lake, table: TableName, columns: dict[str, str]) -> dict[
         if existing is None:
             lake.execute(f"ALTER TABLE {name} ADD COLUMN {quote(col)} {typ}")
             have[col] = typ
-        elif (
-            have[existing] != typ
-            and typ.upper().startswith("STRUCT")
-            and have[existing].upper().startswith("STRUCT")
-        ):
+        elif have[existing] != typ and _nested(typ) and _nested(have[existing]):
             for path, field_type in new_struct_fields(have[existing], typ, [existing]):
                 lake.execute(f"ALTER TABLE {name} ADD COLUMN {'.'.join(quote(p) for p in path)} {field_type}")
     return lake.columns(table.schema, table.name)
@@ -83,9 +79,22 @@ def widen_columns(lake: Lake, table: TableName, widen: dict[str, str]) -> None:
             lake.execute(f"ALTER TABLE {name} ALTER COLUMN {quote(col)} SET DATA TYPE {typ}")
 
 
+def _nested(typ: str) -> bool:
+    return typ.upper().startswith("STRUCT") or typ.endswith("]")
+
+
 def new_struct_fields(have: str, want: str, path: list[str]) -> list[tuple[list[str], str]]:
-    """Fields of struct type ``want`` that struct type ``have`` lacks, as (path, type)."""
+    """Fields of nested type ``want`` that nested type ``have`` lacks, as (path, type): in
+    structs, and in the elements of lists (``element`` in the path), at any depth."""
     have_t, want_t = duckdb.sql(f"SELECT NULL::{have}").types[0], duckdb.sql(f"SELECT NULL::{want}").types[0]
+    return _new_fields(have_t, want_t, path)
+
+
+def _new_fields(have_t: Any, want_t: Any, path: list[str]) -> list[tuple[list[str], str]]:
+    if have_t.id == "list" and want_t.id == "list":
+        return _new_fields(have_t.children[0][1], want_t.children[0][1], [*path, "element"])
+    if have_t.id != "struct" or want_t.id != "struct":
+        return []
     known: dict[str, Any] = {str(n).lower(): child for n, child in have_t.children}
     out: list[tuple[list[str], str]] = []
     for name, child_any in want_t.children:
@@ -93,8 +102,8 @@ def new_struct_fields(have: str, want: str, path: list[str]) -> list[tuple[list[
         mine = known.get(str(name).lower())
         if mine is None:
             out.append(([*path, str(name)], str(child)))
-        elif child.id == "struct" and mine.id == "struct" and str(child) != str(mine):
-            out.extend(new_struct_fields(str(mine), str(child), [*path, str(name)]))
+        elif str(child) != str(mine):
+            out.extend(_new_fields(mine, child, [*path, str(name)]))
     return out
 
 

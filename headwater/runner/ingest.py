@@ -39,9 +39,9 @@ from headwater.sources.errors import NoColumns, SourceError
 from headwater.sources.files import (
     LINE_COLUMN,
     RAW_COLUMN,
+    READ_BYTES,
     FileChunk,
     FilePosition,
-    READ_BYTES,
     FilesSource,
     Sources,
     combine,

@@ -39,6 +39,11 @@ from headwater.sources.raw import INVALID_UTF8, encoded
 from headwater.sources.typing import BAD, REASON, cast_to_table, infer_text_types, plan_columns, sql_type
 
 SAMPLE_ROWS = 20_000
+# A chunk of a table whose columns are known is planned from a smaller sample (the first rows
+# and as many spread over the chunk): the table gives its columns' types, and every record's
+# keys are checked against the plan (``SHAPE``); a chunk with a key not planned for is planned
+# again from that record's keys and values.
+KNOWN_SAMPLE_ROWS = 5_000
 REJECT = "__hw_reject"  # why a line could not be read (NULL: it could; BLANK: not a record)
 BLANK = ""
 SHAPE = "__hw_shape"  # hash of a record's top-level keys
@@ -217,7 +222,19 @@ def _decode_json(
             merged = {c: "VARCHAR" if nested_clash(t) else t for c, t in merged.items()}
             columns, widen = plan_columns(merged, table_types, evolve, exact_in_double)
             _check_names(con, name, columns)
-        query = _json_query(name, columns, sources, passed)
+            missed = _unplanned_objects(con, name, columns, sources, shape_checked=lazy)
+            if missed and not set(missed) <= set(sample_lines or []):
+                # keys the sample lacks, in objects nested deeper: plan them too
+                return _decode_json(
+                    con,
+                    raw,
+                    table_types,
+                    evolve,
+                    lazy,
+                    sorted({*(sample_lines or []), *missed}),
+                    exact_in_double,
+                )
+        query = _json_query(name, columns, sources, passed, strict=not evolve)
         if lazy:
             rel = con.sql(f"SELECT * EXCLUDE ({LINE_COLUMN}, {SHAPE}, {REJECT}) FROM {query} LIMIT 0")
             typed = {c: str(t) for c, t in zip(rel.columns, rel.types, strict=True) if c not in passed}
@@ -237,6 +254,62 @@ def _decode_json(
     except BaseException:
         con.unregister(name)
         raise
+
+
+def _object_paths(
+    columns: dict[str, Any], sources: dict[str, list[str]], shape_checked: bool
+) -> list[tuple[str, list[str]]]:
+    """(JSON path, planned keys) of every object the planned columns hold: objects in objects,
+    and the elements of lists, at any depth. Without ``shape_checked``, the columns' own
+    objects too (a lazy chunk's ``SHAPE`` covers those)."""
+    out: list[tuple[str, list[str]]] = []
+
+    def walk(node: Any, path: str, top: bool) -> None:
+        if isinstance(node, dict):
+            if not (top and shape_checked):
+                out.append((path, list(node)))
+            for k, v in node.items():
+                walk(v, f"{path}.{json.dumps(k)}", False)
+        elif isinstance(node, list) and node:
+            walk(node[0], f"{path}[*]", False)
+
+    for column, typ in columns.items():
+        if _is_nested(typ):
+            for key in sources.get(column) or key_sources(column):
+                walk(structure_of(typ), "$." + json.dumps(key), True)
+    return out
+
+
+def _unplanned_objects(
+    con: duckdb.DuckDBPyConnection,
+    chunk: str,
+    columns: dict[str, Any],
+    sources: dict[str, list[str]],
+    *,
+    shape_checked: bool,
+) -> list[int]:
+    """Lines (up to 100) of records with an object holding a key the plan lacks (json_transform
+    would drop its value without a word): they join the sample, and the chunk is planned again.
+    The plan came from a sample; each such round plans at least one more key."""
+    paths = _object_paths(columns, sources, shape_checked)
+    if not paths:
+        return []
+    rows = con.sql(
+        f"SELECT {LINE_COLUMN} FROM {chunk} WHERE json_valid({RAW_COLUMN}) AND NOT {_fits(paths)} "
+        f"ORDER BY {LINE_COLUMN} LIMIT 100"
+    ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def _fits(paths: list[tuple[str, list[str]]]) -> str:
+    """SQL: every object at ``paths`` of the (valid JSON) record has only the keys given."""
+    fits = []
+    for path, keys in paths:
+        found = f"json_keys({RAW_COLUMN}, {_literal(path)})"
+        if "[*]" in path:  # (one list of keys per element, however deep)
+            found = f"flatten({found})"
+        fits.append(f"coalesce(list_has_all({_list(keys)}, {found}), true)")
+    return f"({' AND '.join(fits)})"
 
 
 def _check_names(con: duckdb.DuckDBPyConnection, chunk: str, columns: dict[str, Any]) -> None:
@@ -318,6 +391,8 @@ def _json_query(
     columns: dict[str, Any],
     sources: dict[str, list[str]] | None = None,
     passed: list[str] | None = None,
+    *,
+    strict: bool = False,
 ) -> str:
     """One query from raw lines to typed columns; unreadable lines are kept with ``__hw_reject``
     set, blank lines with it empty (JSON functions only ever see valid JSON; a filter here
@@ -327,7 +402,8 @@ def _json_query(
     fields of a flat STRUCT the same way. ``sources``: the keys each column is read from
     (default: its name; ``headwater.sources.keys``); a record with two keys of one column is
     rejected. ``passed``: more columns of the chunk (a source's system columns), passed through
-    as they are."""
+    as they are. ``strict`` (the table's columns do not evolve): a record with an object
+    holding a key its column's type lacks does not fit (its value would be lost)."""
     keys_of = {c: (sources or {}).get(c) or key_sources(c) for c in columns}
     through = "".join(f", {quote(c)}" for c in passed or [])
     flat = {c: f for c, t in columns.items() if len(keys_of[c]) == 1 and (f := _flat_fields(t)) is not None}
@@ -423,6 +499,17 @@ def _json_query(
         bad.append(fails)
         reason = f"column {key}: expected {typ}".replace("'", "''")
         reasons.append(f"CASE WHEN {fails} THEN '{reason}' END")
+    if strict:
+        for i, (key, typ) in enumerate(columns.items()):
+            paths = _object_paths({key: typ}, {key: keys_of[key]}, shape_checked=False)
+            if paths:
+                extra.append(f", CASE WHEN len(__hw_k) > 0 THEN {_fits(paths)} END AS __hw_f{i}")
+                fails = f"(NOT coalesce(__hw_f{i}, true))"
+                bad.append(fails)
+                lacks = f"column {key}: a nested value has a key that {sql_type(typ)} lacks".replace(
+                    "'", "''"
+                )
+                reasons.append(f"CASE WHEN {fails} THEN '{lacks}' END")
     reject = "__hw_kind"
     if bad:
         reject = (
@@ -572,8 +659,9 @@ def _infer(
     # The first lines and every k-th line after them (and ``lines``), taken out of the chunk
     # first so that only they are parsed.
     numbers = np.concatenate([c.to_numpy() for c in raw[LINE_COLUMN].chunks] or [np.empty(0, np.int64)])
-    step = max(1, len(numbers) // SAMPLE_ROWS)
-    keep = (np.arange(len(numbers)) < SAMPLE_ROWS) | (numbers % step == 0) | np.isin(numbers, lines)
+    size = KNOWN_SAMPLE_ROWS if known else SAMPLE_ROWS
+    step = max(1, len(numbers) // size)
+    keep = (np.arange(len(numbers)) < size) | (numbers % step == 0) | np.isin(numbers, lines)
     sample = raw.filter(pa.array(keep))
     con.register("hw_sample", sample)
     try:

@@ -42,12 +42,14 @@ _EXTENSIONS: dict[str, Format] = {
 # (or always, when draining with `run --once`).
 SETTLE_SECONDS = 2.0
 # A large file is read this much at a time (whole lines; a longer line is read whole, up to
-# batch_bytes). A chunk's classification holds a few times its size in memory, so chunks of a
-# fixed size keep a run's memory the same for a 50-MB file and a 5-GB one.
-READ_BYTES = 32 * 1024 * 1024
-# Rows of an Arrow record batch of lines: DuckDB scans an Arrow table a record batch per thread,
-# so a chunk is cut in several to keep both cores busy.
-ARROW_BATCH_ROWS = 30_720
+# batch_bytes). A chunk's classification holds a few times its size in memory: chunks of a
+# bounded size keep a run's memory bounded, however large its files. (Smaller reads cost
+# throughput: each chunk is a few queries with fixed costs, and fewer rows keep fewer
+# threads busy. docs/benchmarks.md has the measurements.)
+READ_BYTES = 64 * 1024 * 1024
+# Rows of an Arrow record batch of lines: DuckDB scans an Arrow table a record batch at a time
+# per thread, so a chunk is cut in many for the threads to share evenly.
+ARROW_BATCH_ROWS = 8_192
 
 
 @dataclass(frozen=True)
@@ -428,7 +430,11 @@ def _split(
         raw = pa.LargeStringArray.from_buffers(nlines, pa.py_buffer(offsets), pa.py_buffer(body))
         lines = line_numbers(first_line, nlines)
         table = pa.table({LINE_COLUMN: lines, RAW_COLUMN: raw})
-        return pa.Table.from_batches(table.to_batches(max_chunksize=ARROW_BATCH_ROWS), table.schema), nlines, None
+        return (
+            pa.Table.from_batches(table.to_batches(max_chunksize=ARROW_BATCH_ROWS), table.schema),
+            nlines,
+            None,
+        )
     if not header:
         raise SourceError(f"{partition}:1: the CSV file has no header line")
     delimiter = "\t" if partition.lower().endswith(".tsv") else ","

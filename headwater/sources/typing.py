@@ -125,10 +125,15 @@ def plan_columns(
             columns[key] = typ
             widen[key] = typ
 
-        elif evolve and isinstance(typ, dict) and have.upper().startswith("STRUCT"):
-            # Read the fields the table lacks too; the table gains those that are stored
-            # (after transformations and exclusions) when the rows are written.
-            columns[key] = _merge_struct(_duck_type(have), typ, key, {})
+        elif (
+            evolve
+            and isinstance(typ, (dict, list))
+            and (have.upper().startswith("STRUCT") or have.endswith("]"))
+        ):
+            # Read the fields the table lacks too (in objects, and in lists' elements, at any
+            # depth); the table gains those that are stored (after transformations and
+            # exclusions) when the rows are written.
+            columns[key] = _merge_nested(_duck_type(have), typ)
         else:
             columns[key] = have
     return columns, widen
@@ -147,20 +152,18 @@ def sql_type(node: Any) -> str:
     return str(node)
 
 
-def _merge_struct(have: Any, inferred: dict[str, Any], path: str, added: dict[str, str]) -> dict[str, Any]:
-    """The table's struct, plus fields the data has that it lacks (recorded in ``added``)."""
-    merged: dict[str, Any] = {}
+def _merge_nested(have: Any, inferred: Any) -> Any:
+    """The table's type (a DuckDB type) as a json_transform structure, plus the fields the
+    data's structure ``inferred`` has that its objects lack, at any depth."""
+    if have.id == "list" and isinstance(inferred, list) and inferred:
+        return [_merge_nested(have.children[0][1], inferred[0])]
+    if have.id != "struct" or not isinstance(inferred, dict):
+        return str(have)
     known = {str(name): child for name, child in have.children}
-    for name, child in known.items():
-        sub = inferred.get(name)
-        if isinstance(sub, dict) and child.id == "struct":
-            merged[name] = _merge_struct(child, sub, f"{path}.{name}", added)
-        else:
-            merged[name] = str(child)
+    merged: dict[str, Any] = {name: _merge_nested(child, inferred.get(name)) for name, child in known.items()}
     for name, sub in inferred.items():
         if name not in known:
             merged[name] = sub
-            added[f"{path}.{name}"] = sql_type(sub)
     return merged
 
 

@@ -225,3 +225,32 @@ def test_a_batch_never_holds_more_than_batch_bytes(make_project: Callable[..., h
         ).fetchall()
         == [(1, 15)] * 3
     )
+
+
+def test_a_rare_key_far_from_the_sample_of_a_known_table_is_kept(
+    make_project: Callable[..., hw.Project],
+) -> None:
+    """Once the table has columns, a chunk is planned from a small sample; a record with a key
+    the sample lacks (top level, or deep in a nested object) is still stored whole."""
+    project = make_project(ORDERS)
+    first = [
+        {"order_id": i, "customer": {"id": i, "address": {"city": "a"}}, "items": [{"sku": "a"}]}
+        for i in range(10)
+    ]
+    write_jsonl(project.path / "landing/orders/a.jsonl", first)
+    assert project.run(once=True).ok
+    rows: list[dict[str, object]] = [
+        {"order_id": i, "customer": {"id": i, "address": {"city": "b"}}, "items": [{"sku": "b"}]}
+        for i in range(50_000)
+    ]
+    rows[30_000]["coupon"] = "X1"  # line 30,001: neither among the first lines nor on the stride
+    rows[40_002]["customer"]["address"]["zip"] = "75001"  # type: ignore[index]
+    rows[45_002]["items"] = [{"sku": "c"}, {"sku": "d", "qty": 2}]
+    write_jsonl(project.path / "landing/orders/b.jsonl", rows)
+    assert project.run(once=True).ok
+    got = project.query(
+        "SELECT count(*), count(coupon), max(coupon), count(customer.address.zip), max(customer.address.zip), "
+        "max(order_id) FILTER (WHERE coupon IS NOT NULL), max(order_id) FILTER (WHERE customer.address.zip IS NOT NULL), "
+        "max(order_id) FILTER (WHERE items[2].qty = 2) FROM bronze.orders"
+    ).fetchall()
+    assert got == [(50_010, 1, "X1", 1, "75001", 30_000, 40_002, 45_002)]

@@ -309,3 +309,39 @@ def test_quarantine_commands(make_project: Callable[..., hw.Project]) -> None:
         (1, "**w"),
         (2, "*********h"),
     ]
+
+
+@pytest.mark.parametrize("mode", ["QUARANTINE", "FAIL"])
+def test_a_new_key_in_a_nested_object_is_a_schema_change(
+    tmp_path_factory: pytest.TempPathFactory, mode: str
+) -> None:
+    """A key the table's STRUCT lacks, one level down or deeper, in an object or a list's
+    elements: the record does not fit (its value would be lost), never stored without it."""
+    base = tmp_path_factory.mktemp(mode.lower())
+    (base / "pipeline.sql").write_text(
+        "CREATE FILES CONNECTION landing PATH = 'landing';\n"
+        "CREATE TABLE bronze.orders (order_id BIGINT, customer STRUCT(id BIGINT, address STRUCT(city VARCHAR)), "
+        "items STRUCT(sku VARCHAR)[]);\n"
+        f"CREATE JOB load_orders ON_SCHEMA_CHANGE = {mode} AS COPY FROM landing PATTERN = '*.jsonl' INTO bronze.orders;\n"
+    )
+    fits = {"customer": {"id": 1, "address": {"city": "a"}}, "items": [{"sku": "s"}]}
+    rows = [
+        {"order_id": 1, **fits},
+        {"order_id": 2, **fits, "customer": {"id": 2, "email": "e@x", "address": {"city": "b"}}},
+        {"order_id": 3, **fits, "customer": {"id": 3, "address": {"city": "c", "zip": "75001"}}},
+        {"order_id": 4, **fits, "items": [{"sku": "s"}, {"sku": "t", "qty": 2}]},
+        {"order_id": 5, **fits},
+    ]
+    write_jsonl(base / "landing/a.jsonl", rows)
+    project = hw.Project(base)
+    result = project.run(once=True)
+    if mode == "QUARANTINE":
+        assert result.ok
+        assert project.query("SELECT order_id FROM bronze.orders ORDER BY 1").fetchall() == [(1,), (5,)]
+        got = project.query('SELECT "$source", reason FROM system.quarantine ORDER BY 1').fetchall()
+        assert [s for s, _ in got] == [f"file:landing/a.jsonl:{n}" for n in (2, 3, 4)]
+        assert all("a nested value has a key" in r for _, r in got)
+    else:
+        assert "ON_SCHEMA_CHANGE = FAIL" in result.failed_jobs["load_orders"]
+        assert "file:landing/a.jsonl:2" in result.failed_jobs["load_orders"]
+        assert project.query("SELECT count(*) FROM bronze.orders").fetchall() == [(0,)]
