@@ -501,9 +501,9 @@ def _json_query(
         reasons.append(f"CASE WHEN {fails} THEN '{reason}' END")
     if strict:
         for i, (key, typ) in enumerate(columns.items()):
-            paths = _object_paths({key: typ}, {key: keys_of[key]}, shape_checked=False)
-            if paths:
-                extra.append(f", CASE WHEN len(__hw_k) > 0 THEN {_fits(paths)} END AS __hw_f{i}")
+            objects = _object_paths({key: typ}, {key: keys_of[key]}, shape_checked=False)
+            if objects:
+                extra.append(f", CASE WHEN len(__hw_k) > 0 THEN {_fits(objects)} END AS __hw_f{i}")
                 fails = f"(NOT coalesce(__hw_f{i}, true))"
                 bad.append(fails)
                 lacks = f"column {key}: a nested value has a key that {sql_type(typ)} lacks".replace(
