@@ -36,8 +36,9 @@ INLINE_ROWS = 100
 # small and each file written is not a tiny one.
 FLUSH_ROWS = 10_000
 # Only files smaller than this are merged, so a maintenance rewrites at most this much of a
-# table's old data, however large the table is.
-MERGE_BELOW_BYTES = 16 * 1024 * 1024
+# table's old data, however large the table is. (A batch of [run] batch_bytes writes larger
+# files: merging those gains little and held, for text that compresses well, 800 MB at once.)
+MERGE_BELOW_BYTES = 4 * 1024 * 1024
 # A file is rewritten without its deleted rows once they are this share of it.
 REWRITE_DELETED_SHARE = 0.5
 # The label provisional windows give their commit (runner/provisional.py).
