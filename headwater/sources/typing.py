@@ -161,8 +161,11 @@ def _merge_nested(have: Any, inferred: Any) -> Any:
         return str(have)
     known = {str(name): child for name, child in have.children}
     merged: dict[str, Any] = {name: _merge_nested(child, inferred.get(name)) for name, child in known.items()}
+    lowered = {name.lower() for name in known}
     for name, sub in inferred.items():
-        if name not in known:
+        # (a field that differs from one of the table's only in case is not a new field: no
+        # STRUCT can hold both; such a record does not fit, and is quarantined)
+        if name.lower() not in lowered:
             merged[name] = sub
     return merged
 

@@ -345,3 +345,32 @@ def test_a_new_key_in_a_nested_object_is_a_schema_change(
         assert "ON_SCHEMA_CHANGE = FAIL" in result.failed_jobs["load_orders"]
         assert "file:landing/a.jsonl:2" in result.failed_jobs["load_orders"]
         assert project.query("SELECT count(*) FROM bronze.orders").fetchall() == [(0,)]
+
+
+def test_a_nested_key_differing_only_in_case_is_quarantined_under_evolve(
+    make_project: Callable[..., hw.Project],
+) -> None:
+    """`City` where the table's STRUCT has `city` (in an object, or in a list's objects) is no
+    new field (no STRUCT holds both): the record is quarantined, the job keeps running."""
+    project = make_project(
+        "CREATE FILES CONNECTION landing PATH = 'landing';\n"
+        "CREATE JOB j AS COPY FROM landing PATTERN = '*.jsonl' INTO bronze.events;"
+    )
+    write_jsonl(
+        project.path / "landing/a.jsonl", [{"id": 1, "geo": {"p": {"city": "x"}}, "tags": [{"k": "a"}]}]
+    )
+    assert project.run(once=True).ok
+    write_jsonl(
+        project.path / "landing/b.jsonl",
+        [
+            {"id": 2, "geo": {"p": {"City": "y"}}, "tags": [{"k": "b"}]},
+            {"id": 3, "geo": {"p": {"city": "z"}}, "tags": [{"K": "c"}]},
+            {"id": 4, "geo": {"p": {"city": "w"}}, "tags": [{"k": "d"}]},
+        ],
+    )
+    result = project.run(once=True)
+    assert result.ok, result.failed_jobs
+    assert project.query("SELECT id FROM bronze.events ORDER BY id").fetchall() == [(1,), (4,)]
+    got = project.query('SELECT "$source", reason FROM system.quarantine ORDER BY 1').fetchall()
+    assert [s for s, _ in got] == ["file:landing/b.jsonl:1", "file:landing/b.jsonl:2"]
+    assert all("a nested value does not fit" in r for _, r in got)
