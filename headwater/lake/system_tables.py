@@ -51,7 +51,8 @@ INTERNAL_TABLES: dict[str, str] = {
     # Per-job progress of transformation jobs, and pause/fail flags of every job.
     "job_state": """job VARCHAR, next_window TIMESTAMPTZ, paused BOOLEAN, failed BOOLEAN,
         error VARCHAR, updated_at TIMESTAMPTZ""",
-    # Per-table commit clock: $commit_time never goes backwards. (sealed_until: no longer used.)
+    # Per-table commit clocks: $commit_time never goes backwards. A commit adds a row; a table's
+    # clock is its newest last_commit (maintenance drops the older rows). (sealed_until: unused.)
     "clocks": "table_name VARCHAR, last_commit TIMESTAMPTZ, sealed_until TIMESTAMPTZ",
     # Windows of transformation jobs that ran before they were final; replaced when run again.
     "provisional": """job VARCHAR, run_id BIGINT, window_start TIMESTAMPTZ, window_end TIMESTAMPTZ,

@@ -37,7 +37,6 @@ class Seen:
     known: tuple[str, int] | None  # its row in headwater.views: fingerprint, inputs version
     inputs_version: int  # the newest input commit (µs), -1 over system tables (always new)
     latest_commit: datetime | None  # the newest commit clock of the lake, for the next one
-    has_clock: bool  # the view has a commit clock row
     inputs: list[tuple[str, int, int, str]]  # headwater.view_inputs: table, id, snapshot, columns
 
 
@@ -53,9 +52,9 @@ def _seen(lake: Lake, entry: Entry, incremental_view: bool) -> Seen:
         f"SELECT (SELECT id FROM {LAKE}.current_snapshot()), "
         f"(SELECT first({{'f': fingerprint, 'v': inputs_snapshot}}) FROM {VIEWS} WHERE view_name = ?), "
         "(SELECT {'inputs': max(last_commit) FILTER (WHERE list_contains(?, table_name)), "
-        "'latest': max(last_commit), 'mine': count(*) FILTER (WHERE table_name = ?)} "
+        "'latest': max(last_commit)} "
         f"FROM {LAKE}.{INTERNAL_SCHEMA}.clocks), {inputs}",
-        [entry.name, reads, view] + ([view] if incremental_view else []),
+        [entry.name, reads] + ([view] if incremental_view else []),
     )
     assert row is not None
     snapshot, known, clocks, remembered = row
@@ -69,7 +68,6 @@ def _seen(lake: Lake, entry: Entry, incremental_view: bool) -> Seen:
         None if known is None else (str(known["f"]), int(known["v"])),
         version,
         clocks["latest"],
-        bool(clocks["mine"]),
         [tuple(r) for r in remembered or []],
     )
 
@@ -199,7 +197,7 @@ def refresh_view(ctx: RunContext, entry: Entry) -> int | None:
                 [entry.name, entry.fingerprint, version, commit_time],
             )
         store.record_run(lake, run)
-        store.advance_clock(lake, str(view), commit_time, newest=True, new=not seen.has_clock)
+        store.advance_clock(lake, str(view), commit_time)
         store.set_job_status(lake, run.job, "materialized_view", str(view), "running", lag=0.0)
     ctx.emit(ViewRefreshed(str(view), rows, how))
     return rows

@@ -94,3 +94,43 @@ def test_many_small_commits_leave_few_files_and_snapshots(make_project: Callable
     in_catalog = shape["data_files"] + shape["delete_files"] + shape["old_files"] + shape["files_to_delete"]
     assert on_disk == in_catalog, shape
     assert shape["files_to_delete"] <= 20, shape
+
+
+def test_commit_clocks_grow_a_row_per_commit_until_maintenance_keeps_the_newest(
+    make_project: Callable[..., hw.Project],
+) -> None:
+    project = make_project(
+        PIPELINE.format(interval="1 DAY") + "CREATE MATERIALIZED VIEW gold.totals AS "
+        "SELECT customer, sum(amount) AS total FROM silver.orders GROUP BY customer;\n"
+    )
+    rng = random.Random(11)
+    rows: list[dict[str, object]] = []
+    _settings(project, _slice(project, rng, rows, 5))  # each file is one commit
+    assert hw.Project(project.path).run(once=True).ok
+    # A commit adds a row to its table's clock (nothing read or deleted for it); the maintenance
+    # at the end of `run --once` deleted all but the newest.
+    loads = project.query("SELECT count(*) FROM system.runs WHERE job = 'load'").fetchall()[0][0]
+    last = project.query("SELECT max(snapshot_id) FROM ducklake_snapshots('lake')").fetchall()[0][0]
+    changes = project.query(
+        f"SELECT change_type, count(*), count(DISTINCT snapshot_id) FROM ducklake_table_changes('lake', 'headwater', 'clocks', 0, {last}) "
+        "WHERE table_name = 'bronze.orders' GROUP BY ALL ORDER BY ALL"
+    ).fetchall()
+    assert loads >= 5 and changes == [("delete", loads - 1, 1), ("insert", loads, loads)], changes
+    clocks = "SELECT table_name, count(*), max(last_commit) FROM headwater.clocks GROUP BY ALL ORDER BY ALL"
+    kept = {r[0]: r[1:] for r in project.query(clocks).fetchall()}
+    # Each table's clock is its newest commit: the $commit_time of its last rows.
+    for table in ("bronze.orders", "silver.orders", "gold.totals"):
+        newest = project.query(f'SELECT max("$commit_time") FROM {table}').fetchall()[0][0]
+        assert kept[table] == (1, newest), table
+    per_commit = project.query(
+        'SELECT "$run_id", min("$commit_time"), max("$commit_time") FROM bronze.orders GROUP BY 1 ORDER BY 1'
+    ).fetchall()
+    times = [r[1] for r in per_commit]
+    assert all(r[1] == r[2] for r in per_commit) and times == sorted(set(times))  # one each, rising
+
+    write_jsonl(project.path / "landing/999999.jsonl", _orders(rng, len(rows), ROWS))
+    assert hw.Project(project.path).run(once=True).ok
+    latest = project.query(
+        'SELECT min("$commit_time") FROM bronze.orders WHERE "$run_id" = (SELECT max("$run_id") FROM bronze.orders)'
+    ).fetchall()[0][0]
+    assert latest > max(newest for _, newest in kept.values())  # never back, after the cut either
