@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from headwater.config import Settings, load_settings, setting_line, unwritable
 from headwater.errors import UserError
-from headwater.lake import LAKE, SYSTEM_SCHEMA, LakeBusy, LakeError
+from headwater.lake import INTERNAL_SCHEMA, LAKE, SYSTEM_SCHEMA, LakeBusy, LakeError
 from headwater.lake.names import literal
 from headwater.lake.rows import Row, arrow_rows
 from headwater.observe.events import Console, NullConsole
@@ -542,8 +542,9 @@ class Project:
             if not paused:
                 state.failed, state.error = False, None
             store.save_job_state(lake, state)
-            lake.execute(
-                f"UPDATE {LAKE}.{SYSTEM_SCHEMA}.jobs SET status = ?, error = NULL WHERE name = ?",
+            lake.execute(  # (system.jobs shows each job's newest status row)
+                f"INSERT INTO {LAKE}.{INTERNAL_SCHEMA}.job_status SELECT name, kind, ?, target, last_run, "
+                f"lag_seconds, NULL FROM {LAKE}.{SYSTEM_SCHEMA}.jobs WHERE name = ?",
                 ["paused" if paused else "idle", job],
             )
 

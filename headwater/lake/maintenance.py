@@ -9,8 +9,8 @@ A continuous run that commits every second would leave thousands of both an hour
   an hour (and every snapshot a provisional window still needs), writes a table's inlined
   rows out as one Parquet file once there are enough of them, rewrites files mostly of
   deleted rows, merges small adjacent files, and deletes the files no snapshot needs;
-- state that a commit appends to rather than replaces (the commit clocks: a row per commit,
-  the newest counts) is cut back to its newest rows.
+- state that a commit appends to rather than replaces (the commit clocks and the jobs'
+  statuses: a row per commit, the newest counts) is cut back to its newest rows.
 
 DuckLake's flush, rewrite and merge keep each row's snapshot, so time travel and the change
 feed of every snapshot kept are the same after them. The dedupe state's deleted keys are
@@ -84,7 +84,7 @@ def maintain(
     if expire:
         ids = ", ".join(str(s) for s in expire)
         _run(lake, f"CALL ducklake_expire_snapshots('{LAKE}', versions => [{ids}])")
-    _drop_old_clocks(lake)
+    _drop_old_rows(lake)
     # The dedupe state's keys expire every commit: its deleted rows go at every maintenance.
     _run(
         lake,
@@ -126,16 +126,18 @@ def maintain(
     return done
 
 
-def _drop_old_clocks(lake: Lake) -> None:
-    """Each commit adds a row to ``headwater.clocks`` (its table's clock is the newest): keep
-    only each table's newest row. (A delete that finds nothing commits nothing.)"""
-    if lake.table_exists(INTERNAL_SCHEMA, "clocks"):
-        clocks = f"{LAKE}.{INTERNAL_SCHEMA}.clocks"
-        _run(
-            lake,
-            f"DELETE FROM {clocks} c WHERE last_commit < "
-            f"(SELECT max(last_commit) FROM {clocks} d WHERE d.table_name = c.table_name)",
-        )
+def _drop_old_rows(lake: Lake) -> None:
+    """A commit adds a row to ``headwater.clocks`` (a table's clock is its newest) and to
+    ``headwater.job_status`` (``system.jobs`` shows each job's newest): keep only those.
+    (A delete that finds nothing commits nothing.)"""
+    for table, newest in (("clocks", "table_name, last_commit"), ("job_status", "name, rowid")):
+        if lake.table_exists(INTERNAL_SCHEMA, table):
+            key, order = newest.split(", ")
+            name = f"{LAKE}.{INTERNAL_SCHEMA}.{table}"
+            _run(
+                lake,
+                f"DELETE FROM {name} c WHERE {order} < (SELECT max({order}) FROM {name} d WHERE d.{key} = c.{key})",
+            )
 
 
 def _tables_to_flush(lake: Lake, flush_rows: int) -> list[tuple[str, str]]:

@@ -18,12 +18,12 @@ from headwater.lake.engine import Lake
 from headwater.lake.maintenance import configure
 from headwater.lake.names import INTERNAL_SCHEMA, LAKE, SYSTEM_SCHEMA
 
-STATE_VERSION = 3  # 2: dedupe keys are two BIGINTs (key_hi, key_lo) instead of a BLOB
+STATE_VERSION = 4  # 2: dedupe keys are two BIGINTs (key_hi, key_lo) instead of a BLOB
 # 3: system.offsets has the progress of stream partitions (end_position ... connection)
+# 4: system.jobs is a view of headwater.job_status (a commit adds a row, the newest counts)
 
+JOB_COLUMNS = "name, kind, status, target, last_run, lag_seconds, error"
 SYSTEM_TABLES: dict[str, str] = {
-    "jobs": """name VARCHAR, kind VARCHAR, status VARCHAR, target VARCHAR, last_run TIMESTAMPTZ,
-        lag_seconds DOUBLE, error VARCHAR""",
     "runs": """job VARCHAR, run_id BIGINT, window_start TIMESTAMPTZ, window_end TIMESTAMPTZ,
         started TIMESTAMPTZ, finished TIMESTAMPTZ, status VARCHAR, rows_read BIGINT,
         rows_written BIGINT, rows_deduplicated BIGINT, rows_dropped BIGINT, rows_quarantined BIGINT,
@@ -46,6 +46,11 @@ SYSTEM_TABLES: dict[str, str] = {
 
 INTERNAL_TABLES: dict[str, str] = {
     "meta": "key VARCHAR, value VARCHAR",
+    # Each job's status as it was written: a row per change (a commit adds one rather than
+    # reading or deleting the job's row). system.jobs shows each job's newest; maintenance
+    # drops the older rows.
+    "job_status": """name VARCHAR, kind VARCHAR, status VARCHAR, target VARCHAR, last_run TIMESTAMPTZ,
+        lag_seconds DOUBLE, error VARCHAR""",
     # What `run` last deployed: the plan diffs the project's files against this.
     "deployed": "name VARCHAR, kind VARCHAR, fingerprint VARCHAR, sql VARCHAR, deployed_at TIMESTAMPTZ",
     # Per-job progress of transformation jobs, and pause/fail flags of every job.
@@ -69,9 +74,23 @@ INTERNAL_TABLES: dict[str, str] = {
     "view_inputs": "view_name VARCHAR, table_name VARCHAR, table_id BIGINT, snapshot_id BIGINT, columns VARCHAR",
 }
 
+# Views of the system schema (bound in the lake's own catalog, whatever name it is attached as).
+SYSTEM_VIEWS: dict[str, str] = {
+    # (rowid: DuckLake numbers rows in the order they were written, and keeps the numbers
+    # through compaction; rows of the open transaction come after every committed one)
+    "jobs": f"SELECT {JOB_COLUMNS} FROM {INTERNAL_SCHEMA}.job_status "
+    "QUALIFY row_number() OVER (PARTITION BY name ORDER BY rowid DESC) = 1",
+}
 
 TABLES_FINGERPRINT = hashlib.sha256(
-    repr((STATE_VERSION, sorted(SYSTEM_TABLES.items()), sorted(INTERNAL_TABLES.items()))).encode()
+    repr(
+        (
+            STATE_VERSION,
+            sorted(SYSTEM_TABLES.items()),
+            sorted(INTERNAL_TABLES.items()),
+            sorted(SYSTEM_VIEWS.items()),
+        )
+    ).encode()
 ).hexdigest()[:16]
 _FINGERPRINT_KEY = "tables_fingerprint"
 
@@ -124,6 +143,17 @@ def ensure_system_tables(lake: Lake) -> None:
         ):
             if column not in have:
                 statements.append(f"ALTER TABLE {LAKE}.{SYSTEM_SCHEMA}.offsets ADD COLUMN {column} {typ}")
+    for name, query in SYSTEM_VIEWS.items():
+        if version < 4 and (SYSTEM_SCHEMA, name) in existing and not _is_view(lake, SYSTEM_SCHEMA, name):
+            # 3 -> 4: system.jobs was a table: its rows become the first statuses.
+            statements += [
+                f"INSERT INTO {LAKE}.{INTERNAL_SCHEMA}.job_status SELECT {JOB_COLUMNS} "
+                f"FROM {LAKE}.{SYSTEM_SCHEMA}.{name}",
+                f"DROP TABLE {LAKE}.{SYSTEM_SCHEMA}.{name}",
+            ]
+            existing.discard((SYSTEM_SCHEMA, name))
+        if (SYSTEM_SCHEMA, name) not in existing:
+            statements.append(f"CREATE VIEW {LAKE}.{SYSTEM_SCHEMA}.{name} AS {query}")
     if version < STATE_VERSION:
         statements.append(
             f"UPDATE {LAKE}.{INTERNAL_SCHEMA}.meta SET value = '{STATE_VERSION}' WHERE key = 'state_version'"
@@ -143,6 +173,14 @@ def ensure_system_tables(lake: Lake) -> None:
             )
             # A new lake writes Parquet 2 pages: cheaper to encode and smaller (delta encodings).
             lake.execute(f"CALL {LAKE}.set_option('parquet_version', 2)")
+
+
+def _is_view(lake: Lake, schema: str, name: str) -> bool:
+    row = lake.fetchone(
+        "SELECT count(*) FROM duckdb_views() WHERE database_name = ? AND schema_name = ? AND view_name = ?",
+        [LAKE, schema, name],
+    )
+    return bool(row and row[0])
 
 
 def _state_version(lake: Lake) -> int:

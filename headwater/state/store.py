@@ -124,7 +124,7 @@ def record_gaps(
 def clear_job(lake: Lake, job: str) -> None:
     lake.execute(f"DELETE FROM {SYS}.offsets WHERE job = ?", [job])
     lake.execute(f"DELETE FROM {INT}.job_state WHERE job = ?", [job])
-    lake.execute(f"DELETE FROM {SYS}.jobs WHERE name = ?", [job])
+    lake.execute(f"DELETE FROM {INT}.job_status WHERE name = ?", [job])
     lake.execute(f"DELETE FROM {INT}.job_overrides WHERE job = ?", [job])
     lake.execute(f"DELETE FROM {INT}.dedupe WHERE job = ?", [job])
     lake.execute(f"DELETE FROM {INT}.provisional WHERE job = ?", [job])
@@ -265,9 +265,9 @@ def set_job_status(
     lag: float | None = None,
     error: str | None = None,
 ) -> None:
-    lake.execute(f"DELETE FROM {SYS}.jobs WHERE name = ?", [name])
+    # (system.jobs shows each job's newest row: nothing to read or delete)
     lake.execute(
-        f"INSERT INTO {SYS}.jobs VALUES (?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO {INT}.job_status VALUES (?, ?, ?, ?, ?, ?, ?)",
         [name, kind, status, target, utcnow(), lag, error],
     )
 

@@ -270,5 +270,41 @@ def test_a_lake_from_state_version_2_gets_the_progress_columns_of_offsets(make_p
     ]
     assert totals(project) == (3, 3, 0)
     assert project.query("SELECT value FROM headwater.meta WHERE key = 'state_version'").fetchall() == [
-        ("3",)
+        (str(STATE_VERSION),)
+    ]
+
+
+def test_a_lake_from_state_version_3_keeps_its_job_statuses(make_project: MakeProject) -> None:
+    project = make_project(CONNECTION + job("id"))
+    write_jsonl(project.path / "landing/a.jsonl", [{"id": 1}, {"id": 2}])
+    assert project.run(once=True).ok
+    with project.open_lake() as lake:  # what version 3 left behind: system.jobs, a table
+        lake.execute("DROP VIEW lake.system.jobs")
+        lake.execute(
+            "CREATE TABLE lake.system.jobs (name VARCHAR, kind VARCHAR, status VARCHAR, target VARCHAR, "
+            "last_run TIMESTAMPTZ, lag_seconds DOUBLE, error VARCHAR)"
+        )
+        lake.execute(
+            "INSERT INTO lake.system.jobs VALUES "
+            "('load', 'ingest', 'running', 'bronze.events', TIMESTAMPTZ '2026-01-02 03:04:05+00', 0, NULL), "
+            "('old', 'transform', 'failed', 'silver.x', TIMESTAMPTZ '2026-01-01 00:00:00+00', NULL, 'boom')"
+        )
+        lake.execute("DELETE FROM lake.headwater.job_status")
+        lake.execute("UPDATE lake.headwater.meta SET value = '3' WHERE key = 'state_version'")
+        lake.execute("UPDATE lake.headwater.meta SET value = 'version 3' WHERE key = 'tables_fingerprint'")
+    # A command that only reads brings the lake up to date, and shows the statuses as they were.
+    statuses = "SELECT name, status, last_run, error FROM system.jobs ORDER BY name"
+    before = project.query(statuses).fetchall()
+    assert [(r[0], r[1], r[3]) for r in before] == [("load", "running", None), ("old", "failed", "boom")]
+    assert str(before[0][2]).startswith("2026-01-02")
+    assert project.query(
+        "SELECT count(*) FROM duckdb_views() WHERE schema_name = 'system' AND view_name = 'jobs'"
+    ).fetchall() == [(1,)]
+    write_jsonl(project.path / "landing/b.jsonl", [{"id": 3}])
+    assert project.run(once=True).ok
+    after = dict((r[0], r[1:]) for r in project.query(statuses).fetchall())
+    assert after["old"] == before[1][1:] and after["load"][0] == "running" and after["load"][1] > before[0][2]
+    assert project.query("SELECT count(*) FROM headwater.job_status").fetchall() == [(2,)]  # maintained
+    assert project.query("SELECT value FROM headwater.meta WHERE key = 'state_version'").fetchall() == [
+        (str(STATE_VERSION),)
     ]
