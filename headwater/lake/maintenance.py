@@ -67,6 +67,14 @@ def configure(lake: Lake) -> None:
         lake.execute(f"CALL {LAKE}.set_option('data_inlining_row_limit', {INLINE_ROWS})")
 
 
+@dataclass(frozen=True)
+class _Table:
+    """A live table as the catalog's metadata has it (read without scanning the table)."""
+
+    inlined_rows: int  # rows kept inline in the catalog, live or deleted but kept for time travel
+    delete_files: int  # delete files in use
+
+
 def maintain(
     lake: Lake, retention_hours: float, *, keep_all_minutes: float = 10.0, flush_rows: int = FLUSH_ROWS
 ) -> Maintained:
@@ -74,34 +82,44 @@ def maintain(
     that, all but the last of each hour; never one a provisional window still needs), write
     tables' inlined rows to Parquet once there are ``flush_rows`` of them, rewrite files mostly
     of deleted rows, merge small files, and delete the files no snapshot needs. Each step runs
-    only when it has something to do, so that a maintenance of a lake in order is cheap."""
+    only when it has something to do (as the catalog's metadata says), so that a maintenance
+    of a lake in order is cheap."""
     started = time.monotonic()
     done = Maintained()
     configure(lake)
+    tables = _tables(lake)
     retention = float(retention_hours) * 3600
     keep_all = min(float(keep_all_minutes) * 60, retention)
-    expire = _snapshots_to_expire(lake, retention, keep_all)
+    expire: list[int] = []
+    if _count(  # (snapshots of the last keep_all seconds all stay: nothing to decide)
+        lake,
+        f"SELECT count(*) FROM {META}.ducklake_snapshot WHERE snapshot_time < now() - INTERVAL '{keep_all:.3f} seconds'",
+    ):
+        expire = _snapshots_to_expire(lake, retention, keep_all, (INTERNAL_SCHEMA, "view_inputs") in tables)
     if expire:
         ids = ", ".join(str(s) for s in expire)
         _run(lake, f"CALL ducklake_expire_snapshots('{LAKE}', versions => [{ids}])")
-    _drop_old_rows(lake)
+    _drop_old_rows(lake, tables)
     # The dedupe state's keys expire every commit: its deleted rows go at every maintenance.
-    _run(
-        lake,
-        f"CALL ducklake_flush_inlined_data('{LAKE}', schema_name => '{INTERNAL_SCHEMA}', table_name => 'dedupe')",
-    )
-    _run(
-        lake,
-        f"CALL ducklake_rewrite_data_files('{LAKE}', 'dedupe', schema => '{INTERNAL_SCHEMA}', delete_threshold => 0.1)",
-    )
-    flush = _tables_to_flush(lake, flush_rows)
+    dedupe = tables.get((INTERNAL_SCHEMA, "dedupe"))
+    if dedupe and dedupe.inlined_rows:
+        _run(
+            lake,
+            f"CALL ducklake_flush_inlined_data('{LAKE}', schema_name => '{INTERNAL_SCHEMA}', table_name => 'dedupe')",
+        )
+    if dedupe and (dedupe.inlined_rows or dedupe.delete_files):
+        _run(
+            lake,
+            f"CALL ducklake_rewrite_data_files('{LAKE}', 'dedupe', schema => '{INTERNAL_SCHEMA}', delete_threshold => 0.1)",
+        )
+    flush = sorted(t for t, state in tables.items() if state.inlined_rows >= flush_rows)
     for schema, table in flush:
         _run(
             lake,
             f"CALL ducklake_flush_inlined_data('{LAKE}', schema_name => ?, table_name => ?)",
             [schema, table],
         )
-    if flush or _count(lake, f"SELECT count(*) FROM {META}.ducklake_delete_file WHERE end_snapshot IS NULL"):
+    if flush or any(state.delete_files for state in tables.values()):
         # Files mostly of deleted rows (state tables whose rows are replaced every commit,
         # MERGE targets) are rewritten with only the rows some snapshot still needs.
         _run(lake, f"CALL ducklake_rewrite_data_files('{LAKE}', delete_threshold => {REWRITE_DELETED_SHARE})")
@@ -126,47 +144,52 @@ def maintain(
     return done
 
 
-def _drop_old_rows(lake: Lake) -> None:
+def _drop_old_rows(lake: Lake, tables: dict[tuple[str, str], _Table]) -> None:
     """A commit adds a row to ``headwater.clocks`` (a table's clock is its newest) and to
-    ``headwater.job_status`` (``system.jobs`` shows each job's newest): keep only those.
-    (A delete that finds nothing commits nothing.)"""
-    for table, newest in (("clocks", "table_name, last_commit"), ("job_status", "name, rowid")):
-        if lake.table_exists(INTERNAL_SCHEMA, table):
-            key, order = newest.split(", ")
-            name = f"{LAKE}.{INTERNAL_SCHEMA}.{table}"
-            _run(
-                lake,
-                f"DELETE FROM {name} c WHERE {order} < (SELECT max({order}) FROM {name} d WHERE d.{key} = c.{key})",
-            )
+    ``headwater.job_status`` (``system.jobs`` shows each job's newest): keep only those, in
+    one commit. (A delete that finds nothing commits nothing.)"""
+    deletes = [
+        f"DELETE FROM {LAKE}.{INTERNAL_SCHEMA}.{table} c WHERE {order} < "
+        f"(SELECT max({order}) FROM {LAKE}.{INTERNAL_SCHEMA}.{table} d WHERE d.{key} = c.{key})"
+        for table, key, order in (("clocks", "table_name", "last_commit"), ("job_status", "name", "rowid"))
+        if (INTERNAL_SCHEMA, table) in tables
+    ]
+    if deletes:
+        try:
+            with lake.transaction():
+                for sql in deletes:
+                    lake.execute(sql)
+        except duckdb.Error as e:
+            raise LakeError(f"lake maintenance failed at `DELETE`: {str(e).strip()}") from None
 
 
-def _tables_to_flush(lake: Lake, flush_rows: int) -> list[tuple[str, str]]:
-    """Tables with at least ``flush_rows`` rows inline in the catalog (live, or deleted but
-    kept for time travel): written out, they make a file of a useful size."""
-    parts = lake.fetchall(f"SELECT table_id, table_name FROM {META}.ducklake_inlined_data_tables")
-    if not parts:
-        return []
-    counts = " UNION ALL ".join(
-        f"SELECT {int(i)} AS table_id, count(*) AS n FROM {META}.{quote(t)}" for i, t in parts
-    )
+def _tables(lake: Lake) -> dict[tuple[str, str], _Table]:
+    """Every live table: its rows inline in the catalog and its delete files in use."""
     rows = lake.fetchall(
-        f"SELECT s.schema_name, t.table_name FROM ({counts}) c "
-        f"JOIN {META}.ducklake_table t ON t.table_id = c.table_id AND t.end_snapshot IS NULL "
+        f"SELECT s.schema_name, t.table_name, t.table_id, "
+        f"(SELECT count(*) FROM {META}.ducklake_delete_file d WHERE d.table_id = t.table_id AND d.end_snapshot IS NULL) "
+        f"FROM {META}.ducklake_table t "
         f"JOIN {META}.ducklake_schema s ON s.schema_id = t.schema_id AND s.end_snapshot IS NULL "
-        f"GROUP BY ALL HAVING sum(c.n) >= {int(flush_rows)} ORDER BY ALL"
+        "WHERE t.end_snapshot IS NULL"
     )
-    return [(str(r[0]), str(r[1])) for r in rows]
+    parts = lake.fetchall(f"SELECT table_id, table_name FROM {META}.ducklake_inlined_data_tables")
+    inlined: dict[int, int] = {}
+    if parts:
+        counts = " UNION ALL ".join(
+            f"SELECT {int(i)} AS table_id, count(*) AS n FROM {META}.{quote(t)}" for i, t in parts
+        )
+        inlined = {
+            int(r[0]): int(r[1])
+            for r in lake.fetchall(f"SELECT table_id, sum(n) FROM ({counts}) GROUP BY ALL")
+        }
+    return {(str(r[0]), str(r[1])): _Table(inlined.get(int(r[2]), 0), int(r[3])) for r in rows}
 
 
-def _snapshots_to_expire(lake: Lake, retention: float, keep_all: float) -> list[int]:
+def _snapshots_to_expire(lake: Lake, retention: float, keep_all: float, views: bool) -> list[int]:
     """Snapshot ids to expire: none of the last ``keep_all`` seconds, the last of each hour
     within ``retention``, the newest, those of provisional windows not replaced yet, and those
     incremental views last read (their change feed starts there)."""
-    views = (
-        f"UNION ALL SELECT snapshot_id FROM {LAKE}.{INTERNAL_SCHEMA}.view_inputs"
-        if lake.table_exists(INTERNAL_SCHEMA, "view_inputs")
-        else ""
-    )
+    remembered = f"UNION ALL SELECT snapshot_id FROM {LAKE}.{INTERNAL_SCHEMA}.view_inputs" if views else ""
     rows = lake.fetchall(
         f"""
         WITH s AS (SELECT snapshot_id, snapshot_time, commit_message, commit_extra_info FROM {LAKE}.snapshots()),
@@ -182,7 +205,7 @@ def _snapshots_to_expire(lake: Lake, retention: float, keep_all: float) -> list[
               ON s.commit_message = ?
              AND json_extract_string(s.commit_extra_info, '$.job') = p.job
              AND CAST(json_extract(s.commit_extra_info, '$.run_id') AS BIGINT) = p.run_id
-{views}
+{remembered}
         )
         SELECT snapshot_id FROM s WHERE snapshot_id NOT IN (SELECT id FROM keep WHERE id IS NOT NULL)
         ORDER BY snapshot_id
