@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from headwater.config import Settings, load_settings, setting_line, unwritable
 from headwater.errors import UserError
-from headwater.lake import INTERNAL_SCHEMA, LAKE, SYSTEM_SCHEMA, LakeBusy, LakeError
+from headwater.lake import LAKE, SYSTEM_SCHEMA, LakeBusy, LakeError
+from headwater.lake.latest import JOBS
 from headwater.lake.names import literal
 from headwater.lake.rows import Row, arrow_rows
 from headwater.observe.events import Console, NullConsole
@@ -543,8 +544,8 @@ class Project:
                 state.failed, state.error = False, None
             store.save_job_state(lake, state)
             lake.execute(  # (system.jobs shows each job's newest status row)
-                f"INSERT INTO {LAKE}.{INTERNAL_SCHEMA}.job_status SELECT name, kind, ?, target, last_run, "
-                f"lag_seconds, NULL FROM {LAKE}.{SYSTEM_SCHEMA}.jobs WHERE name = ?",
+                f"INSERT INTO {JOBS.log_table} SELECT name, kind, ?, target, last_run, "
+                f"lag_seconds, NULL FROM {JOBS.view} WHERE name = ?",
                 ["paused" if paused else "idle", job],
             )
 

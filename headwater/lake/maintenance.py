@@ -9,8 +9,9 @@ A continuous run that commits every second would leave thousands of both an hour
   an hour (and every snapshot a provisional window still needs), writes a table's inlined
   rows out as one Parquet file once there are enough of them, rewrites files mostly of
   deleted rows, merges small adjacent files, and deletes the files no snapshot needs;
-- state that a commit appends to rather than replaces (the commit clocks and the jobs'
-  statuses: a row per commit, the newest counts) is cut back to its newest rows.
+- state that a commit appends to rather than replaces (the commit clocks, and the rows of
+  ``system.jobs``, ``watermarks`` and ``offsets``: a row per commit, the newest counts) is cut
+  back to its newest rows.
 
 DuckLake's flush, rewrite and merge keep each row's snapshot, so time travel and the change
 feed of every snapshot kept are the same after them. The dedupe state's deleted keys are
@@ -27,6 +28,7 @@ import duckdb
 
 from headwater.lake.engine import Lake, quote
 from headwater.lake.errors import LakeError
+from headwater.lake.latest import VIEWS
 from headwater.lake.names import INTERNAL_SCHEMA, LAKE
 
 # A commit of at most this many rows into a table is written into the catalog, not a file.
@@ -145,15 +147,14 @@ def maintain(
 
 
 def _drop_old_rows(lake: Lake, tables: dict[tuple[str, str], _Table]) -> None:
-    """A commit adds a row to ``headwater.clocks`` (a table's clock is its newest) and to
-    ``headwater.job_status`` (``system.jobs`` shows each job's newest): keep only those, in
-    one commit. (A delete that finds nothing commits nothing.)"""
+    """A commit adds a row to ``headwater.clocks`` (a table's clock is its newest) and to the
+    logs behind ``system.jobs``, ``watermarks`` and ``offsets`` (``headwater.lake.latest``):
+    keep only each key's newest, in one commit. (A delete that finds nothing commits nothing.)"""
     deletes = [
-        f"DELETE FROM {LAKE}.{INTERNAL_SCHEMA}.{table} c WHERE {order} < "
-        f"(SELECT max({order}) FROM {LAKE}.{INTERNAL_SCHEMA}.{table} d WHERE d.{key} = c.{key})"
-        for table, key, order in (("clocks", "table_name", "last_commit"), ("job_status", "name", "rowid"))
-        if (INTERNAL_SCHEMA, table) in tables
-    ]
+        f"DELETE FROM {LAKE}.{INTERNAL_SCHEMA}.clocks c WHERE last_commit < (SELECT max(last_commit) "
+        f"FROM {LAKE}.{INTERNAL_SCHEMA}.clocks d WHERE d.table_name = c.table_name)"
+    ] * ((INTERNAL_SCHEMA, "clocks") in tables)
+    deletes += [view.older_rows() for view in VIEWS if (INTERNAL_SCHEMA, view.log) in tables]
     if deletes:
         try:
             with lake.transaction():

@@ -15,14 +15,15 @@ import hashlib
 import duckdb
 
 from headwater.lake.engine import Lake
+from headwater.lake.latest import VIEWS
 from headwater.lake.maintenance import configure
 from headwater.lake.names import INTERNAL_SCHEMA, LAKE, SYSTEM_SCHEMA
 
-STATE_VERSION = 4  # 2: dedupe keys are two BIGINTs (key_hi, key_lo) instead of a BLOB
+STATE_VERSION = 5  # 2: dedupe keys are two BIGINTs (key_hi, key_lo) instead of a BLOB
 # 3: system.offsets has the progress of stream partitions (end_position ... connection)
 # 4: system.jobs is a view of headwater.job_status (a commit adds a row, the newest counts)
+# 5: system.watermarks and system.offsets too (headwater.watermark_status, offset_status)
 
-JOB_COLUMNS = "name, kind, status, target, last_run, lag_seconds, error"
 SYSTEM_TABLES: dict[str, str] = {
     "runs": """job VARCHAR, run_id BIGINT, window_start TIMESTAMPTZ, window_end TIMESTAMPTZ,
         started TIMESTAMPTZ, finished TIMESTAMPTZ, status VARCHAR, rows_read BIGINT,
@@ -33,12 +34,6 @@ SYSTEM_TABLES: dict[str, str] = {
         run_id BIGINT, format VARCHAR, sealed VARCHAR, replayed_at TIMESTAMPTZ, replay_run_id BIGINT""",
     "audit": """"at" TIMESTAMPTZ, actor VARCHAR, action VARCHAR, detail VARCHAR""",
     "lineage": """upstream VARCHAR, downstream VARCHAR, job VARCHAR""",
-    "offsets": """job VARCHAR, "partition" VARCHAR, position BIGINT, line BIGINT, committed_at TIMESTAMPTZ,
-        end_position BIGINT, behind BIGINT, seconds_behind DOUBLE, connection VARCHAR""",
-    # Each job's watermark: ingestion jobs, from what they committed; SYNC transformation jobs,
-    # the end of the windows they completed (see docs/jobs-and-windows.md).
-    "watermarks": """job VARCHAR, kind VARCHAR, watermark TIMESTAMPTZ, max_event_time TIMESTAMPTZ,
-        updated_at TIMESTAMPTZ""",
     # Offsets a job went past without reading them (ON_RETENTION_GAP = SKIP).
     "gaps": """job VARCHAR, "partition" VARCHAR, first_lost BIGINT, last_lost BIGINT, run_id BIGINT,
         detected_at TIMESTAMPTZ""",
@@ -46,11 +41,10 @@ SYSTEM_TABLES: dict[str, str] = {
 
 INTERNAL_TABLES: dict[str, str] = {
     "meta": "key VARCHAR, value VARCHAR",
-    # Each job's status as it was written: a row per change (a commit adds one rather than
-    # reading or deleting the job's row). system.jobs shows each job's newest; maintenance
-    # drops the older rows.
-    "job_status": """name VARCHAR, kind VARCHAR, status VARCHAR, target VARCHAR, last_run TIMESTAMPTZ,
-        lag_seconds DOUBLE, error VARCHAR""",
+    # The rows of system.jobs, watermarks and offsets as they were written: a row per change
+    # (a commit adds one rather than deleting the old one); those views show each key's newest
+    # (headwater.lake.latest); maintenance drops the older rows.
+    **{v.log: v.types for v in VIEWS},
     # What `run` last deployed: the plan diffs the project's files against this.
     "deployed": "name VARCHAR, kind VARCHAR, fingerprint VARCHAR, sql VARCHAR, deployed_at TIMESTAMPTZ",
     # Per-job progress of transformation jobs, and pause/fail flags of every job.
@@ -75,12 +69,7 @@ INTERNAL_TABLES: dict[str, str] = {
 }
 
 # Views of the system schema (bound in the lake's own catalog, whatever name it is attached as).
-SYSTEM_VIEWS: dict[str, str] = {
-    # (rowid: DuckLake numbers rows in the order they were written, and keeps the numbers
-    # through compaction; rows of the open transaction come after every committed one)
-    "jobs": f"SELECT {JOB_COLUMNS} FROM {INTERNAL_SCHEMA}.job_status "
-    "QUALIFY row_number() OVER (PARTITION BY name ORDER BY rowid DESC) = 1",
-}
+SYSTEM_VIEWS: dict[str, str] = {v.name: v.view_sql() for v in VIEWS}
 
 TABLES_FINGERPRINT = hashlib.sha256(
     repr(
@@ -143,17 +132,17 @@ def ensure_system_tables(lake: Lake) -> None:
         ):
             if column not in have:
                 statements.append(f"ALTER TABLE {LAKE}.{SYSTEM_SCHEMA}.offsets ADD COLUMN {column} {typ}")
-    for name, query in SYSTEM_VIEWS.items():
-        if version < 4 and (SYSTEM_SCHEMA, name) in existing and not _is_view(lake, SYSTEM_SCHEMA, name):
-            # 3 -> 4: system.jobs was a table: its rows become the first statuses.
+    for view in VIEWS:
+        key = (SYSTEM_SCHEMA, view.name)
+        if version < view.since and key in existing and not _is_view(lake, SYSTEM_SCHEMA, view.name):
+            # It was a table: its rows become the first rows of the view's log.
             statements += [
-                f"INSERT INTO {LAKE}.{INTERNAL_SCHEMA}.job_status SELECT {JOB_COLUMNS} "
-                f"FROM {LAKE}.{SYSTEM_SCHEMA}.{name}",
-                f"DROP TABLE {LAKE}.{SYSTEM_SCHEMA}.{name}",
+                f"INSERT INTO {view.log_table} SELECT {view.columns} FROM {view.view}",
+                f"DROP TABLE {view.view}",
             ]
-            existing.discard((SYSTEM_SCHEMA, name))
-        if (SYSTEM_SCHEMA, name) not in existing:
-            statements.append(f"CREATE VIEW {LAKE}.{SYSTEM_SCHEMA}.{name} AS {query}")
+            existing.discard(key)
+        if key not in existing:
+            statements.append(f"CREATE VIEW {view.view} AS {view.view_sql()}")
     if version < STATE_VERSION:
         statements.append(
             f"UPDATE {LAKE}.{INTERNAL_SCHEMA}.meta SET value = '{STATE_VERSION}' WHERE key = 'state_version'"

@@ -12,6 +12,7 @@ from typing import Any
 
 from headwater.errors import JobFailed
 from headwater.lake import INTERNAL_SCHEMA, LAKE, SYSTEM_SCHEMA, Lake
+from headwater.lake.latest import JOBS, OFFSETS, WATERMARKS
 
 SYS = f"{LAKE}.{SYSTEM_SCHEMA}"
 INT = f"{LAKE}.{INTERNAL_SCHEMA}"
@@ -44,9 +45,7 @@ class Progress:
     connection: str | None = None
 
 
-OFFSET_COLUMNS = (
-    'job, "partition", position, line, committed_at, end_position, behind, seconds_behind, connection'
-)
+OFFSET_COLUMNS = OFFSETS.columns
 
 
 def save_offsets(
@@ -60,8 +59,7 @@ def save_offsets(
     if not positions:
         return
     parts = list(positions)
-    lake.execute(f'DELETE FROM {SYS}.offsets WHERE job = ? AND list_contains(?, "partition")', [job, parts])
-    values = []
+    values = []  # (system.offsets shows each partition's newest row: nothing to read or delete)
     for p in parts:
         got = (progress or {}).get(p) or Progress()
         values.append(
@@ -78,16 +76,17 @@ def save_offsets(
             )
         )
     lake.con.executemany(
-        f"INSERT INTO {SYS}.offsets ({OFFSET_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", values
+        f"INSERT INTO {OFFSETS.log_table} ({OFFSET_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", values
     )
 
 
 def save_progress(lake: Lake, job: str, progress: dict[str, Progress]) -> None:
-    """Only the ``Progress`` of partitions whose position did not move (a broker went away...)."""
+    """Only the ``Progress`` of partitions whose position did not move (a broker went away...):
+    a copy of each one's newest row with it."""
     for p, got in progress.items():
         lake.execute(
-            f"UPDATE {SYS}.offsets SET end_position = ?, behind = ?, seconds_behind = ?, connection = ? "
-            'WHERE job = ? AND "partition" = ?',
+            f'INSERT INTO {OFFSETS.log_table} SELECT job, "partition", position, line, committed_at, '
+            f'?, ?, ?, ? FROM {OFFSETS.view} WHERE job = ? AND "partition" = ?',
             [got.end, got.behind, got.seconds_behind, got.connection, job, p],
         )
 
@@ -122,13 +121,13 @@ def record_gaps(
 
 
 def clear_job(lake: Lake, job: str) -> None:
-    lake.execute(f"DELETE FROM {SYS}.offsets WHERE job = ?", [job])
+    lake.execute(f"DELETE FROM {OFFSETS.log_table} WHERE job = ?", [job])
     lake.execute(f"DELETE FROM {INT}.job_state WHERE job = ?", [job])
-    lake.execute(f"DELETE FROM {INT}.job_status WHERE name = ?", [job])
+    lake.execute(f"DELETE FROM {JOBS.log_table} WHERE name = ?", [job])
     lake.execute(f"DELETE FROM {INT}.job_overrides WHERE job = ?", [job])
     lake.execute(f"DELETE FROM {INT}.dedupe WHERE job = ?", [job])
     lake.execute(f"DELETE FROM {INT}.provisional WHERE job = ?", [job])
-    lake.execute(f"DELETE FROM {SYS}.watermarks WHERE job = ?", [job])
+    lake.execute(f"DELETE FROM {WATERMARKS.log_table} WHERE job = ?", [job])
 
 
 # -- job state -------------------------------------------------------------------------------
@@ -176,9 +175,8 @@ def load_watermarks(lake: Lake, jobs: list[str]) -> dict[str, Watermark]:
 
 
 def save_watermark(lake: Lake, mark: Watermark) -> None:
-    lake.execute(f"DELETE FROM {SYS}.watermarks WHERE job = ?", [mark.job])
-    lake.execute(
-        f"INSERT INTO {SYS}.watermarks VALUES (?, ?, ?, ?, ?)",
+    lake.execute(  # (system.watermarks shows each job's newest row)
+        f"INSERT INTO {WATERMARKS.log_table} VALUES (?, ?, ?, ?, ?)",
         [mark.job, mark.kind, mark.watermark, mark.max_event_time, utcnow()],
     )
 
@@ -267,7 +265,7 @@ def set_job_status(
 ) -> None:
     # (system.jobs shows each job's newest row: nothing to read or delete)
     lake.execute(
-        f"INSERT INTO {INT}.job_status VALUES (?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO {JOBS.log_table} VALUES (?, ?, ?, ?, ?, ?, ?)",
         [name, kind, status, target, utcnow(), lag, error],
     )
 

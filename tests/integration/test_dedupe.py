@@ -251,10 +251,16 @@ def test_a_lake_from_state_version_2_gets_the_progress_columns_of_offsets(make_p
     project = make_project(CONNECTION + job("id"))
     write_jsonl(project.path / "landing/a.jsonl", [{"id": 1}, {"id": 2}])
     assert project.run(once=True).ok
-    with project.open_lake() as lake:  # what version 2 left behind: positions only
-        for column in ("end_position", "behind", "seconds_behind", "connection"):
-            lake.execute(f"ALTER TABLE lake.system.offsets DROP COLUMN {column}")
+    with project.open_lake() as lake:  # what version 2 left behind: a table of positions only
+        lake.execute(
+            'CREATE TABLE lake.main.old AS SELECT job, "partition", position, line, committed_at FROM lake.system.offsets'
+        )
+        lake.execute("DROP VIEW lake.system.offsets")
+        lake.execute("DELETE FROM lake.headwater.offset_status")
+        lake.execute("CREATE TABLE lake.system.offsets AS FROM lake.main.old")
+        lake.execute("DROP TABLE lake.main.old")
         lake.execute("UPDATE lake.headwater.meta SET value = '2' WHERE key = 'state_version'")
+        lake.execute("UPDATE lake.headwater.meta SET value = 'version 2' WHERE key = 'tables_fingerprint'")
     write_jsonl(project.path / "landing/b.jsonl", [{"id": 3}])
     assert project.run(once=True).ok
     assert project.query("SELECT * FROM system.offsets LIMIT 0").columns == [

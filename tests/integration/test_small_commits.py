@@ -116,6 +116,22 @@ def test_commit_clocks_grow_a_row_per_commit_until_maintenance_keeps_the_newest(
         "WHERE table_name = 'bronze.orders' GROUP BY ALL ORDER BY ALL"
     ).fetchall()
     assert loads >= 5 and changes == [("delete", loads - 1, 1), ("insert", loads, loads)], changes
+    # The same for system.jobs, watermarks and offsets: views of each key's newest row.
+    for view, log in (("jobs", "job_status"), ("watermarks", "watermark_status"), ("offsets", "offset_status")):
+        added = project.query(
+            f"SELECT count(*) FROM ducklake_table_changes('lake', 'headwater', '{log}', 0, {last}) "
+            "WHERE change_type = 'insert'"
+        ).fetchall()[0][0]
+        shown = project.query(f"SELECT count(*) FROM system.{view}").fetchall()[0][0]
+        assert added >= loads and project.query(f"SELECT count(*) FROM headwater.{log}").fetchall() == [
+            (shown,)
+        ], view
+    positions = project.query(
+        'SELECT "partition", position FROM system.offsets WHERE "partition" LIKE \'%.jsonl\''
+    ).fetchall()
+    assert {p: n for p, n in positions} == {
+        f"landing/{f.name}": f.stat().st_size for f in (project.path / "landing").glob("*.jsonl")
+    }
     clocks = "SELECT table_name, count(*), max(last_commit) FROM headwater.clocks GROUP BY ALL ORDER BY ALL"
     kept = {r[0]: r[1:] for r in project.query(clocks).fetchall()}
     # Each table's clock is its newest commit: the $commit_time of its last rows.

@@ -282,7 +282,8 @@ def test_a_lake_from_before_gets_the_watermarks_table_and_its_declared_tables(tm
     import headwater
 
     with headwater.Project(project).open_lake() as lake:  # a lake from before watermarks, where
-        lake.execute("DROP TABLE lake.system.watermarks")  # a table declared without columns
+        lake.execute("DROP VIEW lake.system.watermarks")  # a table declared without columns
+        lake.execute("DROP TABLE lake.headwater.watermark_status")
         lake.execute("DROP TABLE lake.bronze.orders")  # was created by its first rows
     run_once(project)
     assert query(project, "SELECT count(*) AS n FROM bronze.orders") == [{"n": 0}]
