@@ -117,7 +117,11 @@ def test_commit_clocks_grow_a_row_per_commit_until_maintenance_keeps_the_newest(
     ).fetchall()
     assert loads >= 5 and changes == [("delete", loads - 1, 1), ("insert", loads, loads)], changes
     # The same for system.jobs, watermarks and offsets: views of each key's newest row.
-    for view, log in (("jobs", "job_status"), ("watermarks", "watermark_status"), ("offsets", "offset_status")):
+    for view, log in (
+        ("jobs", "job_status"),
+        ("watermarks", "watermark_status"),
+        ("offsets", "offset_status"),
+    ):
         added = project.query(
             f"SELECT count(*) FROM ducklake_table_changes('lake', 'headwater', '{log}', 0, {last}) "
             "WHERE change_type = 'insert'"
