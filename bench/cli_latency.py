@@ -24,7 +24,7 @@ sensitive to a busy machine than wall time), the ratio to the duckdb baseline, a
 target of issue 12 (0.3 s for ``--help``, ``--version``, ``validate``; 0.5 s for ``query`` and
 ``status``). ``--before DIR``: also time each command with an earlier version's ``headwater``
 package (``DIR/headwater``, e.g. from ``git archive <commit> headwater | tar -x -C DIR``)
-first on ``PYTHONPATH``, in the same round-robin, on the same project.
+first on ``PYTHONPATH``, in the same round-robin, on a project of its own (made by that version).
 """
 
 from __future__ import annotations
@@ -91,30 +91,35 @@ def main() -> None:
     parser.add_argument("--before", type=Path, help="a folder holding an earlier version's headwater/")
     parser.add_argument("--keep", action="store_true", help="keep the project folder")
     args = parser.parse_args()
-    # (label, argv, target, environment: None for this version's)
-    commands: list[tuple[str, list[str], float | None, dict[str, str] | None]] = []
+    # (label, argv, target, environment, project folder)
+    commands: list[tuple[str, list[str], float | None, dict[str, str], Path]] = []
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    for label, argv, target in COMMANDS:
-        commands.append((label, argv, target, env))
-        if args.before and label.startswith("headwater"):
-            before = {**env, "PYTHONPATH": str(args.before.resolve())}
-            commands.append((f"  before: {label.removeprefix('headwater ')}", argv, None, before))
-
+    before = {**env, "PYTHONPATH": str(args.before.resolve())} if args.before else env
     base = Path(tempfile.mkdtemp(prefix="hw-cli-latency-"))
-    project = base / "shop"
+    # Each version reads a project it made itself: a lake at another state version would have
+    # each command bring the lake's tables to its own version, at every run.
+    project, earlier = base / "shop", base / "shop-before"
+    for label, argv, target in COMMANDS:
+        commands.append((label, argv, target, env, project))
+        if args.before and label.startswith("headwater"):
+            commands.append((f"  before: {label.removeprefix('headwater ')}", argv, None, before, earlier))
+
     try:
-        subprocess.run([str(HEADWATER), "init", str(project)], check=True, capture_output=True, env=env)
-        subprocess.run(
-            [str(HEADWATER), "run", "--once"], cwd=project, check=True, capture_output=True, env=env
-        )
+        for folder, run_env in [(project, env)] + [(earlier, before)] * bool(args.before):
+            subprocess.run(
+                [str(HEADWATER), "init", str(folder)], check=True, capture_output=True, env=run_env
+            )
+            subprocess.run(
+                [str(HEADWATER), "run", "--once"], cwd=folder, check=True, capture_output=True, env=run_env
+            )
         print(machine(f"load average {os.getloadavg()[0]:.1f} before"))
-        for _, argv, _, run_env in commands:  # warm-up: .pyc files, the page cache
-            timed(argv, project, run_env)
+        for _, argv, _, run_env, folder in commands:  # warm-up: .pyc files, the page cache
+            timed(argv, folder, run_env)
         walls: dict[str, list[float]] = {label: [] for label, *_ in commands}
         cpus: dict[str, list[float]] = {label: [] for label, *_ in commands}
         for _ in range(args.repeat):
-            for label, argv, _, run_env in commands:
-                wall, cpu = timed(argv, project, run_env)
+            for label, argv, _, run_env, folder in commands:
+                wall, cpu = timed(argv, folder, run_env)
                 walls[label].append(wall)
                 cpus[label].append(cpu)
         print(f"load average {os.getloadavg()[0]:.1f} after; {args.repeat} runs each, round-robin\n")
@@ -122,7 +127,7 @@ def main() -> None:
         head = f"{'command':30} {'median':>8} {'fastest':>8} {'CPU':>7} {'x duckdb':>9} {'target':>7}  met"
         print(head)
         print("-" * len(head))
-        for label, _, target, _ in commands:
+        for label, _, target, _, _ in commands:
             wall = statistics.median(walls[label])
             ratio = wall / base_wall
             goal = f"{target:.1f} s" if target else ""
