@@ -204,10 +204,8 @@ def apply_changes(
             new_pairs[j] = _add_pairs(
                 lake, sql, j, qualified(INTERNAL_SCHEMA, state_table(name, f"d{j}")), bounds, params
             )
-        lake.execute(f"CREATE OR REPLACE TEMP TABLE __hw_delta AS {sql.delta_of_rows('FROM __hw_rows')}")
-        lake.execute(
-            f"CREATE OR REPLACE TEMP TABLE __hw_merged AS {sql.merged('__hw_delta', state, new_pairs)}"
-        )
+        delta = f"({sql.delta_of_rows('FROM __hw_rows')})"
+        lake.execute(f"CREATE OR REPLACE TEMP TABLE __hw_merged AS {sql.merged(delta, state, new_pairs)}")
         lake.execute(f"DELETE FROM {state} USING __hw_merged m WHERE {sql.key_match(state, 'm')}")
         lake.execute(f"INSERT INTO {state} BY NAME SELECT * FROM __hw_merged WHERE {ROW_COUNT} > 0")
         target = qualified(view.schema, view.name)
@@ -215,7 +213,7 @@ def apply_changes(
         written = lake.fetchone(f"INSERT INTO {target} BY NAME {sql.finished('__hw_merged', system_columns)}")
         return int(written[0]) if written else 0
     finally:
-        temps = ["__hw_rows", "__hw_delta", "__hw_merged", *(f"__hw_pairs{j}" for j in new_pairs)]
+        temps = ["__hw_rows", "__hw_merged", *(f"__hw_pairs{j}" for j in new_pairs)]
         for temp in temps:
             lake.execute(f"DROP TABLE IF EXISTS temp.{temp}")
 
@@ -229,9 +227,12 @@ def _add_pairs(lake: Lake, sql: ViewSQL, j: int, pairs: str, bounds: list[str], 
     its keys' range; within one row group the order would skip nothing), saving the sort."""
     temp = f"__hw_pairs{j}"
     where = f" WHERE {' AND '.join(bounds)}" if bounds else ""
+    # (an anti join rather than EXCEPT: that one makes the new pairs distinct a second time)
     added = lake.fetchone(
-        f"CREATE OR REPLACE TEMP TABLE {temp} AS {sql.pairs(j, f'SELECT * FROM __hw_rows WHERE {SIGN} > 0')} "
-        f"EXCEPT SELECT {sql.key_list()}, __hw_v FROM {pairs}{where}",
+        f"CREATE OR REPLACE TEMP TABLE {temp} AS SELECT r.* FROM "
+        f"({sql.pairs(j, f'SELECT * FROM __hw_rows WHERE {SIGN} > 0')}) r "
+        f"ANTI JOIN (SELECT {sql.key_list()}, __hw_v FROM {pairs}{where}) p "
+        f"ON {sql.key_match('p', 'r')} AND p.__hw_v = r.__hw_v",
         params,
     )
     order = f" ORDER BY {sql.key_list()}" if added and added[0] > ROW_GROUP_ROWS else ""
