@@ -128,7 +128,8 @@ def replay_job(ctx: RunContext, dag: DAG, name: str, start: datetime, end: datet
         raise UserError(f"--to ({end.isoformat()}) must be after --from ({start.isoformat()})")
     result = BackfillResult()
     below = downstream(dag, name)
-    replaced_from: dict[str, datetime] = {}  # table -> first $commit_time of its replaced rows
+    # table -> the first $commit_time and the first $event_time of its replaced rows
+    replaced_from: dict[str, tuple[datetime, datetime]] = {}
     with ctx.lake.transaction():
         first = _replay_one(ctx, entry, start, end, None, result)
         if first is not None:
@@ -142,7 +143,10 @@ def replay_job(ctx: RunContext, dag: DAG, name: str, start: datetime, end: datet
                 if refresh_view(ctx, view) is not None:
                     result.views.append(str(view.writes))
                 continue
-            since = [replaced_from[str(t)] for t in job.reads if str(t) in replaced_from]
+            # (a SYNC job's windows are of $event_time: it replays from the window of the
+            # earliest event among the replaced rows; another job's, of their $commit_time)
+            sync = isinstance(job.statement, CreateTransformJob) and job.statement.sync
+            since = [replaced_from[str(t)][1 if sync else 0] for t in job.reads if str(t) in replaced_from]
             if not since:
                 continue
             by = next(r.job for r in result.jobs if str(_target(ctx, r.job)) in {str(t) for t in job.reads})
@@ -199,9 +203,9 @@ def _replay_one(
     end: datetime | None,
     because_of: str | None,
     result: BackfillResult,
-) -> datetime | None:
+) -> tuple[datetime, datetime] | None:
     """Inside the replay's transaction: one job's windows. Returns the first ``$commit_time``
-    of the rows it took out (None when it took none out)."""
+    and the first ``$event_time`` of the rows it took out (None when it took none out)."""
     lake = ctx.lake
     stmt = entry.statement
     assert isinstance(stmt, CreateTransformJob)
@@ -232,13 +236,17 @@ def _replay_one(
         )
     ]
     target = stmt.target
-    first: datetime | None = None
+    first: tuple[datetime, datetime] | None = None
     if runs and lake.table_exists(target.schema, target.name):
         table = qualified(target.schema, target.name)
         row = lake.fetchone(
-            f'SELECT min("$commit_time"), count(*) FROM {table} WHERE list_contains(?, "$run_id")', [runs]
+            f'SELECT min("$commit_time"), min("$event_time"), count(*) FROM {table} '
+            'WHERE list_contains(?, "$run_id")',
+            [runs],
         )
-        first, done.rows_removed = (row[0], int(row[1])) if row else (None, 0)
+        if row and row[0] is not None:
+            first = (row[0], row[1])
+        done.rows_removed = int(row[2]) if row else 0
         lake.execute(f'DELETE FROM {table} WHERE list_contains(?, "$run_id")', [runs])
     if runs:
         for what in ("quarantine", "expectations"):
@@ -251,9 +259,11 @@ def _replay_one(
         )
     tables = lake_inputs(ctx, entry)
     interval = timedelta(seconds=seconds)
+    # A SYNC job's windows hold the rows of their $event_time; another job's, of their $commit_time.
+    column = "$event_time" if stmt.sync else "$commit_time"
     window = window_from
     while window < window_to:
-        nxt = next_data_time(ctx, tables, window)
+        nxt = next_data_time(ctx, tables, window, column)
         if nxt is None or nxt >= window_to:
             break
         if nxt >= window + interval:

@@ -10,6 +10,7 @@ from typing import Any
 
 import duckdb
 import pytest
+from duckdb_extensions import import_extension
 from typer.testing import CliRunner
 
 from headwater.cli.app import app
@@ -129,6 +130,7 @@ def test_replay_replaces_the_output_in_one_commit(project: Path) -> None:
     assert result.exit_code == 0, result.output
     after = [s for s in snapshots() if s > before[-1]]
     con = duckdb.connect()
+    import_extension("ducklake", con=con)  # (from its PyPI package: installed, then loaded)
     con.execute("LOAD ducklake")
     con.execute(f"ATTACH 'ducklake:{catalog}' AS l (DATA_PATH '{project}/.headwater/data/', READ_ONLY)")
     seen = []

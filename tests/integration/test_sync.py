@@ -389,3 +389,45 @@ def test_without_event_time_a_watermark_is_the_time_the_source_was_read_up_to(tm
     # Nothing new, but the folder was read to its end again: that second is complete.
     run_once(project)
     assert query(project, "SELECT sum(clicks) AS n FROM silver.per_second") == [{"n": 2}]
+
+
+def test_replay_of_a_sync_job_reads_the_late_rows_of_its_event_time_windows(tmp_path: Path) -> None:
+    """A SYNC job's windows are of $event_time: `replay` runs them again over the rows that
+    arrived late for them (committed long after), and a SYNC job downstream follows from the
+    window of the replaced rows' event time, not of their commit time."""
+    project = make(
+        tmp_path,
+        STREAMS.format(lateness="0 SECONDS")
+        + """
+CREATE SYNC JOB paid_totals RUN_INTERVAL = 1 MINUTE AS
+INSERT INTO gold.paid_totals
+SELECT count(*) AS orders, sum(paid) AS paid FROM silver.paid_orders
+WHERE $event_time BETWEEN run_start_time() AND run_end_time();
+""",
+    )
+    write_jsonl(
+        project / "landing/orders-1.jsonl", [order(1, "10:00:10"), order(2, "10:00:20"), order(3, "10:02:00")]
+    )
+    write_jsonl(project / "landing/payments-1.jsonl", [payment(1, 5, "10:00:40"), payment(3, 4, "10:02:30")])
+    run_once(project)
+    before = query(project, "SELECT id, paid FROM silver.paid_orders ORDER BY id")
+    assert before == [{"id": 1, "paid": 5}, {"id": 2, "paid": None}]
+    assert query(project, "SELECT orders, paid FROM gold.paid_totals") == [{"orders": 2, "paid": 5}]
+    # Order 2's payment arrives after paid_orders completed its window: written, counted late.
+    write_jsonl(project / "landing/payments-2.jsonl", [payment(2, 3, "10:00:50")])
+    run_once(project)
+    assert query(project, "SELECT sum(rows_late) AS n FROM system.runs WHERE job = 'load_payments'") == [
+        {"n": 1}
+    ]
+    assert query(project, "SELECT id, paid FROM silver.paid_orders ORDER BY id") == before
+    code, out = hw("replay", "paid_orders", "--from", "2026-11-02T10:00:00Z", "-p", project)
+    assert code == 0, out
+    # As an independent join of the files over the windows completed (10:00 and 10:01):
+    expected = [{"id": 1, "paid": 5}, {"id": 2, "paid": 3}]
+    assert query(project, "SELECT id, paid FROM silver.paid_orders ORDER BY id") == expected
+    assert query(project, "SELECT orders, paid FROM gold.paid_totals") == [{"orders": 2, "paid": 8}]
+    replaced = query(
+        project,
+        "SELECT job, count(*) AS n FROM system.runs WHERE status = 'replaced' GROUP BY job ORDER BY job",
+    )
+    assert replaced == [{"job": "paid_orders", "n": 1}, {"job": "paid_totals", "n": 1}]
