@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import getpass
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -16,8 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from headwater.config import Settings, load_settings, setting_line, unwritable
-from headwater.errors import UserError
-from headwater.lake import LAKE, SYSTEM_SCHEMA, LakeBusy, LakeError
+from headwater.errors import HeadwaterError, UserError
+from headwater.lake import LAKE, SYSTEM_SCHEMA, LakeBusy, LakeError, QueryError
 from headwater.lake.latest import JOBS
 from headwater.lake.names import literal
 from headwater.lake.rows import Row, arrow_rows
@@ -370,14 +371,65 @@ class Project:
                 return served(answer)
         result: T | None = None
         reads = all(isinstance(s, Query) for s in statements) and not any(writes)
-        with self._reading(read_only=False) if reads else self._writing() as lake:
-            for stmt, write in zip(statements, writes, strict=True):
-                if isinstance(stmt, Query):
-                    result = run(lake, stmt, write)
-                else:
-                    result = other(self._control(lake, stmt))
+        try:
+            with self._reading(read_only=False) if reads else self._writing() as lake:
+                for stmt, write in zip(statements, writes, strict=True):
+                    if isinstance(stmt, Query):
+                        result = run(lake, stmt, write)
+                    else:
+                        result = other(self._control(lake, stmt))
+        except QueryError as e:
+            raise self._not_written_yet(e, sql) from None
         assert result is not None
         return result
+
+    def _not_written_yet(self, e: QueryError, sql: str) -> QueryError:
+        """A query of a table that a job or view of the project writes but has not created
+        yet (a job's target exists from its first rows): the error says which and why.
+        (DuckDB's message names the table with its schema only when the schema is missing
+        too: otherwise the query's text tells which schema it meant.)"""
+        found = re.search(r'Table with name "?([^"\s!]+)"? does not exist', e.message)
+        if e.hint or not found:
+            return e
+        name = found.group(1).lower()
+        try:
+            catalog = self.validate_files()
+        except HeadwaterError:
+            return e
+        text = sql.lower().replace('"', "")
+        for entry in catalog.of_kind("ingest_job", "transform_job", "materialized_view"):
+            table = entry.writes
+            if table is None:
+                continue
+            full = str(table).lower()
+            if name != full and not (
+                name == table.name.lower()
+                and (table.schema == "main" or re.search(rf"\b{re.escape(full)}\b", text))
+            ):
+                continue
+            if entry.kind == "materialized_view":
+                hint = f"materialized view {table} is computed by `headwater run` once its inputs have rows"
+            else:
+                hint = f"{table} is created by job {entry.name} with the first rows it writes"
+            return QueryError(e.message, hint=f"{hint}; `headwater status` shows what it waits for")
+        return e
+        name = found.group(1).lower()
+        try:
+            catalog = self.validate_files()
+        except HeadwaterError:
+            return e
+        for entry in catalog.of_kind("ingest_job", "transform_job", "materialized_view"):
+            table = entry.writes
+            if table is None:
+                continue
+            if name != str(table).lower() and not (table.schema == "main" and name == table.name.lower()):
+                continue
+            if entry.kind == "materialized_view":
+                hint = f"materialized view {table} is computed by `headwater run` once its inputs have rows"
+            else:
+                hint = f"{table} is created by job {entry.name} with the first rows it writes"
+            return QueryError(e.message, hint=f"{hint}; `headwater status` shows what it waits for")
+        return e
 
     def _check(self, stmt: AnyStatement, allow_writes: bool) -> bool:
         """Whether ``stmt`` writes; a UserError for what ``query`` must not run."""

@@ -431,3 +431,15 @@ WHERE $event_time BETWEEN run_start_time() AND run_end_time();
         "SELECT job, count(*) AS n FROM system.runs WHERE status = 'replaced' GROUP BY job ORDER BY job",
     )
     assert replaced == [{"job": "paid_orders", "n": 1}, {"job": "paid_totals", "n": 1}]
+
+
+def test_a_query_of_a_target_not_written_yet_says_which_job_writes_it(tmp_path: Path) -> None:
+    project = make(tmp_path, STREAMS.format(lateness="0 SECONDS"))
+    write_jsonl(project / "landing/orders-1.jsonl", [order(1, "10:00:10")])
+    run_once(project)  # (paid_orders waits for the payments' watermark: no rows, no table yet)
+    code, out = hw("query", "-p", project, "SELECT * FROM silver.paid_orders")
+    assert code == 2, out
+    assert "silver.paid_orders is created by job paid_orders with the first rows it writes" in out
+    assert "Traceback" not in out
+    code, out = hw("query", "-p", project, "SELECT * FROM silver.unknown")
+    assert code == 2 and "does not exist" in out and "created by job" not in out, out
