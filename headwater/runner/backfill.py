@@ -10,7 +10,8 @@ with ``status = 'replaced'``; their quarantined rows and expectation counts are 
 
 The new rows are committed now, so they carry a new ``$commit_time`` (it never goes backwards).
 Each transformation job downstream is replayed from the first of its windows that read a
-replaced row (the smallest ``$commit_time`` among them), recursively, and the materialized
+replaced row (the smallest ``$commit_time`` among them; for a SYNC job, whose windows are of
+event time, the smallest ``$event_time``), recursively, and the materialized
 views downstream are recomputed. All of it is one transaction: a failure anywhere changes
 nothing. Then, as ``run --once`` would, the jobs downstream run the windows the new rows fall
 in (the current one provisionally), and the views are brought up to date.
