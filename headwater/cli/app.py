@@ -170,16 +170,20 @@ def init(
 def validate(project: ProjectDir = Path(".")) -> None:
     """Parse and check every .sql file; errors as file:line:col.
 
-    Prints `ok: N statements, J jobs, T tables`, or the first error with its place and the
-    offending line. Changes nothing.
+    Prints `ok: N statements, J jobs, T tables` and a `warning:` line for what is valid but
+    most likely a mistake (an INSERT job without a window filter), or the first error with
+    its place and the offending line. Changes nothing.
     """
     from headwater.api import Project
+    from headwater.catalog.warnings import warnings
 
     catalog = Project(project).validate()
     statements = len(catalog.entries) + len(catalog.queries)
     summary = f"ok: {plural(statements, 'statement')}, {plural(len(catalog.jobs), 'job')}, "
     summary += plural(len(catalog.known_tables()), "table")
     stdout_console().print(Text(summary, style="green"))
+    for warning in warnings(catalog):
+        stdout_console().print(Text(f"warning: {warning}", style="yellow"))
 
 
 @app.command()

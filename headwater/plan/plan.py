@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from headwater.catalog.model import Catalog, Entry, EntryKind
+from headwater.catalog.warnings import window_warning
 from headwater.dialect.nodes import TableName
 from headwater.plan.dag import DAG
 from headwater.plan.errors import CycleError, DropNotAllowed
@@ -163,4 +164,10 @@ def make_plan(catalog: Catalog, deployed: list[Deployed], refresh: dict[str, str
         refresh = {}
         for entry in catalog.views:
             refresh[str(entry.writes)] = analyse(entry.statement.query).describe()  # type: ignore[attr-defined]
-    return Plan(diff(catalog, deployed), run_order(catalog), kept_tables(catalog, deployed), refresh)
+    plan = Plan(diff(catalog, deployed), run_order(catalog), kept_tables(catalog, deployed), refresh)
+    for change in plan.changes:  # (a job created or changed: said when it is, not at every plan)
+        changed = catalog.entries.get((change.kind, change.name))
+        warning = window_warning(changed) if changed and change.action != "drop" else None
+        if warning:
+            plan.notes.setdefault(change.name, []).append(f"warning: {warning}")
+    return plan

@@ -218,8 +218,8 @@ def annotate(lake: Lake, catalog: Catalog, plan: Plan) -> Plan:
         if change.action == "update" and change.name in sets:
             shown = ", ".join(s.to_sql().removeprefix("SET ") for s in sets[change.name])
             notes.append(f"its ALTER JOB ... SET options ({shown}) give way to the file")
-        if notes:
-            plan.notes[change.name] = notes
+        if notes:  # (before the warnings that make_plan put there)
+            plan.notes[change.name] = notes + plan.notes.get(change.name, [])
     changed = {c.name for c in plan.changes if c.action == "update"}
     for job, options in sorted(sets.items()):
         if job not in changed and catalog.job(job) is not None:
