@@ -29,7 +29,7 @@ from headwater.lake.changes import (
     table_ids,
 )
 from headwater.plan.incremental import Shape
-from headwater.runner.view_sql import ROW_COUNT, SIGN, ViewSQL
+from headwater.runner.view_sql import DELETED, ROW_COUNT, SIGN, ViewSQL
 
 VIEW_INPUTS = f"{LAKE}.{INTERNAL_SCHEMA}.view_inputs"
 ROW_GROUP_ROWS = 122_880  # rows of a Parquet row group as DuckDB writes them
@@ -180,13 +180,16 @@ def apply_changes(
     changed groups. Returns the view rows written, or why a full recompute is needed after all."""
     name = str(view)
     changes = changes_sql(sql.shape.fact, decided.since, decided.snapshot, inserts_only=decided.inserts_only)
-    lake.execute(f"CREATE OR REPLACE TEMP TABLE __hw_rows AS {sql.rows(changes)}")
+    # (the changed rows are not kept in a table of their own: writing 100,000 of them costs more
+    # than reading the change feed again for the pairs of count(DISTINCT))
+    rows = sql.rows(changes)
+    lake.execute(f"CREATE OR REPLACE TEMP TABLE __hw_delta AS {sql.delta_of_rows(rows, deleted=True)}")
     new_pairs: dict[int, str] = {}
     try:
         distinct = [j for j, agg in enumerate(sql.shape.aggregates) if agg.kind == "count_distinct"]
         keys = [quote(k) for k in sql.keys] if distinct else []
         ranges = "".join(f", min({k}), max({k}), count(*) FILTER (WHERE {k} IS NULL)" for k in keys)
-        found = lake.fetchone(f"SELECT count(*) FILTER (WHERE {SIGN} < 0){ranges} FROM __hw_rows") or (0,)
+        found = lake.fetchone(f"SELECT coalesce(sum({DELETED}), 0){ranges} FROM __hw_delta") or (0,)
         if found[0] and not all(a.invertible for a in sql.shape.aggregates):
             return (
                 f"full recompute: rows of {sql.shape.fact} were updated or deleted, and min(), max() "
@@ -195,17 +198,17 @@ def apply_changes(
         state = qualified(INTERNAL_SCHEMA, state_table(name))
         bounds: list[str] = []
         params: list[object] = []
-        for i, k in enumerate(keys):
+        for i, k in enumerate(keys):  # (the changed groups' keys span the changed rows' keys)
             low, high, nulls = found[1 + 3 * i : 4 + 3 * i]
             if low is not None and not nulls:
                 bounds.append(f"{k} BETWEEN ? AND ?")
                 params += [low, high]
         for j in distinct:
-            new_pairs[j] = _add_pairs(
-                lake, sql, j, qualified(INTERNAL_SCHEMA, state_table(name, f"d{j}")), bounds, params
-            )
-        delta = f"({sql.delta_of_rows('FROM __hw_rows')})"
-        lake.execute(f"CREATE OR REPLACE TEMP TABLE __hw_merged AS {sql.merged(delta, state, new_pairs)}")
+            table = qualified(INTERNAL_SCHEMA, state_table(name, f"d{j}"))
+            new_pairs[j] = _add_pairs(lake, sql, j, rows, table, bounds, params)
+        lake.execute(
+            f"CREATE OR REPLACE TEMP TABLE __hw_merged AS {sql.merged('__hw_delta', state, new_pairs)}"
+        )
         lake.execute(f"DELETE FROM {state} USING __hw_merged m WHERE {sql.key_match(state, 'm')}")
         lake.execute(f"INSERT INTO {state} BY NAME SELECT * FROM __hw_merged WHERE {ROW_COUNT} > 0")
         target = qualified(view.schema, view.name)
@@ -213,13 +216,15 @@ def apply_changes(
         written = lake.fetchone(f"INSERT INTO {target} BY NAME {sql.finished('__hw_merged', system_columns)}")
         return int(written[0]) if written else 0
     finally:
-        temps = ["__hw_rows", "__hw_merged", *(f"__hw_pairs{j}" for j in new_pairs)]
+        temps = ["__hw_delta", "__hw_merged", *(f"__hw_pairs{j}" for j in new_pairs)]
         for temp in temps:
             lake.execute(f"DROP TABLE IF EXISTS temp.{temp}")
 
 
-def _add_pairs(lake: Lake, sql: ViewSQL, j: int, pairs: str, bounds: list[str], params: list[object]) -> str:
-    """Insert the (key, value) pairs of count(DISTINCT) ``j`` that the changes bring and the
+def _add_pairs(
+    lake: Lake, sql: ViewSQL, j: int, rows: str, pairs: str, bounds: list[str], params: list[object]
+) -> str:
+    """Insert the (key, value) pairs of count(DISTINCT) ``j`` that the changed ``rows`` bring and the
     set table lacks; returns the temporary table of those new pairs. The set table is read
     only within ``bounds``, the range of the changed rows' keys: it is sorted by them, so that
     its row groups outside are skipped (new rows of a time series fall on its last groups).
@@ -230,7 +235,7 @@ def _add_pairs(lake: Lake, sql: ViewSQL, j: int, pairs: str, bounds: list[str], 
     # (an anti join rather than EXCEPT: that one makes the new pairs distinct a second time)
     added = lake.fetchone(
         f"CREATE OR REPLACE TEMP TABLE {temp} AS SELECT r.* FROM "
-        f"({sql.pairs(j, f'SELECT * FROM __hw_rows WHERE {SIGN} > 0')}) r "
+        f"({sql.pairs(j, f'SELECT * FROM ({rows}) WHERE {SIGN} > 0')}) r "
         f"ANTI JOIN (SELECT {sql.key_list()}, __hw_v FROM {pairs}{where}) p "
         f"ON {sql.key_match('p', 'r')} AND p.__hw_v = r.__hw_v",
         params,

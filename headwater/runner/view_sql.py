@@ -25,6 +25,7 @@ from headwater.plan.incremental import Aggregate, Shape
 
 SIGN = "__hw_sign"
 ROW_COUNT = "__hw_n"
+DELETED = "__hw_deleted"  # (delta_of_rows): the group's deleted rows
 
 
 @dataclass(frozen=True)
@@ -98,10 +99,13 @@ class ViewSQL:
             items.append(f"coalesce(p{j}.n, 0) AS __hw_a{j}")
         return f"SELECT {', '.join(items)} FROM ({inner}) r {' '.join(joins)}"
 
-    def delta_of_rows(self, rows: str) -> str:
+    def delta_of_rows(self, rows: str, *, deleted: bool = False) -> str:
         """What the signed *rows* of some changes add to each group's state (``count(DISTINCT)``
-        partials are counted from the set tables instead)."""
+        partials are counted from the set tables instead); ``deleted``: also how many of the
+        group's rows were deleted (``DELETED``)."""
         cols = [f"sum({SIGN}) AS {ROW_COUNT}"]
+        if deleted:
+            cols.append(f"count(*) FILTER (WHERE {SIGN} < 0) AS {DELETED}")
         for j, agg in enumerate(self.shape.aggregates):
             x = f"__hw_x{j}"
             nonnull = f"sum(CASE WHEN {x} IS NULL THEN 0 ELSE {SIGN} END)"
