@@ -19,10 +19,11 @@ from headwater.lake.latest import VIEWS
 from headwater.lake.maintenance import configure
 from headwater.lake.names import INTERNAL_SCHEMA, LAKE, SYSTEM_SCHEMA
 
-STATE_VERSION = 5  # 2: dedupe keys are two BIGINTs (key_hi, key_lo) instead of a BLOB
+STATE_VERSION = 6  # 2: dedupe keys are two BIGINTs (key_hi, key_lo) instead of a BLOB
 # 3: system.offsets has the progress of stream partitions (end_position ... connection)
 # 4: system.jobs is a view of headwater.job_status (a commit adds a row, the newest counts)
 # 5: system.watermarks and system.offsets too (headwater.watermark_status, offset_status)
+# 6: an incremental view's clock rows carry the snapshot its refresh read (clocks.read_snapshot)
 
 SYSTEM_TABLES: dict[str, str] = {
     "runs": """job VARCHAR, run_id BIGINT, window_start TIMESTAMPTZ, window_end TIMESTAMPTZ,
@@ -52,7 +53,9 @@ INTERNAL_TABLES: dict[str, str] = {
         error VARCHAR, updated_at TIMESTAMPTZ""",
     # Per-table commit clocks: $commit_time never goes backwards. A commit adds a row; a table's
     # clock is its newest last_commit (maintenance drops the older rows). (sealed_until: unused.)
-    "clocks": "table_name VARCHAR, last_commit TIMESTAMPTZ, sealed_until TIMESTAMPTZ",
+    # read_snapshot: of an incremental view's refresh, the lake snapshot it read (the next one
+    # reads the changes after it); NULL otherwise.
+    "clocks": "table_name VARCHAR, last_commit TIMESTAMPTZ, sealed_until TIMESTAMPTZ, read_snapshot BIGINT",
     # Windows of transformation jobs that ran before they were final; replaced when run again.
     "provisional": """job VARCHAR, run_id BIGINT, window_start TIMESTAMPTZ, window_end TIMESTAMPTZ,
         target VARCHAR, commit_time TIMESTAMPTZ""",
@@ -63,8 +66,9 @@ INTERNAL_TABLES: dict[str, str] = {
     # The query fingerprint and inputs version each materialized view was last computed from;
     # refreshed_at: when those last changed (rewritten only then; the view's last commit is its clock).
     "views": "view_name VARCHAR, fingerprint VARCHAR, inputs_snapshot BIGINT, refreshed_at TIMESTAMPTZ",
-    # Per incremental view and input table: the snapshot the view last read, the table's
-    # id and columns then (a re-created or altered input means a full recompute).
+    # Per incremental view and input table: the table's id and columns when the view was last
+    # recomputed in full (a re-created or altered input means a full recompute), and the
+    # snapshot it read then (the snapshot each refresh read is in its clock row).
     "view_inputs": "view_name VARCHAR, table_name VARCHAR, table_id BIGINT, snapshot_id BIGINT, columns VARCHAR",
 }
 
@@ -132,6 +136,18 @@ def ensure_system_tables(lake: Lake) -> None:
         ):
             if column not in have:
                 statements.append(f"ALTER TABLE {LAKE}.{SYSTEM_SCHEMA}.offsets ADD COLUMN {column} {typ}")
+    if version < 6 and (INTERNAL_SCHEMA, "clocks") in existing:
+        clocks, inputs = f"{LAKE}.{INTERNAL_SCHEMA}.clocks", f"{LAKE}.{INTERNAL_SCHEMA}.view_inputs"
+        if "read_snapshot" not in lake.columns(INTERNAL_SCHEMA, "clocks"):
+            statements.append(f"ALTER TABLE {clocks} ADD COLUMN read_snapshot BIGINT")
+        if (INTERNAL_SCHEMA, "view_inputs") in existing:
+            # The snapshot each incremental view last read moves to its newest clock row.
+            statements.append(
+                f"UPDATE {clocks} c SET read_snapshot = (SELECT max(snapshot_id) FROM {inputs} v "
+                "WHERE v.view_name = c.table_name) WHERE c.last_commit = (SELECT max(last_commit) "
+                f"FROM {clocks} d WHERE d.table_name = c.table_name) "
+                f"AND c.table_name IN (SELECT view_name FROM {inputs})"
+            )
     for view in VIEWS:
         key = (SYSTEM_SCHEMA, view.name)
         if version < view.since and key in existing and not _is_view(lake, SYSTEM_SCHEMA, view.name):

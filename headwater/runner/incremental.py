@@ -100,15 +100,17 @@ def plan_refresh(
     snapshot: int,
     known: tuple[str, int] | None,
     remembered_rows: list[tuple[str, int, int, str]],
+    read_snapshot: int | None,
 ) -> Decision | None:
     """Decide, inside the refresh's transaction, how to refresh: None when no input changed.
     ``columns``: the lake's tables and their columns (``changes.table_columns``); ``snapshot``:
     the one the transaction reads; ``known``: the view's row in ``headwater.views``
     (fingerprint, version); ``remembered_rows``: its rows in ``view_inputs`` (table, id,
-    snapshot, columns)."""
+    snapshot, columns); ``read_snapshot``: the snapshot its last refresh read (its newest
+    clock row's; None when unknown: then it recomputes)."""
     view = str(entry.writes)
     remembered = {str(r[0]): (int(r[1]), int(r[2]), str(r[3])) for r in remembered_rows}
-    if not remembered or f"{INTERNAL_SCHEMA}.{state_table(view)}" not in columns:
+    if not remembered or read_snapshot is None or f"{INTERNAL_SCHEMA}.{state_table(view)}" not in columns:
         return Decision("full recompute: first computation", snapshot, known=known)
     if known is None or known[0] != entry.fingerprint:
         return Decision("full recompute: the query changed", snapshot, known=known)
@@ -117,7 +119,7 @@ def plan_refresh(
     inputs = [str(t) for t in (shape.fact, *shape.dimensions)]
     if any(t not in remembered for t in inputs):
         return Decision("full recompute: the query changed", snapshot, known=known)
-    since = min(remembered[t][1] for t in inputs)
+    since = read_snapshot
     if since >= snapshot:
         return None
     ids = table_ids(lake)
@@ -128,13 +130,8 @@ def plan_refresh(
             return Decision(f"full recompute: the columns of {table} changed", snapshot, known=known)
     kinds = changed_tables(lake, since, snapshot)
     if kinds is None:  # snapshots expired: ask the change feed (of the dimensions: cheap)
-        if not has_changes(lake, shape.fact, remembered[str(shape.fact)][1], snapshot):
-            changed = set()
-        else:
-            changed = {ids[str(shape.fact)]}
-        changed |= {
-            ids[str(t)] for t in shape.dimensions if has_changes(lake, t, remembered[str(t)][1], snapshot)
-        }
+        changed = {ids[str(shape.fact)]} if has_changes(lake, shape.fact, since, snapshot) else set()
+        changed |= {ids[str(t)] for t in shape.dimensions if has_changes(lake, t, since, snapshot)}
     else:
         changed = set(kinds)
     for dim in shape.dimensions:
@@ -148,7 +145,7 @@ def plan_refresh(
     return Decision(
         "incremental",
         snapshot,
-        remembered[str(shape.fact)][1],
+        since,
         known,
         same_inputs=True,
         inserts_only=inserts_only,
@@ -248,13 +245,10 @@ def _add_pairs(
 def remember_inputs(
     lake: Lake, view: str, shape: Shape, decided: Decision, columns: dict[str, dict[str, str]], how: str
 ) -> None:
-    """Remember the snapshot the refresh read, and its inputs' ids and columns. After an
-    incremental refresh, whose inputs are the ones remembered already, only the snapshot moves
-    (a full recompute forgot them: ``drop_state``)."""
+    """Remember its inputs' ids and columns after a full recompute (which forgot them:
+    ``drop_state``). After an incremental refresh, whose inputs are the ones remembered
+    already, there is nothing to write: the snapshot it read goes in its clock row."""
     if how == "incremental" and decided.same_inputs:
-        lake.execute(
-            f"UPDATE {VIEW_INPUTS} SET snapshot_id = ? WHERE view_name = ?", [decided.snapshot, view]
-        )
         return
     ids = table_ids(lake)
     lake.execute(f"DELETE FROM {VIEW_INPUTS} WHERE view_name = ?", [view])

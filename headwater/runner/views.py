@@ -38,6 +38,7 @@ class Seen:
     inputs_version: int  # the newest input commit (µs), -1 over system tables (always new)
     latest_commit: datetime | None  # the newest commit clock of the lake, for the next one
     inputs: list[tuple[str, int, int, str]]  # headwater.view_inputs: table, id, snapshot, columns
+    read_snapshot: int | None  # its newest clock row's: the snapshot its last refresh read
 
 
 def _seen(lake: Lake, entry: Entry, incremental_view: bool) -> Seen:
@@ -52,9 +53,10 @@ def _seen(lake: Lake, entry: Entry, incremental_view: bool) -> Seen:
         f"SELECT (SELECT id FROM {LAKE}.current_snapshot()), "
         f"(SELECT first({{'f': fingerprint, 'v': inputs_snapshot}}) FROM {VIEWS} WHERE view_name = ?), "
         "(SELECT {'inputs': max(last_commit) FILTER (WHERE list_contains(?, table_name)), "
-        "'latest': max(last_commit)} "
+        "'latest': max(last_commit), "
+        "'read': arg_max({'s': read_snapshot}, last_commit) FILTER (WHERE table_name = ?)} "
         f"FROM {LAKE}.{INTERNAL_SCHEMA}.clocks), {inputs}",
-        [entry.name, reads] + ([view] if incremental_view else []),
+        [entry.name, reads, view] + ([view] if incremental_view else []),
     )
     assert row is not None
     snapshot, known, clocks, remembered = row
@@ -69,6 +71,7 @@ def _seen(lake: Lake, entry: Entry, incremental_view: bool) -> Seen:
         version,
         clocks["latest"],
         [tuple(r) for r in remembered or []],
+        None if clocks["read"] is None or clocks["read"]["s"] is None else int(clocks["read"]["s"]),
     )
 
 
@@ -149,7 +152,7 @@ def refresh_view(ctx: RunContext, entry: Entry) -> int | None:
         version, decided = 0, None
         if isinstance(sql, ViewSQL):
             decided = incremental.plan_refresh(
-                lake, entry, sql.shape, columns, seen.snapshot, seen.known, seen.inputs
+                lake, entry, sql.shape, columns, seen.snapshot, seen.known, seen.inputs, seen.read_snapshot
             )
             if decided is None:
                 return None
@@ -197,7 +200,8 @@ def refresh_view(ctx: RunContext, entry: Entry) -> int | None:
                 [entry.name, entry.fingerprint, version, commit_time],
             )
         store.record_run(lake, run)
-        store.advance_clock(lake, str(view), commit_time)
+        read = decided.snapshot if decided is not None else None  # (an incremental view's)
+        store.advance_clock(lake, str(view), commit_time, read_snapshot=read)
         store.set_job_status(lake, run.job, "materialized_view", str(view), "running", lag=0.0)
     ctx.emit(ViewRefreshed(str(view), rows, how))
     return rows

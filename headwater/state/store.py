@@ -287,11 +287,15 @@ def commit_time_after(latest: datetime | None) -> datetime:
     return t
 
 
-def advance_clock(lake: Lake, table: str, at: datetime) -> None:
+def advance_clock(lake: Lake, table: str, at: datetime, read_snapshot: int | None = None) -> None:
     """Move the table's clock to ``at``, never back: the clock is the newest ``last_commit``
     of the table's rows, so this only adds a row (no read, no delete: each of those costs a
-    commit milliseconds of catalog work). ``lake.maintenance`` drops the older rows."""
-    lake.execute(f"INSERT INTO {INT}.clocks VALUES (?, ?, NULL)", [table, at])
+    commit milliseconds of catalog work). ``lake.maintenance`` drops the older rows.
+    ``read_snapshot``: an incremental view's refresh, the snapshot it read."""
+    lake.execute(
+        f"INSERT INTO {INT}.clocks (table_name, last_commit, read_snapshot) VALUES (?, ?, ?)",
+        [table, at, read_snapshot],
+    )
 
 
 # -- provisional windows ---------------------------------------------------------------------
