@@ -75,11 +75,5 @@ def changes_sql(
     return f"{inserted} UNION ALL SELECT *, -1 AS {sign} FROM ducklake_table_deletions({args})"
 
 
-def has_changes(lake: Lake, table: TableName, after: int, until: int) -> bool:
-    if until <= after:
-        return False
-    return lake.fetchone(f"SELECT 1 FROM ({changes_sql(table, after, until)}) LIMIT 1") is not None
-
-
 def _str(value: str) -> str:
     return value.replace("'", "''")

@@ -97,7 +97,7 @@ def maintain(
         lake,
         f"SELECT count(*) FROM {META}.ducklake_snapshot WHERE snapshot_time < now() - INTERVAL '{keep_all:.3f} seconds'",
     ):
-        expire = _snapshots_to_expire(lake, retention, keep_all, (INTERNAL_SCHEMA, "view_inputs") in tables)
+        expire = _snapshots_to_expire(lake, retention, keep_all, (INTERNAL_SCHEMA, "clocks") in tables)
     if expire:
         ids = ", ".join(str(s) for s in expire)
         _run(lake, f"CALL ducklake_expire_snapshots('{LAKE}', versions => [{ids}])")
@@ -189,8 +189,16 @@ def _tables(lake: Lake) -> dict[tuple[str, str], _Table]:
 def _snapshots_to_expire(lake: Lake, retention: float, keep_all: float, views: bool) -> list[int]:
     """Snapshot ids to expire: none of the last ``keep_all`` seconds, the last of each hour
     within ``retention``, the newest, those of provisional windows not replaced yet, and those
-    incremental views last read (their change feed starts there)."""
-    remembered = f"UNION ALL SELECT snapshot_id FROM {LAKE}.{INTERNAL_SCHEMA}.view_inputs" if views else ""
+    incremental views still read (within ``retention``, every snapshot from the oldest that
+    one of them last read: a refresh reads the changes of each snapshot since, and recomputes
+    in full when one of them is gone)."""
+    remembered = (
+        f"""UNION ALL
+            SELECT snapshot_id FROM s WHERE snapshot_time >= now() - INTERVAL '{retention:.3f} seconds'
+              AND snapshot_id >= (SELECT min(read_snapshot) FROM {LAKE}.{INTERNAL_SCHEMA}.clocks)"""
+        if views
+        else ""
+    )
     rows = lake.fetchall(
         f"""
         WITH s AS (SELECT snapshot_id, snapshot_time, commit_message, commit_extra_info FROM {LAKE}.snapshots()),

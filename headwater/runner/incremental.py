@@ -24,7 +24,6 @@ from headwater.lake.changes import (
     INSERTS,
     changed_tables,
     changes_sql,
-    has_changes,
     signature,
     table_ids,
 )
@@ -129,11 +128,14 @@ def plan_refresh(
         if signature(columns.get(table, {})) != remembered[table][2]:
             return Decision(f"full recompute: the columns of {table} changed", snapshot, known=known)
     kinds = changed_tables(lake, since, snapshot)
-    if kinds is None:  # snapshots expired: ask the change feed (of the dimensions: cheap)
-        changed = {ids[str(shape.fact)]} if has_changes(lake, shape.fact, since, snapshot) else set()
-        changed |= {ids[str(t)] for t in shape.dimensions if has_changes(lake, t, since, snapshot)}
-    else:
-        changed = set(kinds)
+    if kinds is None:
+        return Decision(
+            "full recompute: snapshots since its last refresh were expired",
+            snapshot,
+            known=known,
+            same_inputs=True,
+        )
+    changed = set(kinds)
     for dim in shape.dimensions:
         if ids[str(dim)] in changed:
             return Decision(
@@ -141,7 +143,7 @@ def plan_refresh(
             )
     if ids[str(shape.fact)] not in changed:
         return None
-    inserts_only = kinds is not None and kinds[ids[str(shape.fact)]] <= INSERTS
+    inserts_only = kinds[ids[str(shape.fact)]] <= INSERTS
     return Decision(
         "incremental",
         snapshot,

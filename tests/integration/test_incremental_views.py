@@ -247,6 +247,41 @@ def test_a_refresh_after_maintenance_reads_the_rows_it_moved_once(pipeline: Pipe
     assert pipeline.differences() == {}
 
 
+def test_maintenance_keeps_the_snapshots_views_still_read(pipeline: Pipeline) -> None:
+    """Within the retention, maintenance keeps every snapshot from the oldest one an incremental
+    view's refresh read (in its clock row): the next refresh reads the changes of each since,
+    once. Beyond the retention they expire, and the refresh recomputes in full."""
+    from headwater.lake.maintenance import maintain
+
+    lake = pipeline.lake
+
+    def append(first: int) -> None:
+        for i in range(3):  # (three snapshots)
+            _orders(pipeline, [(first + 10 * i + k, k % 3, Decimal(k), 2, "abc"[k % 3]) for k in range(10)])
+
+    pipeline.refresh()
+    append(700)
+    pipeline.refresh()
+    read = {
+        r[0]
+        for r in lake.fetchall(
+            "SELECT arg_max(read_snapshot, last_commit) FROM lake.headwater.clocks "
+            "WHERE read_snapshot IS NOT NULL GROUP BY table_name"
+        )
+    }
+    append(800)
+    maintain(lake, retention_hours=24, keep_all_minutes=0)  # (the hour's last, and what views read)
+    left = {r[0] for r in lake.fetchall("SELECT snapshot_id FROM lake.snapshots()")}
+    assert set(range(min(read), max(left) + 1)) <= left
+    assert set(pipeline.refresh().values()) == {"incremental"}
+    assert pipeline.differences() == {}
+    append(900)
+    maintain(lake, retention_hours=0, keep_all_minutes=0)
+    expired = "full recompute: snapshots since its last refresh were expired"
+    assert set(pipeline.refresh().values()) == {expired}
+    assert pipeline.differences() == {}
+
+
 def test_a_refresh_after_an_append_runs_few_statements(pipeline: Pipeline) -> None:
     """Each statement on a lake table costs milliseconds of catalog work, more than the rows
     of a small append: a refresh after one reads what it decides from in one query and writes

@@ -95,17 +95,21 @@ def test_old_snapshots_are_thinned_but_the_newest_and_provisional_ones_stay(lake
         lake.fetchall(f"SELECT count(*) FROM lake.main.t AT (VERSION => {labelled + 1})")
 
 
-def test_the_snapshot_an_incremental_view_last_read_stays(lake: Lake) -> None:
-    """A view refreshes from the change feed after the snapshot it last read: that one stays."""
+def test_the_snapshots_an_incremental_view_still_reads_stay(lake: Lake) -> None:
+    """A view refreshes from the change feed of each snapshot after the one it last read (in
+    its clock row): within the retention, those stay; the ones before go."""
     lake.execute(
-        "CREATE TABLE lake.headwater.view_inputs (view_name VARCHAR, table_name VARCHAR, table_id BIGINT, "
-        "snapshot_id BIGINT, columns VARCHAR)"
+        "CREATE TABLE lake.headwater.clocks (table_name VARCHAR, last_commit TIMESTAMPTZ, "
+        "sealed_until TIMESTAMPTZ, read_snapshot BIGINT)"
     )
     for i in range(10):
         lake.execute(f"INSERT INTO lake.main.t VALUES ({i}, 'x')")
         if i == 3:
             read = lake.snapshot_id()
-    lake.execute("INSERT INTO lake.headwater.view_inputs VALUES ('gold.v', 'main.t', 1, ?, '')", [read])
+    lake.execute("INSERT INTO lake.headwater.clocks VALUES ('gold.v', now(), NULL, ?)", [read])
+    newest = lake.snapshot_id()
     maintain(lake, 168.0, keep_all_minutes=0.0)
     kept = {s for (s,) in lake.fetchall("SELECT snapshot_id FROM lake.snapshots()")}
-    assert read in kept and read - 1 not in kept and read + 1 not in kept
+    assert set(range(read, newest + 1)) <= kept and read - 1 not in kept
+    maintain(lake, 0.0, keep_all_minutes=0.0)  # (past the retention: gone too)
+    assert read not in {s for (s,) in lake.fetchall("SELECT snapshot_id FROM lake.snapshots()")}
