@@ -216,9 +216,9 @@ def main() -> None:
             )
             differs = f"SELECT count(*) FROM (({QUERY}) EXCEPT ALL ({view_rows}) UNION ALL (({view_rows}) EXCEPT ALL ({QUERY})))"
             differ = lake.fetchone(differs)
-            read = lake.fetchone(
-                "SELECT snapshot_id FROM lake.headwater.view_inputs WHERE view_name = 'gold.daily_sales' "
-                "AND table_name = 'silver.orders'"
+            read = lake.fetchone(  # (the snapshot the last refresh read: in the view's clock row)
+                "SELECT arg_max(read_snapshot, last_commit) FROM lake.headwater.clocks "
+                "WHERE table_name = 'gold.daily_sales'"
             )
             assert read is not None
             since = int(read[0])
