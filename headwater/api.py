@@ -413,23 +413,6 @@ class Project:
                 hint = f"{table} is created by job {entry.name} with the first rows it writes"
             return QueryError(e.message, hint=f"{hint}; `headwater status` shows what it waits for")
         return e
-        name = found.group(1).lower()
-        try:
-            catalog = self.validate_files()
-        except HeadwaterError:
-            return e
-        for entry in catalog.of_kind("ingest_job", "transform_job", "materialized_view"):
-            table = entry.writes
-            if table is None:
-                continue
-            if name != str(table).lower() and not (table.schema == "main" and name == table.name.lower()):
-                continue
-            if entry.kind == "materialized_view":
-                hint = f"materialized view {table} is computed by `headwater run` once its inputs have rows"
-            else:
-                hint = f"{table} is created by job {entry.name} with the first rows it writes"
-            return QueryError(e.message, hint=f"{hint}; `headwater status` shows what it waits for")
-        return e
 
     def _check(self, stmt: AnyStatement, allow_writes: bool) -> bool:
         """Whether ``stmt`` writes; a UserError for what ``query`` must not run."""
